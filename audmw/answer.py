@@ -1,0 +1,60 @@
+"""The one place that turns a refusal into status, headers and body, for every adapter."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import NamedTuple
+
+from audmw.errors import AuthError, InsufficientScope, KeysUnavailable
+
+# RFC 6750 §3: error and error_description are limited to %x20-21 / %x23-5B / %x5D-7E.
+_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+class Answer(NamedTuple):
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def _quoted(value: str) -> str:
+    """An RFC 9110 quoted-string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def challenge(error: AuthError, realm: str | None = None) -> str | None:
+    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503)."""
+    if isinstance(error, KeysUnavailable):
+        return None
+    params = []
+    if realm:
+        params.append(f"realm={_quoted(_UNSAFE.sub('', realm))}")
+    if error.error is not None:
+        params.append(f'error="{error.error}"')
+        params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
+    if isinstance(error, InsufficientScope) and error.scope:
+        params.append(f'scope="{" ".join(error.scope)}"')
+    return "Bearer" + (" " + ", ".join(params) if params else "")
+
+
+def answer(error: AuthError, realm: str | None = None) -> Answer:
+    """Status, headers and JSON body for a refused request."""
+    if isinstance(error, KeysUnavailable):
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": error.description,
+        }
+    elif error.error is None:
+        body = {"error": "unauthorized", "error_description": error.description}
+    else:
+        body = {"error": error.error, "error_description": error.description}
+        if isinstance(error, InsufficientScope) and error.scope:
+            body["scope"] = " ".join(error.scope)
+    headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+    value = challenge(error, realm)
+    if value is not None:
+        headers.append(("WWW-Authenticate", value))
+    if isinstance(error, KeysUnavailable):
+        headers.append(("Retry-After", str(error.retry_after)))
+    return Answer(error.status, tuple(headers), json.dumps(body).encode())

@@ -1,0 +1,84 @@
+"""Why a request was refused: an HTTP status, an RFC 6750 code, a safe text, a reason for logs.
+
+The ``description`` goes to the client and stays generic; the ``reason`` (a stable code) and
+the ``hint`` (the operator's fix) go to the log only. None of them ever holds the token.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ConfigurationError(ValueError):
+    """The settings cannot protect an API; the message says what to change."""
+
+
+class AuthError(Exception):
+    """Base of every refusal; adapters turn it into a response with ``audmw.answer``."""
+
+    status: ClassVar[int] = 401
+    error: ClassVar[str | None] = None
+    default_description: ClassVar[str] = "Authentication failed"
+
+    def __init__(
+        self, reason: str, description: str | None = None, *, hint: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.description = description or self.default_description
+        self.hint = hint
+        super().__init__(self.description)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reason={self.reason!r}, description={self.description!r})"
+
+
+class MissingToken(AuthError):
+    """No bearer credentials at all: a bare challenge, no error code (RFC 6750 §3.1)."""
+
+    status = 401
+    error = None
+    default_description = "A bearer access token is required"
+
+
+class InvalidRequest(AuthError):
+    """Malformed or duplicated credentials (RFC 6750 §3.1 ``invalid_request``)."""
+
+    status = 400
+    error = "invalid_request"
+    default_description = "The request carries malformed or duplicate credentials"
+
+
+class InvalidToken(AuthError):
+    """The token is not one this API accepts (RFC 6750 §3.1 ``invalid_token``)."""
+
+    status = 401
+    error = "invalid_token"
+    default_description = "The access token is invalid"
+
+
+class InsufficientScope(AuthError):
+    """A valid token without the scopes the route needs (RFC 6750 §3.1)."""
+
+    status = 403
+    error = "insufficient_scope"
+    default_description = "The access token lacks the scope this resource requires"
+
+    def __init__(
+        self, scope: tuple[str, ...], description: str | None = None, *, hint: str | None = None
+    ) -> None:
+        super().__init__("insufficient_scope", description, hint=hint)
+        self.scope = scope
+
+
+class KeysUnavailable(AuthError):
+    """The issuer's keys cannot be fetched and nothing cached can verify: 503, not 401."""
+
+    status = 503
+    error = None
+    default_description = "Token verification is temporarily unavailable"
+
+    def __init__(
+        self, reason: str = "keys_unavailable", *, retry_after: int = 5, hint: str | None = None
+    ) -> None:
+        super().__init__(reason, hint=hint)
+        self.retry_after = max(1, retry_after)

@@ -1,0 +1,109 @@
+"""``Guard``: the whole decision for one request, shared by every framework adapter.
+
+An adapter resolves the view, asks ``requirement`` what it needs, and if a token is needed
+calls ``authorize`` (or ``authorize_async``) with the request's ``Authorization`` values; a
+refusal comes back as an ``AuthError`` that ``answer`` turns into the response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from audmw import diagnostics
+from audmw.answer import Answer, answer
+from audmw.bearer import extract_bearer
+from audmw.errors import AuthError, InsufficientScope
+from audmw.requirements import ANY_VALID_TOKEN, Requirement
+from audmw.rules import compile_path_pattern
+from audmw.settings import Settings
+from audmw.token import AccessToken
+from audmw.validator import TokenValidator
+
+
+class Guard:
+    """Deny by default: every request needs a valid token unless its view or path is public."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        validator: TokenValidator | None = None,
+        **options: Any,
+    ) -> None:
+        if validator is not None:
+            settings = validator.settings
+        elif settings is None:
+            settings = Settings.from_env(**options) if options else Settings.from_env()
+        elif options:
+            raise TypeError("pass either a Settings or keyword options, not both")
+        self.settings = settings
+        self.validator = validator or TokenValidator(settings)
+        self._exempt: tuple[re.Pattern[str], ...] = tuple(
+            compile_path_pattern(path) for path in settings.exempt_paths
+        )
+
+    def requirement(
+        self,
+        method: str,
+        path: str,
+        marked: Requirement | None = None,
+        *,
+        public: bool = False,
+    ) -> Requirement | None:
+        """What a request needs: ``None`` for a public one, else the scopes to check.
+
+        ``marked`` and ``public`` come from the view the framework resolved (``None`` and
+        ``False`` when nothing resolved: an unknown URL still needs a valid token).
+        """
+        if public or any(pattern.fullmatch(path) for pattern in self._exempt):
+            return None
+        needed = marked or ANY_VALID_TOKEN
+        for rule in self.settings.rules:
+            if rule.matches(method, path):
+                if rule.public:
+                    return None
+                needed = needed & rule.requirement
+        return needed
+
+    def authorize(
+        self,
+        authorization: Sequence[str],
+        requirement: Requirement = ANY_VALID_TOKEN,
+        *,
+        token_in_query: bool = False,
+    ) -> AccessToken:
+        token = self._bearer(authorization, token_in_query)
+        return self._check(self.validator.validate(token), requirement)
+
+    async def authorize_async(
+        self,
+        authorization: Sequence[str],
+        requirement: Requirement = ANY_VALID_TOKEN,
+        *,
+        token_in_query: bool = False,
+    ) -> AccessToken:
+        token = self._bearer(authorization, token_in_query)
+        return self._check(await self.validator.validate_async(token), requirement)
+
+    def answer(self, error: AuthError) -> Answer:
+        return answer(error, self.settings.realm)
+
+    @staticmethod
+    def _bearer(authorization: Sequence[str], token_in_query: bool) -> str:
+        try:
+            return extract_bearer(authorization, token_in_query=token_in_query)
+        except AuthError as error:
+            diagnostics.log_refusal(error)
+            raise
+
+    @staticmethod
+    def _check(token: AccessToken, requirement: Requirement) -> AccessToken:
+        if requirement:
+            try:
+                requirement.check(token)
+            except InsufficientScope as error:
+                diagnostics.log_refusal(error, token.fingerprint)
+                raise
+        return token

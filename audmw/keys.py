@@ -1,0 +1,364 @@
+"""An issuer's signing keys: discovery, JWKS fetching, filtering and caching.
+
+The fetching logic is written once, as a generator that yields ``httpx.Request`` objects and
+receives responses (the shape of httpx's ``Auth`` flow); ``refresh`` drives it with a blocking
+``httpx.Client`` under a thread lock, ``refresh_async`` with ``httpx.AsyncClient`` under an
+asyncio lock of the running loop. Either way, one fetch is in flight per issuer, and the
+callers that waited for it use its result instead of fetching again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from audmw.settings import Settings
+
+logger = logging.getLogger("audmw")
+
+MIN_RSA_BITS = 2048
+MIN_TTL, MAX_TTL = 60.0, 86_400.0
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
+
+# Which key may verify which algorithm (RFC 7518 §3, RFC 8037).
+ALG_KEY_TYPES: dict[str, tuple[str, frozenset[str | None]]] = {
+    **{
+        a: ("RSA", frozenset({None}))
+        for a in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+    },
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+}
+
+
+class FetchFailed(Exception):
+    """A discovery or JWKS fetch failed; the message is for the operator's log."""
+
+
+class Fetched(NamedTuple):
+    url: str
+    status: int
+    cache_control: str
+    body: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class VerificationKey:
+    """One public key from a JWKS, with what it may be used for."""
+
+    kid: str | None
+    kty: str
+    crv: str | None
+    alg: str | None
+    key: Any
+
+    def fits(self, alg: str) -> bool:
+        kty, curves = ALG_KEY_TYPES[alg]
+        return self.kty == kty and self.crv in curves and (self.alg is None or self.alg == alg)
+
+
+def _load_key(jwk: dict[str, Any]) -> VerificationKey:
+    """One JWK as a public key object, or ValueError saying why it is unusable."""
+    kty = jwk.get("kty")
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise ValueError(f"use is {use!r}, not 'sig'")
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        raise ValueError("key_ops does not allow 'verify'")
+    if _PRIVATE_MEMBERS & jwk.keys():
+        raise ValueError("it holds private or symmetric key material")
+    kid, alg, crv = jwk.get("kid"), jwk.get("alg"), jwk.get("crv")
+    if kid is not None and not isinstance(kid, str):
+        raise ValueError("kid is not a string")
+    if alg is not None and alg not in ALG_KEY_TYPES:
+        raise ValueError(f"alg {alg!r} is not an asymmetric signature algorithm")
+    key: Any
+    try:
+        if kty == "RSA":
+            key = RSAAlgorithm.from_jwk(jwk)
+            if key.key_size < MIN_RSA_BITS:
+                raise ValueError(f"RSA key of {key.key_size} bits (< {MIN_RSA_BITS})")
+            crv = None
+        elif kty == "EC":
+            if crv not in ("P-256", "P-384", "P-521"):
+                raise ValueError(f"unsupported curve {crv!r}")
+            key = ECAlgorithm.from_jwk(jwk)
+        elif kty == "OKP":
+            if crv not in ("Ed25519", "Ed448"):
+                raise ValueError(f"unsupported curve {crv!r}")
+            key = OKPAlgorithm.from_jwk(jwk)
+        else:
+            raise ValueError(f"kty {kty!r} is not used for signatures here")
+    except ValueError:
+        raise
+    except Exception as exc:  # PyJWT's InvalidKeyError and cryptography's errors
+        raise ValueError(f"malformed key ({type(exc).__name__})") from None
+    return VerificationKey(kid, str(kty), crv, alg, key)
+
+
+def discovery_urls(issuer: str) -> tuple[str, str]:
+    """OpenID Connect Discovery first, then RFC 8414 (well-known inserted before the path)."""
+    parts = urlsplit(issuer)
+    path = parts.path.rstrip("/")
+    oidc = urlunsplit(
+        (parts.scheme, parts.netloc, path + "/.well-known/openid-configuration", "", "")
+    )
+    oauth = urlunsplit(
+        (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
+    )
+    return oidc, oauth
+
+
+def _ttl(response: Fetched, default: float) -> float:
+    match = _MAX_AGE.search(response.cache_control)
+    if match is None:
+        return default
+    return min(max(float(match.group(1)), MIN_TTL), MAX_TTL)
+
+
+def _json(response: Fetched, what: str) -> dict[str, Any]:
+    if response.status != 200:
+        raise FetchFailed(f"{what} {response.url} answered HTTP {response.status}")
+    try:
+        document = json.loads(response.body)
+    except ValueError:
+        raise FetchFailed(f"{what} {response.url} is not JSON") from None
+    if not isinstance(document, dict):
+        raise FetchFailed(f"{what} {response.url} is not a JSON object")
+    return document
+
+
+class IssuerKeys:
+    """The cached key set of one issuer (or of one configured ``jwks_uri``)."""
+
+    def __init__(
+        self,
+        issuer: str,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.jwks_uri: str | None = settings.jwks_uri
+        self._settings = settings
+        self._transport = transport
+        self._async_transport = async_transport
+        self.keys: tuple[VerificationKey, ...] = ()
+        self.active: frozenset[VerificationKey] = frozenset()
+        self._by_source: dict[str, VerificationKey] = {}
+        self.loaded = False
+        self.expires_at = 0.0
+        self.last_attempt = float("-inf")
+        self.failed_at: float | None = None
+        self.generation = 0
+        self.fetches = 0
+        self._thread_lock = threading.Lock()
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- decisions (no I/O) -------------------------------------------------------------
+
+    def candidates(self, kid: str | None, alg: str) -> tuple[list[VerificationKey], bool]:
+        """Keys that may verify a token with this ``kid``/``alg``, and whether the kid is known."""
+        if kid is None:
+            keys = [key for key in self.keys if key.fits(alg)]
+            return keys, bool(keys)
+        matching = [key for key in self.keys if key.kid == kid]
+        return [key for key in matching if key.fits(alg)], bool(matching)
+
+    def should_refresh(self, now: float, kid_known: bool) -> bool:
+        """Refresh when nothing is loaded, the set expired, or a kid is unknown (cooldown)."""
+        if self.failed_at is not None and now - self.failed_at < self._settings.jwks_retry_after:
+            return False
+        if not self.loaded or now >= self.expires_at:
+            return True
+        return not kid_known and now - self.last_attempt >= self._settings.jwks_refresh_cooldown
+
+    def retry_after(self, now: float) -> int:
+        if self.failed_at is None:
+            return int(self._settings.jwks_retry_after)
+        return int(max(1.0, self.failed_at + self._settings.jwks_retry_after - now) + 0.999)
+
+    # -- the fetch flow, written once -----------------------------------------------------
+
+    def _flow(self) -> Generator[httpx.Request, Fetched, None]:
+        jwks_uri = self.jwks_uri
+        if jwks_uri is None:
+            jwks_uri = yield from self._discover()
+        response = yield httpx.Request("GET", jwks_uri, headers={"Accept": "application/json"})
+        document = _json(response, "JWKS")
+        keys = document.get("keys")
+        if not isinstance(keys, list):
+            raise FetchFailed(f"JWKS {jwks_uri} has no 'keys' list")
+        self._install(keys, _ttl(response, self._settings.jwks_ttl))
+        self.jwks_uri = jwks_uri
+
+    def _discover(self) -> Generator[httpx.Request, Fetched, str]:
+        problems = []
+        for url in discovery_urls(self.issuer):
+            response = yield httpx.Request("GET", url, headers={"Accept": "application/json"})
+            try:
+                metadata = _json(response, "discovery document")
+            except FetchFailed as exc:
+                problems.append(str(exc))
+                continue
+            if metadata.get("issuer") != self.issuer:
+                raise FetchFailed(
+                    f"discovery document {url} names issuer {metadata.get('issuer')!r}, not the "
+                    f"configured {self.issuer!r}; set the issuer exactly as the provider states it"
+                )
+            jwks_uri = metadata.get("jwks_uri")
+            if not isinstance(jwks_uri, str):
+                raise FetchFailed(f"discovery document {url} has no jwks_uri")
+            parts = urlsplit(jwks_uri)
+            issuer_scheme = urlsplit(self.issuer).scheme
+            if parts.scheme != "https" and not (parts.scheme == issuer_scheme == "http"):
+                raise FetchFailed(f"discovery document {url} gives a non-https jwks_uri")
+            return jwks_uri
+        raise FetchFailed("; ".join(problems))
+
+    def _install(self, jwks: Iterable[Any], ttl: float) -> None:
+        keys: list[VerificationKey] = []
+        by_source: dict[str, VerificationKey] = {}
+        for jwk in jwks:
+            if not isinstance(jwk, dict):
+                continue
+            source = json.dumps(jwk, sort_keys=True)
+            # The same JWK keeps the same object, so verified tokens cached under it stay valid.
+            key = self._by_source.get(source)
+            if key is None:
+                try:
+                    key = _load_key(jwk)
+                except ValueError as exc:
+                    logger.debug(
+                        "audmw: skipping key %r of %s: %s", jwk.get("kid"), self.issuer, exc
+                    )
+                    continue
+            keys.append(key)
+            by_source[source] = key
+        self.keys = tuple(keys)
+        self.active = frozenset(keys)
+        self._by_source = by_source
+        self.loaded = True
+        self.failed_at = None
+        self.expires_at = time.time() + ttl
+        self.generation += 1
+
+    def _failed(self, exc: Exception) -> None:
+        self.failed_at = time.time()
+        logger.warning(
+            "audmw: keys of %s could not be fetched (reason=jwks_fetch_failed): %s%s",
+            self.issuer,
+            exc,
+            "; still using the last good keys" if self.loaded else "",
+            extra={"audmw_reason": "jwks_fetch_failed"},
+        )
+
+    def _limit(self) -> int:
+        return self._settings.jwks_max_bytes
+
+    # -- drivers ---------------------------------------------------------------------------
+
+    def refresh(self, generation: int) -> None:
+        """Fetch now unless another thread did since ``generation`` was read."""
+        with self._thread_lock:
+            if self.generation != generation or self._failed_since(generation):
+                return
+            self.last_attempt = time.time()
+            self.fetches += 1
+            flow = self._flow()
+            try:
+                with httpx.Client(
+                    timeout=self._settings.http_timeout, transport=self._transport
+                ) as client:
+                    request = next(flow)
+                    while True:
+                        request = flow.send(self._send(client, request))
+            except StopIteration:
+                return
+            except (FetchFailed, httpx.HTTPError, ValueError) as exc:
+                self._failed(exc)
+
+    async def refresh_async(self, generation: int) -> None:
+        """The same as ``refresh``, without blocking the event loop or a thread."""
+        loop = asyncio.get_running_loop()
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            lock = self._loop_locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            if self.generation != generation or self._failed_since(generation):
+                return
+            self.last_attempt = time.time()
+            self.fetches += 1
+            flow = self._flow()
+            try:
+                async with httpx.AsyncClient(
+                    timeout=self._settings.http_timeout, transport=self._async_transport
+                ) as client:
+                    request = next(flow)
+                    while True:
+                        request = flow.send(await self._send_async(client, request))
+            except StopIteration:
+                return
+            except (FetchFailed, httpx.HTTPError, ValueError) as exc:
+                self._failed(exc)
+
+    def _failed_since(self, generation: int) -> bool:
+        """A fetch failed moments ago: callers that queued behind it should not retry at once."""
+        return (
+            self.failed_at is not None
+            and time.time() - self.failed_at < self._settings.jwks_retry_after
+            and self.generation == generation
+        )
+
+    def _send(self, client: httpx.Client, request: httpx.Request) -> Fetched:
+        response = client.send(request, stream=True)
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self._limit():
+                    raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
+        finally:
+            response.close()
+        return Fetched(
+            str(request.url),
+            response.status_code,
+            response.headers.get("cache-control", ""),
+            bytes(body),
+        )
+
+    async def _send_async(self, client: httpx.AsyncClient, request: httpx.Request) -> Fetched:
+        response = await client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self._limit():
+                    raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
+        finally:
+            await response.aclose()
+        return Fetched(
+            str(request.url),
+            response.status_code,
+            response.headers.get("cache-control", ""),
+            bytes(body),
+        )

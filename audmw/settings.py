@@ -1,0 +1,288 @@
+"""One frozen description of how tokens are checked, from code, the environment or a framework."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from audmw.errors import ConfigurationError
+from audmw.rules import Rule
+
+DEFAULT_ALGORITHMS: tuple[str, ...] = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
+HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    """A comma/space list from the environment, or any iterable of strings from code."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part for part in value.replace(",", " ").split() if part)
+    if isinstance(value, Iterable):
+        items = tuple(value)
+        if not all(isinstance(item, str) for item in items):
+            raise ConfigurationError(f"audmw: {name} must be a string or a list of strings")
+        return tuple(item.strip() for item in items if item.strip())
+    raise ConfigurationError(f"audmw: {name} must be a string or a list of strings")
+
+
+def _comma_strings(value: Any, name: str) -> tuple[str, ...]:
+    """Like _strings, but only commas separate (issuers and audiences are URIs)."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return _strings(value, name)
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigurationError(f"audmw: {name} must be a number of seconds, not {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"audmw: {name} must be a number, not {value!r}") from None
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"", "0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"audmw: {name} must be true or false, not {value!r}")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str, name: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return
+    if parts.scheme == "http":
+        raise ConfigurationError(
+            f"audmw: {name} {url!r} uses http://; keys fetched over plain HTTP can be replaced "
+            "by anyone on the path. Use https:// (http:// is allowed only for 127.0.0.1/localhost)"
+        )
+    raise ConfigurationError(f"audmw: {name} {url!r} is not an https:// URL")
+
+
+def _rules(value: Any) -> tuple[Rule, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigurationError(
+                'audmw: rules must be JSON, e.g. [{"methods": ["GET"], "path": "/reports/**", '
+                '"scopes": ["read:reports"]}]'
+            ) from None
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise ConfigurationError("audmw: rules must be a list of rules")
+    return tuple(item if isinstance(item, Rule) else Rule.from_mapping(item) for item in value)
+
+
+@dataclass(frozen=True, init=False)
+class Settings:
+    """How this API checks its access tokens.
+
+    Only ``issuer`` and ``audience`` are required; every other value has a safe default.
+    Construction validates everything and raises ``ConfigurationError`` saying what to fix.
+    """
+
+    issuer: tuple[str, ...]
+    audience: tuple[str, ...]
+    jwks_uri: str | None = None
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    leeway: float = 30.0
+    require_at_jwt: bool = False
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    exempt_paths: tuple[str, ...] = ()
+    realm: str | None = None
+    rules: tuple[Rule, ...] = ()
+    client_ids: tuple[str, ...] = ()
+    hmac_secret: bytes | None = field(default=None, repr=False)
+    max_token_bytes: int = 16 * 1024
+    token_cache_size: int = 10_000
+    jwks_ttl: float = 600.0
+    jwks_refresh_cooldown: float = 30.0
+    jwks_retry_after: float = 5.0
+    http_timeout: float = 5.0
+    jwks_max_bytes: int = 256 * 1024
+
+    def __init__(
+        self,
+        *,
+        issuer: str | Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        jwks_uri: str | None = None,
+        algorithms: str | Iterable[str] | None = None,
+        leeway: float | str = 30.0,
+        require_at_jwt: bool | str = False,
+        scope_claims: str | Iterable[str] | None = None,
+        exempt_paths: str | Iterable[str] | None = None,
+        realm: str | None = None,
+        rules: str | Iterable[Rule | Mapping[str, Any]] | None = None,
+        client_ids: str | Iterable[str] | None = None,
+        hmac_secret: str | bytes | None = None,
+        max_token_bytes: int | str = 16 * 1024,
+        token_cache_size: int | str = 10_000,
+        jwks_ttl: float | str = 600.0,
+        jwks_refresh_cooldown: float | str = 30.0,
+        jwks_retry_after: float | str = 5.0,
+        http_timeout: float | str = 5.0,
+        jwks_max_bytes: int | str = 256 * 1024,
+    ) -> None:
+        values: dict[str, Any] = {
+            "issuer": _comma_strings(issuer, "issuer"),
+            "audience": _comma_strings(audience, "audience"),
+            "jwks_uri": (jwks_uri or "").strip() or None,
+            "algorithms": _strings(algorithms, "algorithms") or DEFAULT_ALGORITHMS,
+            "leeway": _number(leeway, "leeway"),
+            "require_at_jwt": _flag(require_at_jwt, "require_at_jwt"),
+            "scope_claims": ("scope", "scp")
+            if scope_claims is None
+            else _strings(scope_claims, "scope_claims"),
+            "exempt_paths": _strings(exempt_paths, "exempt_paths"),
+            "realm": realm or None,
+            "rules": _rules(rules),
+            "client_ids": _comma_strings(client_ids, "client_ids"),
+            "hmac_secret": hmac_secret.encode() if isinstance(hmac_secret, str) else hmac_secret,
+            "max_token_bytes": int(_number(max_token_bytes, "max_token_bytes")),
+            "token_cache_size": int(_number(token_cache_size, "token_cache_size")),
+            "jwks_ttl": _number(jwks_ttl, "jwks_ttl"),
+            "jwks_refresh_cooldown": _number(jwks_refresh_cooldown, "jwks_refresh_cooldown"),
+            "jwks_retry_after": _number(jwks_retry_after, "jwks_retry_after"),
+            "http_timeout": _number(http_timeout, "http_timeout"),
+            "jwks_max_bytes": int(_number(jwks_max_bytes, "jwks_max_bytes")),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self._validate()
+
+    def _validate(self) -> None:
+        if not self.issuer:
+            raise ConfigurationError(
+                "audmw: no issuer configured. Set issuer= (or AUDMW_ISSUER) to the exact 'iss' "
+                "your provider puts in access tokens, e.g. https://YOUR_TENANT.auth0.com/"
+            )
+        for issuer in self.issuer:
+            _check_url(issuer, "issuer")
+        if not self.audience:
+            raise ConfigurationError(
+                "audmw: no audience configured. Set audience= (or AUDMW_AUDIENCE) to this API's "
+                "identifier as it appears in the token's 'aud', e.g. https://api.example.com. "
+                "Without it, a token your provider issued for any other API would be accepted"
+            )
+        if self.jwks_uri is not None:
+            _check_url(self.jwks_uri, "jwks_uri")
+        for alg in self.algorithms:
+            if alg.lower() == "none":
+                raise ConfigurationError(
+                    "audmw: algorithm 'none' means unsigned tokens and is never allowed"
+                )
+            if alg in HMAC_ALGORITHMS:
+                if self.hmac_secret is None:
+                    raise ConfigurationError(
+                        f"audmw: {alg} is a shared-secret algorithm; it needs hmac_secret= "
+                        "(AUDMW_HMAC_SECRET). Remove it from algorithms if your provider signs "
+                        "with RS256/ES256"
+                    )
+                if len(self.hmac_secret) < HMAC_ALGORITHMS[alg]:
+                    raise ConfigurationError(
+                        f"audmw: hmac_secret is {len(self.hmac_secret)} bytes; {alg} needs at "
+                        f"least {HMAC_ALGORITHMS[alg]} (RFC 7518 §3.2)"
+                    )
+            elif alg not in ASYMMETRIC_ALGORITHMS:
+                raise ConfigurationError(
+                    f"audmw: unknown algorithm {alg!r}; choose from "
+                    f"{', '.join(DEFAULT_ALGORITHMS + tuple(HMAC_ALGORITHMS))} "
+                    "(names are case-sensitive)"
+                )
+        if self.hmac_secret is not None and not any(a in HMAC_ALGORITHMS for a in self.algorithms):
+            raise ConfigurationError(
+                "audmw: hmac_secret is set but no HS256/HS384/HS512 algorithm is allowed; "
+                "add one to algorithms or remove the secret"
+            )
+        if self.leeway < 0:
+            raise ConfigurationError("audmw: leeway must be zero or a positive number of seconds")
+        if not self.scope_claims:
+            raise ConfigurationError("audmw: scope_claims must name at least one claim")
+        for path in self.exempt_paths:
+            if not path.startswith("/"):
+                raise ConfigurationError(f"audmw: exempt path {path!r} must start with '/'")
+        numbers = {
+            "max_token_bytes": self.max_token_bytes,
+            "jwks_ttl": self.jwks_ttl,
+            "jwks_refresh_cooldown": self.jwks_refresh_cooldown,
+            "jwks_retry_after": self.jwks_retry_after,
+            "http_timeout": self.http_timeout,
+            "jwks_max_bytes": self.jwks_max_bytes,
+        }
+        for name, number in numbers.items():
+            if number <= 0:
+                raise ConfigurationError(f"audmw: {name} must be positive")
+        if self.token_cache_size < 0:
+            raise ConfigurationError("audmw: token_cache_size must be 0 (off) or positive")
+
+    @classmethod
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], prefix: str = "", **overrides: Any
+    ) -> Settings:
+        """Read upper-case keys (``ISSUER``, or ``AUDMW_ISSUER`` with a prefix) from any mapping.
+
+        Django passes ``settings.AUDMW``, Flask ``app.config`` with prefix ``AUDMW_``, and
+        ``from_env`` the process environment. Unknown ``AUDMW_*`` keys are refused so that a
+        typo does not silently leave a check at its default.
+        """
+        known = {f.name.upper(): f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in mapping.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix) :]
+            if name not in known:
+                if prefix:
+                    raise ConfigurationError(
+                        f"audmw: unknown setting {key}; known: "
+                        f"{', '.join(prefix + k for k in sorted(known))}"
+                    )
+                raise ConfigurationError(
+                    f"audmw: unknown setting {key!r}; known: {', '.join(sorted(known))}"
+                )
+            kwargs[known[name]] = value
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``AUDMW_*`` environment variables; keyword arguments take precedence."""
+        return cls.from_mapping(os.environ if environ is None else environ, "AUDMW_", **overrides)

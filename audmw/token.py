@@ -1,0 +1,31 @@
+"""The validated access token handed to views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CLIENT_ID_CLAIMS = ("client_id", "azp", "cid", "appid")
+
+
+@dataclass(frozen=True, eq=False)
+class AccessToken:
+    """What a verified token says. It never holds the raw token, only a short fingerprint."""
+
+    claims: Mapping[str, Any] = field(repr=False)
+    subject: str | None
+    issuer: str
+    audience: tuple[str, ...]
+    scopes: frozenset[str]
+    client_id: str | None
+    expires_at: float
+    token_id: str | None = None
+    not_before: float | None = field(default=None, repr=False)
+    fingerprint: str = ""
+
+    def has_scopes(self, *scopes: str) -> bool:
+        return self.scopes.issuperset(scopes)
+
+    def __getitem__(self, claim: str) -> Any:
+        return self.claims[claim]

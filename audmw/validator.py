@@ -1,0 +1,325 @@
+"""``TokenValidator``: is this a current access token, from a trusted issuer, for this API?
+
+The checks are written once, as a generator that yields when an issuer's keys must be
+fetched; ``validate`` and ``validate_async`` only differ in how they fetch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Generator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+from jwt.algorithms import Algorithm, get_default_algorithms
+
+from audmw import diagnostics, jws
+from audmw.errors import AuthError, InvalidToken, KeysUnavailable
+from audmw.keys import IssuerKeys, VerificationKey
+from audmw.settings import HMAC_ALGORITHMS, Settings
+from audmw.token import CLIENT_ID_CLAIMS, AccessToken
+
+_ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
+_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+_ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
+_MAX_KID = 256
+
+# A cached verification: the token, the key that verified it and the set it came from.
+_Entry = tuple[AccessToken, "VerificationKey | None", "IssuerKeys | None"]
+_KeysWanted = tuple[IssuerKeys, int]
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by name, or a nested one by dotted path (``realm_access.roles``)."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    if name not in claims:
+        return None
+    value = claims[name]
+    if type(value) not in (int, float):  # excludes bool, str and null (RFC 7519 §2)
+        raise InvalidToken(f"bad_{name}", hint=f"{name} is not a JSON number")
+    return float(value)
+
+
+class TokenValidator:
+    """Validates access tokens for one ``Settings``; thread-safe, and safe in any event loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._algorithms = frozenset(settings.algorithms)
+        self._audiences = frozenset(settings.audience)
+        self._leeway = settings.leeway
+        self._max_bytes = settings.max_token_bytes
+        self._cache_size = settings.token_cache_size
+        self._cache: dict[bytes, _Entry] = {}
+        self._types = _ACCESS_TOKEN_TYPES if settings.require_at_jwt else _ALLOWED_TYPES
+        shared = None
+        if settings.jwks_uri is not None:
+            shared = IssuerKeys(
+                settings.issuer[0], settings, transport=transport, async_transport=async_transport
+            )
+        self.keys: dict[str, IssuerKeys] = {
+            issuer: shared
+            or IssuerKeys(issuer, settings, transport=transport, async_transport=async_transport)
+            for issuer in settings.issuer
+        }
+
+    # -- public API ------------------------------------------------------------------------
+
+    def validate(self, token: str | bytes) -> AccessToken:
+        """The verified ``AccessToken``, or an ``AuthError`` (logged with its reason)."""
+        raw, digest = self._prepare(token)
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        flow = self._checks(raw, digest)
+        try:
+            wanted = next(flow)
+            while True:
+                wanted[0].refresh(wanted[1])
+                wanted = flow.send(None)
+        except StopIteration as done:
+            result: AccessToken = done.value
+            return result
+        except AuthError as error:
+            diagnostics.log_refusal(error, digest.hex()[:16])
+            raise
+
+    async def validate_async(self, token: str | bytes) -> AccessToken:
+        """``validate`` for async code: key fetches never block the event loop."""
+        raw, digest = self._prepare(token)
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        flow = self._checks(raw, digest)
+        try:
+            wanted = next(flow)
+            while True:
+                await wanted[0].refresh_async(wanted[1])
+                wanted = flow.send(None)
+        except StopIteration as done:
+            result: AccessToken = done.value
+            return result
+        except AuthError as error:
+            diagnostics.log_refusal(error, digest.hex()[:16])
+            raise
+
+    # -- the checks --------------------------------------------------------------------------
+
+    def _prepare(self, token: str | bytes) -> tuple[bytes, bytes]:
+        if len(token) > self._max_bytes:
+            error = InvalidToken(
+                "token_too_large", hint=f"token is {len(token)} bytes, limit {self._max_bytes}"
+            )
+            diagnostics.log_refusal(error)
+            raise error
+        try:
+            raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
+        except UnicodeEncodeError:
+            error = InvalidToken("not_a_jwt", hint="token contains non-ASCII characters")
+            diagnostics.log_refusal(error)
+            raise error from None
+        # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
+        return raw, hashlib.sha256(raw).digest()
+
+    def _cached(self, digest: bytes) -> AccessToken | None:
+        entry = self._cache.get(digest)
+        if entry is None:
+            return None
+        token, key, keys = entry
+        if token.expires_at + self._leeway < self._clock() or (
+            keys is not None and key not in keys.active
+        ):
+            # Expired, or its key is no longer published: the full checks give the reason.
+            self._cache.pop(digest, None)
+            return None
+        return token
+
+    def _remember(self, digest: bytes, entry: _Entry) -> None:
+        cache = self._cache
+        if len(cache) >= self._cache_size:
+            # Oldest first; another thread may change the cache meanwhile, then the next trims.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del cache[next(iter(cache))]
+        cache[digest] = entry
+
+    def _checks(self, raw: bytes, digest: bytes) -> Generator[_KeysWanted, None, AccessToken]:
+        token = jws.parse(raw)
+        header, claims = token.header, token.payload
+        alg = self._check_header(header)
+
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or iss not in self.keys:
+            raise InvalidToken(
+                "iss_mismatch", hint=diagnostics.issuer_hint(iss, self.settings.issuer)
+            )
+
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or len(kid) > _MAX_KID):
+            raise InvalidToken("bad_kid", hint="kid is not a short string")
+
+        algorithm = _ALGORITHMS[alg]
+        key: VerificationKey | None = None
+        keys: IssuerKeys | None = None
+        if alg in HMAC_ALGORITHMS:
+            assert self.settings.hmac_secret is not None  # Settings guarantees it
+            verified = algorithm.verify(
+                token.signing_input, self.settings.hmac_secret, token.signature
+            )
+        else:
+            keys = self.keys[iss]
+            candidates, kid_known = keys.candidates(kid, alg)
+            if keys.should_refresh(self._clock(), kid_known):
+                yield keys, keys.generation
+                candidates, kid_known = keys.candidates(kid, alg)
+            if not candidates:
+                if not keys.loaded or (keys.failed_at is not None and not kid_known):
+                    raise KeysUnavailable(
+                        retry_after=keys.retry_after(self._clock()),
+                        hint=f"no keys of {iss} are available to verify the token",
+                    )
+                if kid_known:
+                    raise InvalidToken(
+                        "key_alg_mismatch", hint=f"key {kid!r} is not published for {alg}"
+                    )
+                raise InvalidToken("unknown_kid", hint=f"kid {kid!r} is not in the JWKS of {iss}")
+            verified = False
+            for candidate in candidates:
+                if algorithm.verify(token.signing_input, candidate.key, token.signature):
+                    key, verified = candidate, True
+                    break
+        if not verified:
+            hint = None
+            if "nonce" in header:
+                hint = (
+                    "the JWT header carries a nonce: a token for another API of the provider "
+                    "(Microsoft Graph), which only that API can verify; request a token for this "
+                    "API's scope instead"
+                )
+            raise InvalidToken("bad_signature", hint=hint)
+
+        access_token = self._check_claims(claims, iss, header, digest)
+        if self._cache_size:
+            self._remember(digest, (access_token, key, keys))
+        return access_token
+
+    def _check_header(self, header: Mapping[str, Any]) -> str:
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise InvalidToken(
+                "alg_not_allowed",
+                hint=f"alg {alg!r} is not in {', '.join(self.settings.algorithms)}",
+            )
+        if "crit" in header:
+            # No extension is understood here, so any critical one makes the token invalid.
+            raise InvalidToken(
+                "crit_unsupported", hint=f"crit lists {header['crit']!r}, none are supported"
+            )
+        typ = header.get("typ")
+        if typ is not None:
+            if not isinstance(typ, str):
+                raise InvalidToken("typ_not_allowed", hint="typ is not a string")
+            if typ.lower() not in self._types:
+                raise InvalidToken(
+                    "typ_not_allowed",
+                    hint=diagnostics.typ_hint(typ)
+                    + (
+                        "; require_at_jwt accepts only at+jwt"
+                        if self.settings.require_at_jwt
+                        else ""
+                    ),
+                )
+        elif self.settings.require_at_jwt:
+            raise InvalidToken("typ_not_allowed", hint="no typ; require_at_jwt wants at+jwt")
+        if "cty" in header:
+            raise InvalidToken("nested_jwt", hint="a nested JWT (cty) is not an access token")
+        return alg
+
+    def _check_claims(
+        self, claims: dict[str, Any], iss: str, header: Mapping[str, Any], digest: bytes
+    ) -> AccessToken:
+        now = self._clock()
+        leeway = self._leeway
+        exp = _numeric_date(claims, "exp")
+        nbf = _numeric_date(claims, "nbf")
+        iat = _numeric_date(claims, "iat")
+        if exp is None:
+            raise InvalidToken("exp_missing", hint="the token has no exp")
+        if exp + leeway <= now:
+            raise InvalidToken("expired", hint=f"expired {int(now - exp)} s ago")
+        if nbf is not None and nbf - leeway > now:
+            raise InvalidToken("not_yet_valid", hint=f"nbf is {int(nbf - now)} s in the future")
+        if iat is not None and iat - leeway > now:
+            raise InvalidToken(
+                "iat_in_future", hint=f"iat is {int(iat - now)} s in the future; check clocks"
+            )
+
+        typ = header.get("typ")
+        if not (isinstance(typ, str) and typ.lower() in _ACCESS_TOKEN_TYPES):
+            why = diagnostics.id_token_signs(claims, self.settings.client_ids)
+            if why is not None:
+                raise InvalidToken(
+                    "id_token",
+                    hint=f"this is an OpenID Connect ID token ({why}), not an access token; "
+                    "send the access token",
+                )
+
+        aud = claims.get("aud")
+        if isinstance(aud, str):
+            audience: tuple[str, ...] = (aud,)
+        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            audience = tuple(aud)
+        elif aud is None:
+            raise InvalidToken(
+                "aud_missing", hint=diagnostics.audience_hint(None, self.settings.audience)
+            )
+        else:
+            raise InvalidToken("aud_invalid", hint="aud is not a string or a list of strings")
+        if self._audiences.isdisjoint(audience):
+            raise InvalidToken(
+                "aud_mismatch", hint=diagnostics.audience_hint(aud, self.settings.audience)
+            )
+
+        scopes: set[str] = set()
+        for name in self.settings.scope_claims:
+            value = _claim(claims, name)
+            if isinstance(value, str):
+                scopes.update(value.split())
+            elif isinstance(value, list):
+                scopes.update(v for v in value if isinstance(v, str))
+        client_id = next(
+            (v for v in (claims.get(c) for c in CLIENT_ID_CLAIMS) if isinstance(v, str)), None
+        )
+        sub, jti = claims.get("sub"), claims.get("jti")
+        return AccessToken(
+            claims=MappingProxyType(claims),
+            subject=sub if isinstance(sub, str) else None,
+            issuer=iss,
+            audience=audience,
+            scopes=frozenset(scopes),
+            client_id=client_id,
+            expires_at=exp,
+            token_id=jti if isinstance(jti, str) else None,
+            not_before=nbf,
+            fingerprint=digest.hex()[:16],
+        )
