@@ -1,0 +1,329 @@
+"""``LocalIssuer``: a real OpenID issuer on 127.0.0.1 for tests, demos and manual checks.
+
+It serves discovery and JWKS over HTTP from a background thread, mints tokens with any
+claims, header and key, rotates keys, and can be made to fail (HTTP 500, a hang, garbage),
+counting the requests it gets.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+
+Mode = Literal["ok", "error", "hang", "garbage"]
+
+_ALG_FAMILY = {
+    **dict.fromkeys(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"), "rsa"),
+    "ES256": "ec-p256",
+    "ES384": "ec-p384",
+    "ES512": "ec-p521",
+    "EdDSA": "ed25519",
+}
+FAMILIES = ("rsa", "ec-p256", "ec-p384", "ec-p521", "ed25519")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    family: str
+    private_key: Any
+
+    def public_jwk(self) -> dict[str, Any]:
+        public = self.private_key.public_key()
+        if self.family == "rsa":
+            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
+        elif self.family.startswith("ec"):
+            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+        else:
+            jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
+        return {**jwk, "kid": self.kid, "use": "sig"}
+
+
+def generate_key(family: str, kid: str | None = None, *, rsa_bits: int = 2048) -> SigningKey:
+    """A new private key of ``family`` (rsa, ec-p256, ec-p384, ec-p521, ed25519)."""
+    key: Any
+    if family == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    elif family == "ec-p256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    elif family == "ec-p384":
+        key = ec.generate_private_key(ec.SECP384R1())
+    elif family == "ec-p521":
+        key = ec.generate_private_key(ec.SECP521R1())
+    elif family == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+    else:
+        raise ValueError(f"unknown key family {family!r}")
+    return SigningKey(kid or f"{family}-{uuid.uuid4().hex[:8]}", family, key)
+
+
+class LocalIssuer:
+    """A local authorization server's token-signing side, served on 127.0.0.1.
+
+    >>> with LocalIssuer() as issuer:
+    ...     token = issuer.mint(aud="https://api.example.com", scopes=["read:messages"])
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "",
+        discovery: Literal["oidc", "oauth", "both", "none"] = "oidc",
+        jwks_max_age: int | None = None,
+        port: int = 0,
+        keys: Iterable[SigningKey] | None = None,
+    ) -> None:
+        self.path = path.rstrip("/")
+        self.discovery = discovery
+        self.jwks_max_age = jwks_max_age
+        self._port = port
+        self.mode: Mode = "ok"
+        self.issuer_override: str | None = None
+        self.jwks_requests = 0
+        self.discovery_requests = 0
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.signing_keys: dict[str, SigningKey] = {}
+        self.published: list[str] = []
+        self._current: dict[str, str] = {}
+        for key in keys if keys is not None else map(generate_key, FAMILIES):
+            self.add_key(key, current=True)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> LocalIssuer:
+        if self._server is not None:
+            return self
+        self._release.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        self._port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="audmw-local-issuer", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> LocalIssuer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def issuer(self) -> str:
+        return self.origin + self.path
+
+    @property
+    def jwks_uri(self) -> str:
+        return self.origin + self.path + "/jwks.json"
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def add_key(self, key: SigningKey, *, current: bool = True, publish: bool = True) -> SigningKey:
+        with self._lock:
+            self.signing_keys[key.kid] = key
+            if publish and key.kid not in self.published:
+                self.published.append(key.kid)
+            if current or key.family not in self._current:
+                self._current[key.family] = key.kid
+        return key
+
+    def key_for(self, alg: str) -> SigningKey:
+        """The current signing key for ``alg``, generated on first use."""
+        family = _ALG_FAMILY[alg]
+        kid = self._current.get(family)
+        if kid is None:
+            return self.add_key(generate_key(family))
+        return self.signing_keys[kid]
+
+    def rotate(self, alg: str = "RS256", *, keep_old: bool = True) -> SigningKey:
+        """A new current key for ``alg``'s family; the old one stays published if ``keep_old``."""
+        family = _ALG_FAMILY[alg]
+        old = self._current.get(family)
+        key = self.add_key(generate_key(family))
+        if old is not None and not keep_old:
+            self.unpublish(old)
+        return key
+
+    def unpublish(self, kid: str) -> None:
+        with self._lock:
+            if kid in self.published:
+                self.published.remove(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        with self._lock:
+            kids = list(self.published)
+        return {"keys": [self.signing_keys[kid].public_jwk() for kid in kids]}
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer_override or self.issuer,
+            "jwks_uri": self.jwks_uri,
+            "token_endpoint": self.origin + self.path + "/token",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        }
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def mint(
+        self,
+        *,
+        sub: str | None = "user-123",
+        aud: str | list[str] | None = "https://api.example.com",
+        scopes: str | Iterable[str] | None = None,
+        expires_in: float = 300,
+        typ: str | None = "at+jwt",
+        alg: str = "RS256",
+        kid: str | None = None,
+        include_kid: bool = True,
+        iss: str | None = None,
+        key: SigningKey | Any | None = None,
+        headers: Mapping[str, Any] | None = None,
+        client_id: str | None = "test-client",
+        **claims: Any,
+    ) -> str:
+        """A signed token; any claim or header can be set, overridden or (with None) left out.
+
+        ``key`` may be a ``SigningKey`` (also one this issuer does not publish), a raw
+        secret for HS* algorithms, or omitted to use the current key for ``alg``.
+        """
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": iss if iss is not None else self.issuer,
+            "sub": sub,
+            "aud": aud,
+            "iat": now,
+            "exp": now + int(expires_in),
+            "jti": uuid.uuid4().hex,
+            "client_id": client_id,
+        }
+        if scopes is not None:
+            payload["scope"] = scopes if isinstance(scopes, str) else " ".join(scopes)
+        payload.update(claims)
+        payload = {name: value for name, value in payload.items() if value is not None}
+        header: dict[str, Any] = {"alg": alg}
+        if alg.startswith("HS"):
+            if key is None:
+                raise ValueError("HS* tokens need key=<shared secret>")
+            secret: Any = key.encode() if isinstance(key, str) else key
+            header_kid = kid
+        else:
+            signing = key if isinstance(key, SigningKey) else self.key_for(alg)
+            secret = signing.private_key
+            header_kid = kid if kid is not None else signing.kid
+        if typ is not None:
+            header["typ"] = typ
+        if include_kid and header_kid is not None:
+            header["kid"] = header_kid
+        header.update(headers or {})
+        return sign_compact(header, payload, secret)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def set_mode(self, mode: Mode) -> None:
+        """``ok``, ``error`` (HTTP 500), ``hang`` (no answer until stopped) or ``garbage``."""
+        self.mode = mode
+        if mode != "hang":
+            self._release.set()
+            self._release = threading.Event()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, key: Any) -> str:
+    """A compact JWS with exactly this header (``alg`` included) and payload, signed by ``key``."""
+    algorithm = get_default_algorithms()[header["alg"]]
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    signing_input = f"{b64url(json.dumps(dict(header)).encode())}.{b64url(body)}"
+    signature = algorithm.sign(signing_input.encode("ascii"), algorithm.prepare_key(key))
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            with issuer._lock:
+                issuer.requests.append(path)
+            if path == issuer.path + "/jwks.json":
+                with issuer._lock:
+                    issuer.jwks_requests += 1
+                self._answer(issuer.jwks, max_age=issuer.jwks_max_age)
+                return
+            oidc = issuer.path + "/.well-known/openid-configuration"
+            oauth = "/.well-known/oauth-authorization-server" + issuer.path
+            if (path == oidc and issuer.discovery in ("oidc", "both")) or (
+                path == oauth and issuer.discovery in ("oauth", "both")
+            ):
+                with issuer._lock:
+                    issuer.discovery_requests += 1
+                self._answer(issuer.metadata)
+                return
+            self._send(404, b'{"error":"not_found"}')
+
+        def _answer(self, document: Any, max_age: int | None = None) -> None:
+            mode = issuer.mode
+            if mode == "hang":
+                issuer._release.wait(timeout=60)
+                return
+            if mode == "error":
+                self._send(500, b"internal error")
+                return
+            if mode == "garbage":
+                self._send(200, b"<html>not json</html>")
+                return
+            headers = {"Cache-Control": f"max-age={max_age}"} if max_age is not None else {}
+            self._send(200, json.dumps(document()).encode(), headers)
+
+        def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
