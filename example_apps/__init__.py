@@ -1,0 +1,1 @@
+"""Example services implementing the same five-route contract with each adapter."""
