@@ -8,15 +8,20 @@ counting the requests it gets.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
@@ -67,6 +72,75 @@ def generate_key(family: str, kid: str | None = None, *, rsa_bits: int = 2048) -
     return SigningKey(kid or f"{family}-{uuid.uuid4().hex[:8]}", family, key)
 
 
+_CURVE_FAMILY = {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}
+STATE_FILE = "issuer.json"
+
+
+def _family_of(private_key: Any) -> str:
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return "rsa"
+    if isinstance(private_key, ec.EllipticCurvePrivateKey) and private_key.curve.name in (
+        _CURVE_FAMILY
+    ):
+        return _CURVE_FAMILY[private_key.curve.name]
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return "ed25519"
+    raise ValueError(f"unsupported private key type {type(private_key).__name__}")
+
+
+def _key_dir(state_dir: str | os.PathLike[str]) -> Path:
+    return Path(state_dir) / "keys"
+
+
+def save_key(key: SigningKey, state_dir: str | os.PathLike[str]) -> SigningKey:
+    """Store ``key`` as ``keys/<kid>.pem`` (mode 600) unless it exists; return the stored key.
+
+    The file appears complete or not at all, so concurrent processes sharing a state
+    directory all end up with the same key.
+    """
+    directory = _key_dir(state_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = directory / f"{key.kid}.pem"
+    pem = key.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pem")
+    try:
+        os.fchmod(handle, 0o600)
+        os.write(handle, pem)
+        os.close(handle)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, target)
+    finally:
+        os.unlink(temporary)
+    return _read_key(target)
+
+
+def _read_key(path: Path) -> SigningKey:
+    private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return SigningKey(path.stem, _family_of(private_key), private_key)
+
+
+def load_keys(state_dir: str | os.PathLike[str]) -> list[SigningKey]:
+    """The keys stored in ``state_dir``, oldest first."""
+    directory = _key_dir(state_dir)
+    if not directory.is_dir():
+        return []
+    paths = sorted(directory.glob("*.pem"), key=lambda p: (p.stat().st_mtime, p.name))
+    return [_read_key(path) for path in paths if not path.name.startswith(".")]
+
+
+def read_state(state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What the last issuer served from ``state_dir`` recorded (``issuer``, ``port``), if any."""
+    try:
+        state = json.loads((Path(state_dir) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
 class LocalIssuer:
     """A local authorization server's token-signing side, served on 127.0.0.1.
 
@@ -101,6 +175,33 @@ class LocalIssuer:
         self._current: dict[str, str] = {}
         for key in keys if keys is not None else map(generate_key, FAMILIES):
             self.add_key(key, current=True)
+
+    @classmethod
+    def from_state_dir(
+        cls, state_dir: str | os.PathLike[str], *, port: int | None = None, **options: Any
+    ) -> LocalIssuer:
+        """An issuer whose private keys live in ``state_dir`` (created, and keys generated,
+        when missing), so that separate processes mint and serve with the same keys.
+
+        ``port`` defaults to the one recorded by ``save_state``, else a free one.
+        """
+        stored = {key.family: key for key in load_keys(state_dir)}  # newest of each family wins
+        keys = [
+            stored.get(family) or save_key(generate_key(family), state_dir) for family in FAMILIES
+        ]
+        if port is None:
+            recorded = (read_state(state_dir) or {}).get("port")
+            port = recorded if isinstance(recorded, int) else 0
+        return cls(port=port, keys=keys, **options)
+
+    def save_state(self, state_dir: str | os.PathLike[str]) -> None:
+        """Record where this issuer serves, for later ``from_state_dir`` users."""
+        path = Path(state_dir)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        document = {"issuer": self.issuer, "jwks_uri": self.jwks_uri, "port": self.port}
+        temporary = path / f".{STATE_FILE}.{os.getpid()}"
+        temporary.write_text(json.dumps(document, indent=2) + "\n")
+        os.replace(temporary, path / STATE_FILE)
 
     # -- lifecycle -----------------------------------------------------------------------
 
