@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
@@ -154,10 +154,13 @@ class IssuerKeys:
         *,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.jwks_uri: str | None = settings.jwks_uri
         self._settings = settings
+        # The validator's clock: expiry, cooldown and retry times are compared against it.
+        self._clock = clock
         self._transport = transport
         self._async_transport = async_transport
         self.keys: tuple[VerificationKey, ...] = ()
@@ -259,11 +262,11 @@ class IssuerKeys:
         self._by_source = by_source
         self.loaded = True
         self.failed_at = None
-        self.expires_at = time.time() + ttl
+        self.expires_at = self._clock() + ttl
         self.generation += 1
 
     def _failed(self, exc: Exception) -> None:
-        self.failed_at = time.time()
+        self.failed_at = self._clock()
         logger.warning(
             "audmw: keys of %s could not be fetched (reason=jwks_fetch_failed): %s%s",
             self.issuer,
@@ -282,7 +285,7 @@ class IssuerKeys:
         with self._thread_lock:
             if self.generation != generation or self._failed_since(generation):
                 return
-            self.last_attempt = time.time()
+            self.last_attempt = self._clock()
             self.fetches += 1
             flow = self._flow()
             try:
@@ -306,7 +309,7 @@ class IssuerKeys:
         async with lock:
             if self.generation != generation or self._failed_since(generation):
                 return
-            self.last_attempt = time.time()
+            self.last_attempt = self._clock()
             self.fetches += 1
             flow = self._flow()
             try:
@@ -325,7 +328,7 @@ class IssuerKeys:
         """A fetch failed moments ago: callers that queued behind it should not retry at once."""
         return (
             self.failed_at is not None
-            and time.time() - self.failed_at < self._settings.jwks_retry_after
+            and self._clock() - self.failed_at < self._settings.jwks_retry_after
             and self.generation == generation
         )
 

@@ -76,11 +76,21 @@ class TokenValidator:
         shared = None
         if settings.jwks_uri is not None:
             shared = IssuerKeys(
-                settings.issuer[0], settings, transport=transport, async_transport=async_transport
+                settings.issuer[0],
+                settings,
+                transport=transport,
+                async_transport=async_transport,
+                clock=clock,
             )
         self.keys: dict[str, IssuerKeys] = {
             issuer: shared
-            or IssuerKeys(issuer, settings, transport=transport, async_transport=async_transport)
+            or IssuerKeys(
+                issuer,
+                settings,
+                transport=transport,
+                async_transport=async_transport,
+                clock=clock,
+            )
             for issuer in settings.issuer
         }
 
