@@ -1,0 +1,31 @@
+"""Flask integration: ``Audmw(app)`` checks bearer access tokens before any view runs."""
+
+from audmw_flask.extension import (
+    Audmw,
+    AudmwState,
+    InvalidCredentials,
+    Refusal,
+    ScopeRequired,
+    TokenRequired,
+    VerificationUnavailable,
+    current_token,
+    protect,
+    public,
+    require_any_scope,
+    require_scopes,
+)
+
+__all__ = [
+    "Audmw",
+    "AudmwState",
+    "InvalidCredentials",
+    "Refusal",
+    "ScopeRequired",
+    "TokenRequired",
+    "VerificationUnavailable",
+    "current_token",
+    "protect",
+    "public",
+    "require_any_scope",
+    "require_scopes",
+]
