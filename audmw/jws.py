@@ -9,14 +9,16 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from base64 import urlsafe_b64decode
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from audmw.errors import InvalidToken
 
-_COMPACT_JWS = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_BASE64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _BASE64URL_PARTS = re.compile(rb"[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
+_JSON_WHITESPACE = " \t\n\r"
 
 
 class CompactJWS(NamedTuple):
@@ -37,19 +39,26 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# The C scanner behind json.loads, called directly: two Python frames fewer per object.
 _decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 def b64decode(segment: bytes) -> bytes:
+    """base64url without padding; the caller has already checked the alphabet."""
     if len(segment) % 4 == 1:
         raise ValueError("impossible base64url length")
-    return urlsafe_b64decode(segment + _PADDING[len(segment) % 4])
+    return binascii.a2b_base64(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
 
 
 def _json_object(segment: bytes, what: str) -> dict[str, Any]:
     try:
-        value = _decoder.decode(b64decode(segment).decode("utf-8"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        text = b64decode(segment).decode("utf-8")
+        start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
+        value, end = _scan(text, start)
+        if text[end:].strip(_JSON_WHITESPACE):
+            raise ValueError("data after the JSON value")
+    except (ValueError, binascii.Error, UnicodeDecodeError, StopIteration):
         raise InvalidToken("malformed_jwt", hint=f"the JWT {what} is not base64url JSON") from None
     if not isinstance(value, dict):
         raise InvalidToken("malformed_jwt", hint=f"the JWT {what} is not a JSON object")
@@ -75,14 +84,16 @@ def describe_non_jws(token: bytes) -> str:
 
 def parse(token: bytes) -> CompactJWS:
     """Split and decode; raises ``InvalidToken`` for anything but a strict compact JWS."""
-    match = _COMPACT_JWS.fullmatch(token)
-    if match is None:
+    # Deleting the base64url alphabet must leave exactly the two dots, all in C.
+    if token.translate(None, _BASE64URL_ALPHABET) != b"..":
         raise InvalidToken("not_a_jwt", hint=describe_non_jws(token))
-    header_b64, payload_b64, signature_b64 = match.groups()
+    header_b64, payload_b64, signature_b64 = token.split(b".")
+    if not (header_b64 and payload_b64 and signature_b64):
+        raise InvalidToken("not_a_jwt", hint=describe_non_jws(token))
     header = _json_object(header_b64, "header")
     payload = _json_object(payload_b64, "payload")
     try:
         signature = b64decode(signature_b64)
     except (ValueError, binascii.Error):
         raise InvalidToken("malformed_jwt", hint="the JWT signature is not base64url") from None
-    return CompactJWS(header, payload, token[: match.end(2)], signature)
+    return CompactJWS(header, payload, token[: len(header_b64) + 1 + len(payload_b64)], signature)

@@ -9,7 +9,7 @@ from typing import Any
 CLIENT_ID_CLAIMS = ("client_id", "azp", "cid", "appid")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class AccessToken:
     """What a verified token says. It never holds the raw token, only a short fingerprint."""
 
@@ -23,6 +23,35 @@ class AccessToken:
     token_id: str | None = None
     not_before: float | None = field(default=None, repr=False)
     fingerprint: str = ""
+
+    def __init__(
+        self,
+        *,
+        claims: Mapping[str, Any],
+        subject: str | None,
+        issuer: str,
+        audience: tuple[str, ...],
+        scopes: frozenset[str],
+        client_id: str | None,
+        expires_at: float,
+        token_id: str | None = None,
+        not_before: float | None = None,
+        fingerprint: str = "",
+    ) -> None:
+        # One dict update instead of a frozen dataclass's ten object.__setattr__ calls: this
+        # runs once per validated token.
+        self.__dict__.update(
+            claims=claims,
+            subject=subject,
+            issuer=issuer,
+            audience=audience,
+            scopes=scopes,
+            client_id=client_id,
+            expires_at=expires_at,
+            token_id=token_id,
+            not_before=not_before,
+            fingerprint=fingerprint,
+        )
 
     def has_scopes(self, *scopes: str) -> bool:
         return self.scopes.issuperset(scopes)

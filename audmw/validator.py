@@ -26,6 +26,8 @@ _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 _MAX_KID = 256
+# Claims only an ID token carries ("token_use" is Cognito's marker of either kind).
+_ID_TOKEN_MARKS = frozenset({"nonce", "at_hash", "c_hash", "token_use"})
 
 # A cached verification: the token, the key that verified it and the set it came from.
 _Entry = tuple[AccessToken, "VerificationKey | None", "IssuerKeys | None"]
@@ -72,6 +74,8 @@ class TokenValidator:
         self._max_bytes = settings.max_token_bytes
         self._cache_size = settings.token_cache_size
         self._cache: dict[bytes, _Entry] = {}
+        self._scope_claims = settings.scope_claims
+        self._client_ids = frozenset(settings.client_ids)
         self._types = _ACCESS_TOKEN_TYPES if settings.require_at_jwt else _ALLOWED_TYPES
         shared = None
         if settings.jwks_uri is not None:
@@ -285,8 +289,10 @@ class TokenValidator:
             )
 
         typ = header.get("typ")
-        if not (isinstance(typ, str) and typ.lower() in _ACCESS_TOKEN_TYPES):
-            why = diagnostics.id_token_signs(claims, self.settings.client_ids)
+        if not (isinstance(typ, str) and typ.lower() in _ACCESS_TOKEN_TYPES) and (
+            not _ID_TOKEN_MARKS.isdisjoint(claims) or self._client_ids
+        ):
+            why = diagnostics.id_token_signs(claims, self._client_ids)
             if why is not None:
                 raise InvalidToken(
                     "id_token",
@@ -311,15 +317,18 @@ class TokenValidator:
             )
 
         scopes: set[str] = set()
-        for name in self.settings.scope_claims:
-            value = _claim(claims, name)
-            if isinstance(value, str):
+        for name in self._scope_claims:
+            value = claims[name] if name in claims else _claim(claims, name)
+            if type(value) is str:
                 scopes.update(value.split())
-            elif isinstance(value, list):
-                scopes.update(v for v in value if isinstance(v, str))
-        client_id = next(
-            (v for v in (claims.get(c) for c in CLIENT_ID_CLAIMS) if isinstance(v, str)), None
-        )
+            elif type(value) is list:
+                scopes.update(v for v in value if type(v) is str)
+        client_id = None
+        for name in CLIENT_ID_CLAIMS:
+            value = claims.get(name)
+            if type(value) is str:
+                client_id = value
+                break
         sub, jti = claims.get("sub"), claims.get("jti")
         return AccessToken(
             claims=MappingProxyType(claims),
