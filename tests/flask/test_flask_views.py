@@ -1,0 +1,306 @@
+"""Which views need which token: decorators in every order, MethodView, blueprints, async."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Blueprint, Flask, g
+from flask.views import MethodView, View
+
+from audmw.testing import LocalIssuer
+from audmw_flask import current_token, protect, public, require_any_scope, require_scopes
+
+Mark = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def add_view(app: Flask, path: str, view: Callable[..., Any], marks: list[Mark], order: str):
+    """Register ``view`` with ``marks`` applied before (below) or after (above) ``@app.route``."""
+    if order == "marks_below_route":
+        for mark in reversed(marks):
+            view = mark(view)
+        app.route(path)(view)
+    else:
+        app.route(path)(view)
+        for mark in reversed(marks):
+            mark(view)
+
+
+ORDERS = ["marks_below_route", "marks_above_route"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_require_scopes_in_either_order(make_app, issuer: LocalIssuer, order, is_async) -> None:
+    app = make_app()
+    ran: list[str] = []
+
+    if is_async:
+
+        async def report() -> dict[str, Any]:
+            ran.append("report")
+            return {"sub": current_token.subject}
+    else:
+
+        def report() -> dict[str, Any]:
+            ran.append("report")
+            return {"sub": current_token.subject}
+
+    add_view(app, "/report", report, [require_scopes("read:reports", "export")], order)
+    client = app.test_client()
+
+    partial = client.get("/report", headers=bearer(issuer.mint(scopes="read:reports")))
+    assert partial.status_code == 403
+    assert partial.json["scope"] == "export read:reports"
+    assert client.get("/report").status_code == 401
+    assert ran == []  # the view never ran for a refused request
+
+    full = client.get("/report", headers=bearer(issuer.mint(scopes="export read:reports")))
+    assert full.status_code == 200
+    assert full.json == {"sub": "user-123"}
+    assert ran == ["report"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_require_any_scope_in_either_order(make_app, issuer: LocalIssuer, order) -> None:
+    app = make_app()
+    add_view(app, "/files", lambda: "ok", [require_any_scope("files:read", "files:all")], order)
+    client = app.test_client()
+    assert client.get("/files", headers=bearer(issuer.mint(scopes="other"))).status_code == 403
+    assert client.get("/files", headers=bearer(issuer.mint(scopes="files:all"))).status_code == 200
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_public_in_either_order_never_reads_the_token(make_app, order, caplog) -> None:
+    app = make_app()
+
+    def health() -> dict[str, Any]:
+        return {"token": g.access_token}
+
+    add_view(app, "/health", health, [public], order)
+    client = app.test_client()
+    caplog.set_level("INFO", logger="audmw")
+    # A malformed header would be a 400 anywhere the token is read.
+    response = client.get("/health", headers={"Authorization": "Bearer not a token"})
+    assert response.status_code == 200
+    assert response.json == {"token": None}
+    assert caplog.records == []
+
+
+def test_marks_stack_on_one_view(make_app, issuer: LocalIssuer) -> None:
+    app = make_app()
+
+    @app.get("/both")
+    @require_scopes("a")
+    @require_any_scope("b", "c")
+    def both() -> str:
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/both", headers=bearer(issuer.mint(scopes="a"))).status_code == 403
+    assert client.get("/both", headers=bearer(issuer.mint(scopes="b c"))).status_code == 403
+    assert client.get("/both", headers=bearer(issuer.mint(scopes="a c"))).status_code == 200
+
+
+def test_unmarked_view_needs_a_valid_token(make_app, issuer: LocalIssuer) -> None:
+    app = make_app()
+    ran: list[int] = []
+    app.add_url_rule("/plain", view_func=lambda: ran.append(1) or "ok")
+    client = app.test_client()
+    assert client.get("/plain").status_code == 401
+    bad_aud = issuer.mint(aud="https://other.example.com")
+    assert client.get("/plain", headers=bearer(bad_aud)).status_code == 401
+    assert ran == []
+    assert client.get("/plain", headers=bearer(issuer.mint())).status_code == 200
+
+
+class Document(MethodView):
+    calls: list[str] = []  # noqa: RUF012
+
+    @require_scopes("docs:read")
+    def get(self) -> str:
+        self.calls.append("get")
+        return "document"
+
+    @require_scopes("docs:write")
+    def put(self) -> str:
+        self.calls.append("put")
+        return "saved"
+
+    @public
+    def options(self) -> str:
+        return "GET, PUT"
+
+    def delete(self) -> str:
+        self.calls.append("delete")
+        return "deleted"
+
+
+@require_scopes("docs")
+class ScopedDocument(Document):
+    pass
+
+
+def test_method_view_per_method_scopes(make_app, issuer: LocalIssuer) -> None:
+    app = make_app()
+    app.add_url_rule("/doc", view_func=Document.as_view("doc"))
+    client = app.test_client()
+    Document.calls.clear()
+    reader = bearer(issuer.mint(scopes="docs:read"))
+    writer = bearer(issuer.mint(scopes="docs:write"))
+
+    assert client.get("/doc", headers=reader).status_code == 200
+    assert client.head("/doc", headers=reader).status_code == 200  # HEAD is served by get
+    assert client.head("/doc", headers=writer).status_code == 403
+    assert client.put("/doc", headers=reader).status_code == 403
+    assert client.put("/doc", headers=writer).status_code == 200
+    assert client.get("/doc", headers=writer).status_code == 403
+    assert client.delete("/doc").status_code == 401  # unmarked method: any valid token
+    assert client.delete("/doc", headers=writer).status_code == 200
+    assert client.options("/doc").status_code == 200  # public method
+    assert Document.calls == ["get", "get", "put", "delete"]
+
+
+def test_class_mark_combines_with_method_marks(make_app, issuer: LocalIssuer) -> None:
+    app = make_app()
+    app.add_url_rule("/scoped", view_func=ScopedDocument.as_view("scoped"))
+    client = app.test_client()
+    only_method = bearer(issuer.mint(scopes="docs:read"))
+    assert client.get("/scoped", headers=only_method).status_code == 403
+    both = bearer(issuer.mint(scopes="docs docs:read"))
+    assert client.get("/scoped", headers=both).status_code == 200
+    assert client.delete("/scoped", headers=only_method).status_code == 403
+    assert client.options("/scoped").status_code == 200  # method @public beats the class
+
+
+def test_view_class_decorators_and_marked_as_view(make_app, issuer: LocalIssuer) -> None:
+    class Export(View):
+        decorators = [require_scopes("export")]  # noqa: RUF012
+
+        def dispatch_request(self) -> str:
+            return "exported"
+
+    class Ping(View):
+        def dispatch_request(self) -> str:
+            return "pong"
+
+    app = make_app()
+    app.add_url_rule("/export", view_func=Export.as_view("export"))
+    app.add_url_rule("/ping", view_func=public(Ping.as_view("ping")))
+    client = app.test_client()
+    assert client.get("/export", headers=bearer(issuer.mint())).status_code == 403
+    assert client.get("/export", headers=bearer(issuer.mint(scopes="export"))).status_code == 200
+    assert client.get("/ping").status_code == 200
+
+
+def test_async_method_view(make_app, issuer: LocalIssuer) -> None:
+    class Feed(MethodView):
+        @require_scopes("feed")
+        async def get(self) -> dict[str, Any]:
+            return {"sub": current_token.subject, "scopes": sorted(current_token.scopes)}
+
+    app = make_app()
+    app.add_url_rule("/feed", view_func=Feed.as_view("feed"))
+    client = app.test_client()
+    assert client.get("/feed", headers=bearer(issuer.mint(scopes="other"))).status_code == 403
+    response = client.get("/feed", headers=bearer(issuer.mint(scopes="feed")))
+    assert response.json == {"sub": "user-123", "scopes": ["feed"]}
+
+
+def test_blueprint_requirement_combines_with_route_requirement(
+    make_app, issuer: LocalIssuer
+) -> None:
+    ran: list[str] = []
+    reports = protect(Blueprint("reports", __name__, url_prefix="/reports"), scopes=["reports"])
+
+    @reports.get("/")
+    def index() -> str:
+        ran.append("index")
+        return "index"
+
+    @require_scopes("export")
+    @reports.get("/export")
+    def export() -> str:
+        ran.append("export")
+        return "export"
+
+    @reports.get("/about")
+    @public
+    def about() -> str:
+        return "about"
+
+    app = make_app()
+    app.register_blueprint(reports)
+    client = app.test_client()
+
+    route_only = bearer(issuer.mint(scopes="export"))
+    response = client.get("/reports/export", headers=route_only)
+    assert response.status_code == 403
+    assert response.json["scope"] == "export reports"
+    assert client.get("/reports/", headers=route_only).status_code == 403
+    assert client.get("/reports/", headers=bearer(issuer.mint())).status_code == 403
+    assert ran == []
+
+    both = bearer(issuer.mint(scopes="reports export"))
+    assert client.get("/reports/export", headers=both).status_code == 200
+    assert client.get("/reports/", headers=bearer(issuer.mint(scopes="reports"))).status_code == 200
+    assert client.get("/reports/about").status_code == 200  # @public view in the blueprint
+    assert ran == ["export", "index"]
+
+
+def test_nested_blueprints_and_decorated_blueprint(make_app, issuer: LocalIssuer) -> None:
+    admin = require_scopes("admin")(Blueprint("admin", __name__, url_prefix="/admin"))
+    users = protect(
+        Blueprint("users", __name__, url_prefix="/users"), any_scopes="users:read users:all"
+    )
+
+    @users.get("/")
+    def list_users() -> str:
+        return "users"
+
+    admin.register_blueprint(users)
+    app = make_app()
+    app.register_blueprint(admin)
+    client = app.test_client()
+    only_outer = bearer(issuer.mint(scopes="admin"))
+    assert client.get("/admin/users/", headers=only_outer).status_code == 403
+    only_inner = bearer(issuer.mint(scopes="users:all"))
+    assert client.get("/admin/users/", headers=only_inner).status_code == 403
+    both = bearer(issuer.mint(scopes="admin users:read"))
+    assert client.get("/admin/users/", headers=both).status_code == 200
+
+
+def test_public_blueprint_with_a_scoped_route(make_app, issuer: LocalIssuer) -> None:
+    site = public(Blueprint("site", __name__))
+
+    @site.get("/home")
+    def home() -> str:
+        return "home"
+
+    @site.get("/account")
+    @require_scopes("account")
+    def account() -> str:
+        return "account"
+
+    app = make_app()
+    app.register_blueprint(site)
+    client = app.test_client()
+    assert client.get("/home").status_code == 200
+    assert client.get("/account").status_code == 401  # a route's scopes are never dropped
+    assert client.get("/account", headers=bearer(issuer.mint(scopes="account"))).status_code == 200
+
+
+def test_same_blueprint_on_two_apps(make_app, issuer: LocalIssuer) -> None:
+    shared = protect(Blueprint("shared", __name__), scopes=["shared"])
+    shared.add_url_rule("/s", view_func=lambda: "s")
+    first, second = make_app(), make_app()
+    first.register_blueprint(shared)
+    second.register_blueprint(shared, name="renamed", url_prefix="/r")
+    token = bearer(issuer.mint(scopes="other"))
+    assert first.test_client().get("/s", headers=token).status_code == 403
+    assert second.test_client().get("/r/s", headers=token).status_code == 403
