@@ -1,0 +1,422 @@
+"""``audmw check``: run the real validator on a token and show each check with its outcome.
+
+The verdict, the reason code and the fix all come from ``TokenValidator`` and ``Requirement``
+themselves; this module only lays them out. Checks are listed in the order the validator runs
+them, so those before the failing one passed and those after it were not reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from audmw.cli.console import Console, read_token, safe, shown
+from audmw.cli.inspect_token import fields
+from audmw.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
+from audmw.inspection import inspect_token, relative_time
+from audmw.requirements import Requirement
+from audmw.settings import HMAC_ALGORITHMS, Settings
+from audmw.token import AccessToken
+from audmw.validator import TokenValidator
+
+ACCEPTED, REJECTED, NOT_CHECKED = 0, 1, 2
+
+# Environment variables of the command line itself, not settings of the validator.
+CLI_ENVIRONMENT = frozenset({"AUDMW_STATE_DIR"})
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    label: str
+    reasons: frozenset[str]
+
+
+CHECKS = (
+    Check(
+        "format",
+        "token format",
+        frozenset(
+            {
+                "token_too_large",
+                "not_a_jwt",
+                "malformed_jwt",
+            }
+        ),
+    ),
+    Check("algorithm", "algorithm", frozenset({"alg_not_allowed"})),
+    Check(
+        "header",
+        "typ and header",
+        frozenset({"crit_unsupported", "typ_not_allowed", "nested_jwt"}),
+    ),
+    Check("issuer", "issuer", frozenset({"iss_mismatch"})),
+    Check("keys", "keys fetched", frozenset({"keys_unavailable"})),
+    Check("kid", "kid found", frozenset({"bad_kid", "unknown_kid", "key_alg_mismatch"})),
+    Check("signature", "signature", frozenset({"bad_signature"})),
+    Check(
+        "times",
+        "exp, nbf, iat",
+        frozenset(
+            {
+                "exp_missing",
+                "expired",
+                "not_yet_valid",
+                "iat_in_future",
+                "bad_exp",
+                "bad_nbf",
+                "bad_iat",
+            }
+        ),
+    ),
+    Check("kind", "not an ID token", frozenset({"id_token"})),
+    Check("audience", "audience", frozenset({"aud_missing", "aud_invalid", "aud_mismatch"})),
+    Check("scopes", "scopes", frozenset({"insufficient_scope"})),
+)
+KNOWN_REASONS = frozenset().union(*(check.reasons for check in CHECKS))
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="validate a token as your API would, and show each check",
+        description="Validate a token with audmw's validator, exactly as your API would "
+        "(discovery and JWKS fetched over the network), and show each check with its outcome "
+        "and, for a failure, the reason code and the fix. Options default to the AUDMW_* "
+        "environment. Exit status: 0 accepted, 1 rejected, 2 could not check.",
+    )
+    parser.add_argument(
+        "token", nargs="?", help="the token, or '-' to read stdin (default: stdin, or a prompt)"
+    )
+    parser.add_argument("--issuer", help="the exact iss (AUDMW_ISSUER); comma-separate several")
+    parser.add_argument("--audience", help="this API's identifier in aud (AUDMW_AUDIENCE)")
+    parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="a scope the route needs (all are needed; repeatable, or space-separated)",
+    )
+    parser.add_argument(
+        "--any-scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="one of these scopes is needed (repeatable)",
+    )
+    parser.add_argument("--jwks-uri", help="skip discovery and use this JWKS (AUDMW_JWKS_URI)")
+    parser.add_argument("--algorithms", help="allowed algorithms (AUDMW_ALGORITHMS)")
+    parser.add_argument("--leeway", help="clock skew in seconds (AUDMW_LEEWAY)")
+    parser.add_argument(
+        "--require-at-jwt",
+        action="store_true",
+        default=None,
+        help="accept only typ at+jwt (AUDMW_REQUIRE_AT_JWT)",
+    )
+    parser.add_argument("--scope-claims", help="claims holding scopes (AUDMW_SCOPE_CLAIMS)")
+    parser.add_argument("--client-ids", help="your apps' client ids (AUDMW_CLIENT_IDS)")
+    parser.add_argument("--timeout", help="seconds for each HTTP fetch (AUDMW_HTTP_TIMEOUT)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--show-token", action="store_true", help="also print the token itself (off by default)"
+    )
+    parser.set_defaults(run=run)
+
+
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    overrides = {
+        name: value
+        for name, value in {
+            "issuer": args.issuer,
+            "audience": args.audience,
+            "jwks_uri": args.jwks_uri,
+            "algorithms": args.algorithms,
+            "leeway": args.leeway,
+            "require_at_jwt": args.require_at_jwt,
+            "scope_claims": args.scope_claims,
+            "client_ids": args.client_ids,
+            "http_timeout": args.timeout,
+        }.items()
+        if value is not None
+    }
+    settings_env = {
+        key: value
+        for key, value in environ.items()
+        if key.startswith("AUDMW_") and key not in CLI_ENVIRONMENT
+    }
+    return Settings.from_env(settings_env, **overrides)
+
+
+class _FetchProblems(logging.Handler):
+    """Collects why keys could not be fetched (logged by the key cache) while a check runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "audmw_reason", None) == "jwks_fetch_failed":
+            self.messages.append(record.getMessage())
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    token, notes = read_token(console, args.token)
+    for note in notes:
+        console.err(note)
+    try:
+        settings = settings_from(args, console.environ)
+        requirement = Requirement.of(" ".join(args.scope).split(), " ".join(args.any_scope).split())
+    except ConfigurationError as problem:
+        return _config_error(args, console, str(problem))
+
+    validator = TokenValidator(settings, clock=console.clock)
+    problems = _FetchProblems()
+    logger = logging.getLogger("audmw")
+    # Our handler also keeps Python's last-resort handler from printing refusals to stderr.
+    logger.addHandler(problems)
+    access_token: AccessToken | None = None
+    error: AuthError | None = None
+    try:
+        verified = validator.validate(token)
+        requirement.check(verified)
+        access_token = verified
+    except AuthError as refusal:
+        error = refusal
+    finally:
+        logger.removeHandler(problems)
+
+    report = _report(
+        token, settings, requirement, validator, access_token, error, problems, console
+    )
+    if args.show_token:
+        report["token"]["token"] = token
+    if args.json:
+        console.json(report)
+    else:
+        _print(report, console)
+    code: int = report["exit_code"]
+    return code
+
+
+def _config_error(args: argparse.Namespace, console: Console, message: str) -> int:
+    if args.json:
+        console.json({"verdict": "error", "exit_code": NOT_CHECKED, "message": message})
+    else:
+        console.err(f"audmw check: {message}")
+    return NOT_CHECKED
+
+
+def _report(
+    token: str,
+    settings: Settings,
+    requirement: Requirement,
+    validator: TokenValidator,
+    access_token: AccessToken | None,
+    error: AuthError | None,
+    problems: _FetchProblems,
+    console: Console,
+) -> dict[str, Any]:
+    now = console.clock()
+    inspection = inspect_token(token, client_ids=settings.client_ids)
+    header, claims = inspection.header or {}, inspection.claims or {}
+    reason = error.reason if error is not None else None
+    failed = next((check.id for check in CHECKS if reason in check.reasons), None)
+    details = _pass_details(
+        inspection.length, header, claims, settings, requirement, validator, now
+    )
+    hmac = header.get("alg") in HMAC_ALGORITHMS
+
+    checks = []
+    state = "pass"
+    for check in CHECKS:
+        detail: str | None = details.get(check.id)
+        if error is not None and failed is None:
+            status = "unknown"  # a reason this layout does not know: no per-check claims
+            detail = None
+        elif check.id == failed:
+            status, detail, state = "fail", f"reason {reason}", "not_reached"
+        elif check.id in ("keys", "kid") and hmac and state == "pass":
+            status, detail = "skip", "shared-secret algorithm: no keys to fetch"
+        elif reason == "bad_kid" and check.id == "keys":
+            status, detail = "not_reached", None  # the kid is checked before any fetch
+        else:
+            status = state
+            if status == "not_reached":
+                detail = None
+        checks.append({"id": check.id, "label": check.label, "status": status, "detail": detail})
+
+    if error is None:
+        verdict, exit_code = "accepted", ACCEPTED
+    elif isinstance(error, KeysUnavailable):
+        verdict, exit_code = "not_checked", NOT_CHECKED
+    else:
+        verdict, exit_code = "rejected", REJECTED
+
+    report: dict[str, Any] = {
+        "verdict": verdict,
+        "exit_code": exit_code,
+        "settings": {
+            "issuer": list(settings.issuer),
+            "audience": list(settings.audience),
+            "jwks_uri": settings.jwks_uri,
+            "algorithms": list(settings.algorithms),
+            "require_at_jwt": settings.require_at_jwt,
+            "leeway": settings.leeway,
+            "scope_claims": list(settings.scope_claims),
+            "required_scopes": {
+                "all_of": sorted(requirement.all_of),
+                "any_of": [sorted(group) for group in requirement.any_of],
+            },
+        },
+        "checks": checks,
+        "reason": reason,
+        "status": error.status if error is not None else None,
+        "error": error.error if error is not None else None,
+        "description": error.description if error is not None else None,
+        "hint": error.hint if error is not None else None,
+        "retry_after": error.retry_after if isinstance(error, KeysUnavailable) else None,
+        "fetch_problems": problems.messages,
+        "token": {
+            "fingerprint": inspection.fingerprint,
+            "format": inspection.format,
+            "header": inspection.header,
+            "claims": inspection.claims,
+            # A scope refusal comes after every check of the token itself passed.
+            "verified": error is None or isinstance(error, InsufficientScope),
+        },
+        "access_token": None,
+        "provider": None,
+    }
+    if isinstance(error, InsufficientScope):
+        report["required_scope"] = list(error.scope)
+    if access_token is not None:
+        report["access_token"] = {
+            "subject": access_token.subject,
+            "issuer": access_token.issuer,
+            "audience": list(access_token.audience),
+            "scopes": sorted(access_token.scopes),
+            "client_id": access_token.client_id,
+            "expires_at": access_token.expires_at,
+            "token_id": access_token.token_id,
+        }
+    if inspection.provider is not None:
+        report["provider"] = {
+            "id": inspection.provider.id,
+            "name": inspection.provider.name,
+            "pitfalls": list(inspection.provider.pitfalls),
+        }
+    return report
+
+
+def _pass_details(
+    length: int,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    settings: Settings,
+    requirement: Requirement,
+    validator: TokenValidator,
+    now: float,
+) -> dict[str, str]:
+    """What each check found when it passed (read from the token the validator accepted
+    up to that point)."""
+    typ, kid, iss = header.get("typ"), header.get("kid"), claims.get("iss")
+    details = {
+        "format": f"compact JWS, {length} characters",
+        "algorithm": f"{shown(header.get('alg'))} is allowed",
+        "header": "no typ" if typ is None else f"typ {shown(typ)}",
+        "issuer": shown(iss),
+        "kid": shown(kid) if kid is not None else "no kid: every key for the algorithm was tried",
+        "signature": "verified",
+        "kind": "no nonce, at_hash, c_hash or token_use id",
+    }
+    keys = validator.keys.get(iss) if isinstance(iss, str) else None
+    if keys is not None and keys.loaded:
+        details["keys"] = f"{len(keys.keys)} keys from {keys.jwks_uri}"
+    exp = claims.get("exp")
+    if isinstance(exp, (int, float)):
+        details["times"] = relative_time("exp", exp, now)
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    matched = [a for a in audiences if a in settings.audience]
+    details["audience"] = ", ".join(shown(a) for a in matched)
+    details["scopes"] = (
+        f"has {requirement.describe()}" if requirement else "none required by this check"
+    )
+    return details
+
+
+_WORDS = {
+    "pass": ("pass", "pass"),
+    "fail": ("FAIL", "fail"),
+    "skip": ("skip", "dim"),
+    "not_reached": ("----", "dim"),
+    "unknown": ("?", "dim"),
+}
+
+
+def _print(report: Mapping[str, Any], console: Console) -> None:
+    settings = report["settings"]
+    wanted = []
+    required = settings["required_scopes"]
+    if required["all_of"] or required["any_of"]:
+        wanted.append(
+            "scopes "
+            + " ".join(required["all_of"] + ["(" + " | ".join(g) + ")" for g in required["any_of"]])
+        )
+    console.out(
+        f"Checking against issuer {', '.join(settings['issuer'])}, "
+        f"audience {', '.join(settings['audience'])}" + (f", {wanted[0]}" if wanted else "")
+    )
+    console.out()
+    for check in report["checks"]:
+        word, style = _WORDS[check["status"]]
+        detail = check["detail"] or ("not reached" if check["status"] == "not_reached" else "")
+        console.out(f"  {console.paint(f'{word:<5}', style)} {check['label']:<16} {detail}")
+        if check["status"] == "fail":
+            if report["hint"]:
+                console.out(f"  {'':<5} {'':<16} fix: {safe(report['hint'])}")
+            for problem in report["fetch_problems"]:
+                console.out(f"  {'':<5} {'':<16} {safe(problem)}")
+    console.out()
+
+    verdict = report["verdict"]
+    if verdict == "accepted":
+        token = report["access_token"]
+        scopes = " ".join(token["scopes"]) or "(none)"
+        console.out(
+            console.paint("Accepted", "pass")
+            + f": sub {shown(token['subject'])}, client {shown(token['client_id'])}, "
+            f"scopes {safe(scopes)}"
+        )
+    else:
+        status = f"{report['status']} {report['error']}" if report["error"] else report["status"]
+        if verdict == "not_checked":
+            head = console.paint("Could not check", "warn")
+            status = f"{status}, retry after {report['retry_after']} s"
+        else:
+            head = console.paint("Rejected", "fail")
+        console.out(f"{head} ({status}): reason {report['reason']}")
+        if report["hint"] and not any(c["status"] == "fail" for c in report["checks"]):
+            console.out(f"Fix: {safe(report['hint'])}")
+
+    token = report["token"]
+    now = console.clock()
+    if token["claims"] is not None:
+        console.out()
+        verified = "verified" if token["verified"] else "not verified"
+        console.out(console.paint("Claims", "bold") + f" ({verified})")
+        for line in fields(token["claims"], now):
+            console.out(line)
+    provider = report["provider"]
+    if provider is not None and verdict != "accepted":
+        console.out()
+        console.out(console.paint("Provider", "bold") + f"   {provider['name']}")
+        for pitfall in provider["pitfalls"]:
+            console.out(f"  - {safe(pitfall)}")
+    if "token" in token:
+        console.out()
+        console.out(console.paint("Token", "bold"))
+        console.out("  " + safe(token["token"]))
