@@ -158,8 +158,8 @@ class DrfMiddlewareToken(APIView):
         return Response({"sub": request._request.access_token.subject})  # type: ignore[attr-defined]
 
 
+@require_scopes("admin")  # above @api_view: it marks the view Django resolves
 @api_view(["GET"])
-@require_scopes("admin")
 def drf_function(request: Request) -> Response:
     EFFECTS.append("drf function")
     return Response({"ok": True})

@@ -1,0 +1,94 @@
+"""``manage.py check`` reports each misconfiguration of AUDMW with an id and a hint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import MIDDLEWARE
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from audmw import Settings
+
+
+def audmw_ids(**overrides: Any) -> list[str]:
+    with override_settings(**overrides):
+        return [m.id for m in run_checks(tags=["security"]) if (m.id or "").startswith("audmw.")]
+
+
+def problems(value: Any) -> list[tuple[str, str, str]]:
+    with override_settings(AUDMW=value):
+        return [
+            (m.id or "", m.msg, m.hint or "")
+            for m in run_checks(tags=["security"])
+            if (m.id or "").startswith("audmw.")
+        ]
+
+
+GOOD = {"ISSUER": "https://issuer.example.com/", "AUDIENCE": "https://api.example.com"}
+
+
+def test_a_good_configuration_passes() -> None:
+    assert problems(GOOD) == []
+    assert problems({**GOOD, "TOKEN_USER": True, "EXEMPT_PATHS": ["/health"]}) == []
+    assert problems(Settings(issuer=GOOD["ISSUER"], audience=GOOD["AUDIENCE"])) == []
+
+
+def test_missing_setting() -> None:
+    from django.conf import settings
+
+    with override_settings():
+        del settings.AUDMW
+        found = [m for m in run_checks(tags=["security"]) if (m.id or "").startswith("audmw.")]
+    assert [m.id for m in found] == ["audmw.E001"]
+    assert "AUDIENCE" in (found[0].hint or "")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_id", "words"),
+    [
+        ("https://issuer.example.com", "audmw.E002", "must be a dict"),
+        ({**GOOD, "AUDIENCES": "x"}, "audmw.E003", "unknown key 'AUDIENCES'"),
+        ({"AUDIENCE": "https://api.example.com"}, "audmw.E004", "no issuer configured"),
+        ({**GOOD, "ISSUER": "http://issuer.example.com"}, "audmw.E004", "uses http://"),
+        ({"ISSUER": "https://issuer.example.com"}, "audmw.E005", "no audience configured"),
+        ({**GOOD, "ALGORITHMS": ["none"]}, "audmw.E006", "'none'"),
+        ({**GOOD, "ALGORITHMS": ["HS256"]}, "audmw.E006", "needs hmac_secret"),
+        ({**GOOD, "LEEWAY": -1}, "audmw.E006", "leeway"),
+        ({**GOOD, "EXEMPT_PATHS": ["health"]}, "audmw.E006", "must start with '/'"),
+        ({**GOOD, "RULES": [{"scopes": ["a"]}]}, "audmw.E006", "needs at least a 'path'"),
+        ({**GOOD, "JWKS_URI": "http://keys.example.com/jwks"}, "audmw.E006", "http://"),
+        ({**GOOD, "HMAC_SECRET": "x" * 40}, "audmw.E006", "no HS256"),
+        ({**GOOD, "TOKEN_USER": "yes"}, "audmw.E008", "TOKEN_USER"),
+    ],
+)
+def test_each_misconfiguration_has_an_id_and_a_hint(
+    value: Any, expected_id: str, words: str
+) -> None:
+    found = problems(value)
+    assert [f[0] for f in found] == [expected_id]
+    assert words in found[0][1]
+    assert found[0][2]
+
+
+def test_several_problems_are_reported_together() -> None:
+    ids = [f[0] for f in problems({"ISSUER": "ftp://x", "LEEWAY": "soon", "TYPO": 1})]
+    assert sorted(ids) == ["audmw.E003", "audmw.E004", "audmw.E005", "audmw.E006"]
+
+
+def test_csrf_before_the_middleware_is_warned() -> None:
+    swapped = [m for m in MIDDLEWARE if "csrf" not in m]
+    swapped.insert(1, "django.middleware.csrf.CsrfViewMiddleware")
+    assert audmw_ids(MIDDLEWARE=swapped) == ["audmw.W001"]
+    assert audmw_ids(MIDDLEWARE=MIDDLEWARE) == []
+
+
+def test_manage_py_check_fails_on_errors() -> None:
+    with (
+        override_settings(AUDMW={"ISSUER": "https://issuer.example.com"}),
+        pytest.raises(SystemCheckError, match=r"audmw\.E005"),
+    ):
+        call_command("check", tags=["security"])

@@ -1,0 +1,114 @@
+"""DRF: AudienceAuthentication and the scope permissions, with and without the middleware.
+
+``/drf/**`` is exempt from the middleware, so DRF's classes do all the work there;
+``/api-drf/**`` is judged by the middleware first.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AUDIENCE, audmw_settings
+from django.test import Client, override_settings
+from rest_framework.test import APIClient
+
+from audmw.testing import LocalIssuer
+
+
+@pytest.fixture
+def client() -> APIClient:
+    return APIClient()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_no_token_is_401_with_the_bearer_challenge(client: APIClient, effects: list[str]) -> None:
+    response = client.get("/drf/messages")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
+    assert effects == []
+
+
+def test_realm_in_the_challenge(client: APIClient, issuer: LocalIssuer) -> None:
+    with override_settings(AUDMW=audmw_settings(issuer, REALM="api")):
+        assert client.get("/drf/messages")["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_invalid_token_gets_the_core_answer(
+    client: APIClient, issuer: LocalIssuer, effects: list[str]
+) -> None:
+    token = issuer.mint(aud="https://elsewhere.example.com", scopes="read:messages")
+    response = client.get("/drf/messages", **auth(token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert response.json()["error"] == "invalid_token"
+    assert token not in response.content.decode()
+    malformed = client.get("/drf/messages", HTTP_AUTHORIZATION="Bearer a b")
+    assert malformed.status_code == 400
+    assert 'error="invalid_request"' in malformed["WWW-Authenticate"]
+    assert effects == []
+
+
+def test_has_scopes_per_method(client: APIClient, issuer: LocalIssuer, effects: list[str]) -> None:
+    reader = issuer.mint(aud=AUDIENCE, scopes="read:messages", sub="erin")
+    response = client.get("/drf/messages", **auth(reader))
+    assert response.status_code == 200
+    assert response.json() == {"sub": "erin", "user": "erin"}
+    refused = client.post("/drf/messages", **auth(reader))
+    assert refused.status_code == 403
+    assert refused["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="The access token lacks the '
+        'scope this resource requires", scope="write:messages"'
+    )
+    assert refused.json()["scope"] == "write:messages"
+    writer = issuer.mint(aud=AUDIENCE, scopes="write:messages")
+    assert client.post("/drf/messages", **auth(writer)).status_code == 201
+    # PUT is not listed in required_scopes: refused whatever the token carries.
+    assert client.put("/drf/messages", **auth(writer)).status_code == 403
+    assert effects == ["drf get", "drf post"]
+
+
+def test_has_any_scope_and_method_attribute(
+    client: APIClient, issuer: LocalIssuer, effects: list[str]
+) -> None:
+    assert (
+        client.get("/drf/either", **auth(issuer.mint(aud=AUDIENCE, scopes="x"))).status_code == 403
+    )
+    beta = issuer.mint(aud=AUDIENCE, scopes="beta")
+    assert client.get("/drf/either", **auth(beta)).status_code == 200
+    assert client.delete("/drf/either", **auth(beta)).status_code == 403
+    admin = issuer.mint(aud=AUDIENCE, scopes="admin")
+    assert client.delete("/drf/either", **auth(admin)).status_code == 204
+    assert effects == ["drf either get", "drf either delete"]
+
+
+def test_keys_unavailable_is_503(client: APIClient, issuer: LocalIssuer) -> None:
+    token = issuer.mint(aud=AUDIENCE, scopes="read:messages")
+    issuer.set_mode("error")
+    response = client.get("/drf/messages", **auth(token))
+    assert response.status_code == 503
+    assert response["Retry-After"]
+
+
+def test_permission_reads_the_middleware_token(
+    client: APIClient, issuer: LocalIssuer, effects: list[str]
+) -> None:
+    assert client.get("/api-drf/middleware").status_code == 401  # the middleware refuses
+    no_scope = issuer.mint(aud=AUDIENCE)
+    refused = client.get("/api-drf/middleware", **auth(no_scope))
+    assert refused.status_code == 403
+    assert 'scope="read:messages"' in refused["WWW-Authenticate"]
+    token = issuer.mint(aud=AUDIENCE, scopes="read:messages", sub="fred")
+    assert client.get("/api-drf/middleware", **auth(token)).json() == {"sub": "fred"}
+    assert effects == ["drf middleware"]
+
+
+def test_middleware_reads_marks_on_drf_function_views(
+    issuer: LocalIssuer, effects: list[str]
+) -> None:
+    client = Client()
+    assert client.get("/api-drf/function", **auth(issuer.mint(aud=AUDIENCE))).status_code == 403
+    admin = issuer.mint(aud=AUDIENCE, scopes="admin")
+    assert client.get("/api-drf/function", **auth(admin)).status_code == 200
+    assert effects == ["drf function"]
