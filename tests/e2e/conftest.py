@@ -17,10 +17,13 @@ from provider import API, OTHER_API, OidcProvider, ProviderUnavailable, find_nod
 @pytest.fixture(scope="session")
 def oidc_provider() -> Iterator[OidcProvider]:
     """The real OpenID provider; a missing Node.js fails the suite saying what to install."""
+    problem = None
     try:
         find_node()
     except ProviderUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     provider = OidcProvider()
     try:
         provider.start()
@@ -33,8 +36,8 @@ def oidc_provider() -> Iterator[OidcProvider]:
 def _provider_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test that stops the provider leaves it running again for the next one."""
     yield
-    if "oidc_provider" in request.fixturenames:
-        provider: OidcProvider = request.getfixturevalue("oidc_provider")
+    provider = request.node.funcargs.get("oidc_provider")
+    if isinstance(provider, OidcProvider):
         provider.start()
 
 
