@@ -23,7 +23,7 @@ from audmw.settings import HMAC_ALGORITHMS
 
 TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
-_ACCESS_SIGNS = ("scope", "scp", "client_id", "cid", "appid", "permissions", "gty")
+_ACCESS_SIGNS = ("scope", "scp", "client_id", "cid", "appid", "roles", "permissions", "gty")
 OPAQUE_CAUSE = (
     "the usual cause: the token was requested without an audience/resource parameter naming "
     "the API (Auth0: audience=; RFC 8707 servers: resource=; Entra: scope=<API>/.default), so "
@@ -248,7 +248,7 @@ def token_kind(
             (f"{why}: an ID token tells the client who logged in; APIs need the access token",),
         )
 
-    typ_text = "no typ" if typ is None else f"typ is {typ!r}"
+    typ_text = "no typ header" if typ is None else f"typ is {typ!r}"
     signs = [name for name in _ACCESS_SIGNS if name in claims]
     if claims.get("token_use") == "access":
         signs.append("token_use")
@@ -270,7 +270,7 @@ def token_kind(
             "access token (provider-style)",
             "provider",
             (
-                f"{typ_text}, not 'at+jwt': the format many providers use for access tokens",
+                f"{typ_text}, not at+jwt (RFC 9068): how many providers shape access tokens",
                 "access-token claims present: " + ", ".join(signs),
             ),
         )

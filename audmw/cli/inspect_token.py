@@ -109,7 +109,7 @@ def render(inspection: Inspection, now: float, console: Console) -> list[str]:
 
 def fields(values: Mapping[str, Any], now: float) -> list[str]:
     """``name  value`` lines, aligned; numeric dates also as ISO 8601 and relative to now."""
-    width = min(max((len(safe(name)) for name in values), default=0), 16)
+    width = min(max((len(safe(name)) for name in values), default=0), 24)
     lines = []
     for name, value in values.items():
         text = shown(value)
