@@ -1,0 +1,1 @@
+"""The example API as a Django project: ``python -m example_apps.django_app --port P``."""
