@@ -6,8 +6,6 @@ The middleware enforces the scopes declared with ``RequireScopes`` before any de
 runs; the OpenAPI document at /openapi.json (public) lists them.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from fastapi import FastAPI
