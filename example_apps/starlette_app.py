@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from starlette.applications import Starlette
@@ -84,6 +85,10 @@ def serve(app_factory: str, description: str, argv: list[str] | None = None) -> 
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     configure_logging()
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was installed before it: make that one a clean exit.
+    for received in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(received, lambda number, frame: sys.exit(0))
     uvicorn.run(
         app_factory,
         factory=True,
