@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -112,6 +113,17 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
     return VerificationKey(kid, str(kty), crv, alg, key)
 
 
+_tls_context: ssl.SSLContext | None = None
+
+
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every fetch: building one loads the CA bundle (tens of ms of CPU)."""
+    global _tls_context
+    if _tls_context is None:
+        _tls_context = httpx.create_ssl_context()
+    return _tls_context
+
+
 def discovery_urls(issuer: str) -> tuple[str, str]:
     """OpenID Connect Discovery first, then RFC 8414 (well-known inserted before the path)."""
     parts = urlsplit(issuer)
@@ -163,6 +175,8 @@ class IssuerKeys:
         self._clock = clock
         self._transport = transport
         self._async_transport = async_transport
+        # Built here, at start-up, so that no fetch (in an event loop) pays for it.
+        self._verify = _tls()
         self.keys: tuple[VerificationKey, ...] = ()
         self.active: frozenset[VerificationKey] = frozenset()
         self._by_source: dict[str, VerificationKey] = {}
@@ -290,7 +304,9 @@ class IssuerKeys:
             flow = self._flow()
             try:
                 with httpx.Client(
-                    timeout=self._settings.http_timeout, transport=self._transport
+                    timeout=self._settings.http_timeout,
+                    transport=self._transport,
+                    verify=self._verify,
                 ) as client:
                     request = next(flow)
                     while True:
@@ -314,7 +330,9 @@ class IssuerKeys:
             flow = self._flow()
             try:
                 async with httpx.AsyncClient(
-                    timeout=self._settings.http_timeout, transport=self._async_transport
+                    timeout=self._settings.http_timeout,
+                    transport=self._async_transport,
+                    verify=self._verify,
                 ) as client:
                     request = next(flow)
                     while True:
