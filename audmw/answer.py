@@ -10,6 +10,8 @@ from audmw.errors import AuthError, InsufficientScope, KeysUnavailable
 
 # RFC 6750 §3: error and error_description are limited to %x20-21 / %x23-5B / %x5D-7E.
 _UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+# The realm is a plain RFC 9110 quoted-string: '"' and '\' are escaped, controls dropped.
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 class Answer(NamedTuple):
@@ -29,7 +31,7 @@ def challenge(error: AuthError, realm: str | None = None) -> str | None:
         return None
     params = []
     if realm:
-        params.append(f"realm={_quoted(_UNSAFE.sub('', realm))}")
+        params.append(f"realm={_quoted(_NOT_PRINTABLE.sub('', realm))}")
     if error.error is not None:
         params.append(f'error="{error.error}"')
         params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
