@@ -55,6 +55,12 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def _fingerprint(token: str | bytes) -> str:
+    """The log fingerprint of a token refused before it became bytes."""
+    raw = token.encode("utf-8", "surrogatepass") if isinstance(token, str) else bytes(token)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
 class TokenValidator:
     """Validates access tokens for one ``Settings``; thread-safe, and safe in any event loop."""
 
@@ -145,13 +151,13 @@ class TokenValidator:
             error = InvalidToken(
                 "token_too_large", hint=f"token is {len(token)} bytes, limit {self._max_bytes}"
             )
-            diagnostics.log_refusal(error)
+            diagnostics.log_refusal(error, _fingerprint(token))
             raise error
         try:
             raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
         except UnicodeEncodeError:
             error = InvalidToken("not_a_jwt", hint="token contains non-ASCII characters")
-            diagnostics.log_refusal(error)
+            diagnostics.log_refusal(error, _fingerprint(token))
             raise error from None
         # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
         return raw, hashlib.sha256(raw).digest()
