@@ -66,7 +66,8 @@ def add_parsers(commands: Any) -> None:
         "--exp",
         default="300",
         metavar="DURATION",
-        help="lifetime: 300, 90s, 15m, 2h, 1d; negative for an expired token (default 300)",
+        help="lifetime: 300, 90s, 15m, 2h, 1d; negative for an expired token (--exp=-1h); "
+        "default 300",
     )
     mint.add_argument("--sub", default="user-123", help="subject (default user-123)")
     mint.add_argument("--client-id", default="dev-client", help="client_id (default dev-client)")
