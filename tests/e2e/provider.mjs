@@ -7,7 +7,8 @@
 //     "issuer": "http://127.0.0.1:PORT",  "port": PORT,  "host": "127.0.0.1",
 //     "keys": [<private JWKs; the first key of each type signs>],
 //     "clients": [{"client_id": "...", "client_secret": "...", "access_token_alg": "ES256"?}],
-//     "resources": {"https://api.example.com": {"scope": "a b", "alg": "RS256", "ttl": 300}}
+//     "resources": {"https://api.example.com": {"scope": "a b", "alg": "RS256", "ttl": 300}},
+//     "exit_with_stdin": false
 //   }
 //
 // Tokens are requested the way any client does: POST /token with client_secret_basic,
@@ -75,3 +76,9 @@ const server = provider.listen(port, host, () => {
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// Started by a parent that keeps our stdin open: stop when it goes away, even if killed.
+if (config.exit_with_stdin) {
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}

@@ -153,7 +153,7 @@ class OidcProvider:
             self._process = subprocess.Popen(
                 [node, str(SCRIPT), str(config)],
                 cwd=HERE,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # closed when this process ends: the provider exits
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -176,15 +176,20 @@ class OidcProvider:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process.stdin is not None:
+            process.stdin.close()
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
-    def rotate(self, alg: str = "RS256") -> ProviderKey:
-        """Restart with a new key that signs from now on; the previous keys stay published."""
+    def rotate(self, alg: str = "RS256", *, retire: str | None = None) -> ProviderKey:
+        """Restart with a new key that signs from now on.
+
+        The previous keys stay published, except the one whose kid is ``retire``.
+        """
         key = ProviderKey.generate(alg)
-        self.keys.insert(0, key)
+        self.keys = [key, *(k for k in self.keys if k.kid != retire)]
         self.restart()
         return key
 
@@ -240,6 +245,7 @@ class OidcProvider:
             "issuer": self.issuer,
             "port": self.port,
             "host": "127.0.0.1",
+            "exit_with_stdin": True,
             "keys": [key.private_jwk for key in self.keys],
             "clients": [
                 {"client_id": client_id, "client_secret": secret, "access_token_alg": alg}

@@ -198,8 +198,7 @@ def test_rotated_keys_are_picked_up_without_restart(
     assert app.get("/api/messages", old).status_code == 200
 
     # Next rotation retires the first key; once the app has refetched, its tokens are refused.
-    newest_key = oidc_provider.rotate()
-    oidc_provider.retire(old_kid)
+    newest_key = oidc_provider.rotate(retire=old_kid)
     newest = oidc_provider.get_token(API, "read:messages")
     assert _kid(newest) == newest_key.kid
     assert eventually(lambda: app.get("/api/messages", newest).status_code == 200)
