@@ -157,6 +157,26 @@ def test_accepted_token_passes_every_check(issuer: LocalIssuer, run_cli: Run) ->
     assert token not in result.out
 
     document = json.loads(run_cli([*_args(issuer), "--json"], stdin=token).out)
+    assert set(document) == {
+        "verdict",
+        "exit_code",
+        "settings",
+        "checks",
+        "reason",
+        "status",
+        "error",
+        "description",
+        "hint",
+        "retry_after",
+        "fetch_problems",
+        "token",
+        "access_token",
+        "provider",
+    }
+    assert [check["id"] for check in document["checks"]] == ORDER
+    assert all(set(check) == {"id", "label", "status", "detail"} for check in document["checks"])
+    assert set(document["token"]) == {"fingerprint", "format", "header", "claims", "verified"}
+    assert document["settings"]["issuer"] == [issuer.issuer]
     assert document["verdict"] == "accepted"
     assert document["exit_code"] == 0
     assert {check["status"] for check in document["checks"]} == {"pass"}
