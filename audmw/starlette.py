@@ -84,6 +84,7 @@ class _Decision(NamedTuple):
 
 
 _UNRESOLVED = _Decision(False, None)
+_MISSING = object()
 
 
 def _unwrap(endpoint: Any) -> Any:
@@ -232,7 +233,7 @@ class AudienceMiddleware:
         self.guard = guard or Guard(settings, **options)
         self._routes = routes
         self._decisions: dict[tuple[object, ...], tuple[tuple[object, ...], _Decision]] = {}
-        self._paths: dict[tuple[str, str, str, str, int, int], _Decision] = {}
+        self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
         self._warned = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -241,21 +242,17 @@ class AudienceMiddleware:
             await self.app(scope, receive, send)  # lifespan and anything else pass untouched
             return
         method = scope["method"] if kind == "http" else "GET"
-        decision = self._decision(scope, method)
+        requirement = self._requirement(scope, method)
         guard = self.guard
-        requirement = guard.requirement(
-            method, _route_path(scope), decision.requirement, public=decision.public
-        )
         scope[GUARD_SCOPE_KEY] = guard
         if requirement is None:
             scope["auth"] = AuthCredentials()
             scope["user"] = UnauthenticatedUser()
             await self.app(scope, receive, send)
             return
+        # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
         authorization = [
-            value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name.lower() == b"authorization"
+            value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"
         ]
         query = scope.get("query_string", b"")
         in_query = b"access_token" in query and any(
@@ -273,32 +270,36 @@ class AudienceMiddleware:
 
     # -- route resolution ------------------------------------------------------------------
 
-    def _decision(self, scope: Scope, method: str) -> _Decision:
+    def _requirement(self, scope: Scope, method: str) -> Requirement | None:
+        """What this request needs (None: public), from its route, exempt paths and rules."""
         routes = self._routes_for(scope)
-        if routes is None:
-            return _UNRESOLVED
-        # Routes added later change the length; a cached match stays right when routes are
-        # appended, as the router also takes the first full match.
-        key = (
-            scope["type"],
-            method,
-            scope["path"],
-            scope.get("root_path", ""),
-            id(routes),
-            len(routes),
+        key = None
+        if routes is not None:
+            # Routes added later change the length; a cached match stays right when routes
+            # are appended, as the router also takes the first full match.
+            key = (
+                scope["type"],
+                method,
+                scope["path"],
+                scope.get("root_path", ""),
+                id(routes),
+                len(routes),
+            )
+            cached = self._paths.get(key, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[return-value]
+        resolved = _resolve(routes, scope) if routes is not None else None
+        decision = _UNRESOLVED if resolved is None else self._leaf_decision(resolved, method)
+        requirement = self.guard.requirement(
+            method, _route_path(scope), decision.requirement, public=decision.public
         )
-        cached = self._paths.get(key)
-        if cached is not None:
-            return cached
-        resolved = _resolve(routes, scope)
-        if resolved is None:
-            return _UNRESOLVED
-        decision = self._leaf_decision(resolved, method)
         # Only routes without path parameters are remembered, and only so many: the cache
-        # cannot grow with the URLs clients make up.
-        if resolved.cacheable and len(self._paths) < _CACHE_SIZE:
-            self._paths[key] = decision
-        return decision
+        # cannot grow with the URLs clients make up. Exempt paths and rules depend on the
+        # method and path alone, so the guard's answer is remembered with the route.
+        cacheable = resolved is not None and resolved.cacheable
+        if key is not None and cacheable and len(self._paths) < _CACHE_SIZE:
+            self._paths[key] = requirement
+        return requirement
 
     def _leaf_decision(self, resolved: _Resolved, method: str) -> _Decision:
         targets = (resolved.leaf, *resolved.marked)

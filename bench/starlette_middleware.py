@@ -1,0 +1,303 @@
+"""Per-request cost of AudienceMiddleware on Starlette, against the alternatives, in one run.
+
+    .venv/bin/python -m bench.starlette_middleware [--requests N] [--seconds S] [--no-uvicorn]
+
+Variants, all serving the same ``GET /api/me`` endpoint (which does not look at the token):
+  no-auth           the app alone
+  audmw cached      AudienceMiddleware, the same token again (verified-token cache)
+  audmw uncached    AudienceMiddleware with token_cache_size=0 (full verification each time)
+  pyjwt middleware  a hand-written pure-ASGI middleware calling jwt.decode
+  starlette auth    Starlette's AuthenticationMiddleware with a jwt.decode backend
+
+Raw ASGI: the app is called directly in a loop (no server, no network). Under uvicorn: each
+variant runs in its own uvicorn process and this process is the load generator (keep-alive
+connections, raw sockets). The key cache is warm in every case. Ratios are computed from
+numbers measured in this same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audmw import Settings
+from audmw.starlette import AudienceMiddleware, public, require_scopes
+
+AUDIENCE = "https://api.example.com"
+VARIANTS = ("no-auth", "audmw cached", "audmw uncached", "pyjwt middleware", "starlette auth")
+
+
+# -- the app and the alternatives -----------------------------------------------------------
+
+
+async def me(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": "user-123"})
+
+
+@public
+async def public_page(request: Request) -> JSONResponse:
+    return JSONResponse({"public": True})
+
+
+@require_scopes("read:messages")
+async def messages(request: Request) -> JSONResponse:
+    return JSONResponse({"messages": []})
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/public", public_page),
+        Route("/api/me", me),
+        Route("/api/messages", messages, methods=["GET"]),
+        Route("/api/messages", messages, methods=["POST"]),
+        Route("/api/admin", messages),
+    ]
+
+
+class PyJWTMiddleware:
+    """What one writes by hand: a pure ASGI middleware around ``jwt.decode``."""
+
+    def __init__(self, app: ASGIApp, key: Any, issuer: str) -> None:
+        self.app, self.key, self.issuer = app, key, issuer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = dict(scope["headers"]).get(b"authorization", b"").decode()
+            try:
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer":
+                    raise jwt.InvalidTokenError("no bearer token")
+                claims = jwt.decode(
+                    token, self.key, algorithms=["RS256"], audience=AUDIENCE, issuer=self.issuer
+                )
+            except jwt.InvalidTokenError:
+                await PlainTextResponse("unauthorized", 401)(scope, receive, send)
+                return
+            scope["user"] = claims
+        await self.app(scope, receive, send)
+
+
+class PyJWTBackend(AuthenticationBackend):
+    def __init__(self, key: Any, issuer: str) -> None:
+        self.key, self.issuer = key, issuer
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
+        _scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+        claims = jwt.decode(
+            token, self.key, algorithms=["RS256"], audience=AUDIENCE, issuer=self.issuer
+        )
+        return AuthCredentials(claims.get("scope", "").split()), SimpleUser(claims["sub"])
+
+
+def public_key(jwks_uri: str) -> Any:
+    return jwt.PyJWKClient(jwks_uri).get_signing_key_from_jwt(os.environ["BENCH_TOKEN"]).key
+
+
+def build(variant: str, issuer: str, jwks_uri: str) -> Starlette:
+    settings = Settings(issuer=issuer, audience=AUDIENCE)
+    middleware: list[Middleware] = []
+    if variant == "audmw cached":
+        middleware = [Middleware(AudienceMiddleware, settings)]
+    elif variant == "audmw uncached":
+        uncached = Settings(issuer=issuer, audience=AUDIENCE, token_cache_size=0)
+        middleware = [Middleware(AudienceMiddleware, uncached)]
+    elif variant == "pyjwt middleware":
+        middleware = [Middleware(PyJWTMiddleware, key=public_key(jwks_uri), issuer=issuer)]
+    elif variant == "starlette auth":
+        backend = PyJWTBackend(public_key(jwks_uri), issuer)
+        middleware = [Middleware(AuthenticationMiddleware, backend=backend)]
+    return Starlette(routes=routes(), middleware=middleware)
+
+
+def app_from_env() -> Starlette:
+    """The uvicorn factory: the variant and issuer come from the environment."""
+    return build(os.environ["BENCH_VARIANT"], os.environ["BENCH_ISSUER"], os.environ["BENCH_JWKS"])
+
+
+# -- raw ASGI ---------------------------------------------------------------------------------
+
+
+async def raw_asgi(app: ASGIApp, token: str, requests: int) -> float:
+    """Microseconds per request for one round of ``requests`` calls."""
+    headers = [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())]
+    base: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/me",
+        "raw_path": b"/api/me",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(dict(base), receive, send)  # warm: routes, key cache, token cache
+    if statuses != [200]:
+        raise RuntimeError(f"warm-up answered {statuses}")
+    start = time.perf_counter()
+    for _ in range(requests):
+        await app(dict(base), receive, send)
+    return (time.perf_counter() - start) / requests * 1e6
+
+
+# -- uvicorn with a separate load generator -----------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _connection(port: int, request: bytes, stop: float, counter: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(head.decode(errors="replace"))
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            counter[0] += 1
+    finally:
+        writer.close()
+
+
+async def load(port: int, token: str, seconds: float, connections: int = 8) -> float:
+    """Microseconds of server time per request: the inverse of the measured throughput."""
+    request = (
+        f"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
+    warm = [0]
+    await _connection(port, request, time.perf_counter() + 0.5, warm)
+    counter = [0]
+    start = time.perf_counter()
+    stop = start + seconds
+    await asyncio.gather(*(_connection(port, request, stop, counter) for _ in range(connections)))
+    return (time.perf_counter() - start) / counter[0] * 1e6
+
+
+def under_uvicorn(variant: str, env: dict[str, str], token: str, seconds: float) -> float:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.starlette_middleware:app_from_env",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={**env, "BENCH_VARIANT": variant},
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"uvicorn for {variant} did not start") from None
+                time.sleep(0.1)
+        return asyncio.run(load(port, token, seconds))
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def report(title: str, results: dict[str, float]) -> None:
+    base = results["no-auth"]
+    print(f"\n{title}")
+    print(f"  {'variant':<18} {'us/request':>11} {'added us':>9} {'vs no-auth':>11}")
+    for name, value in results.items():
+        print(f"  {name:<18} {value:>11.1f} {value - base:>9.1f} {value / base - 1:>+10.0%}")
+    hand = results["pyjwt middleware"] - base
+    cached = results["audmw cached"] - base
+    uncached = results["audmw uncached"] - base
+    print(f"  cached overhead over no-auth: {cached / base:+.1%} (target <= +15%)")
+    print(
+        f"  uncached added cost / hand-written jwt.decode added cost: {uncached / hand:.2f} "
+        "(target <= 0.50)"
+    )
+    ratio = uncached / (results["starlette auth"] - base)
+    print(f"  uncached added cost / AuthenticationMiddleware added cost: {ratio:.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from audmw.testing import LocalIssuer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="raw ASGI requests per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=3.0, help="load per uvicorn variant")
+    parser.add_argument("--no-uvicorn", action="store_true")
+    args = parser.parse_args(argv)
+    with LocalIssuer() as issuer:
+        token = issuer.mint(scopes=["read:messages"], expires_in=3600)
+        os.environ["BENCH_TOKEN"] = token
+        apps = {variant: build(variant, issuer.issuer, issuer.jwks_uri) for variant in VARIANTS}
+        raw = dict.fromkeys(VARIANTS, float("inf"))
+        for _ in range(args.rounds):  # round-robin, so a busy moment hurts every variant alike
+            for variant, app in apps.items():
+                measured = asyncio.run(raw_asgi(app, token, args.requests))
+                raw[variant] = min(raw[variant], measured)
+        report(f"raw ASGI calls, GET /api/me, best of {args.rounds} x {args.requests}", raw)
+        if not args.no_uvicorn:
+            env = {
+                **os.environ,
+                "BENCH_ISSUER": issuer.issuer,
+                "BENCH_JWKS": issuer.jwks_uri,
+                "BENCH_TOKEN": token,
+            }
+            served = {v: under_uvicorn(v, env, token, args.seconds) for v in VARIANTS}
+            report(
+                f"uvicorn (1 worker), 8 keep-alive connections, {args.seconds:.0f} s each", served
+            )
+    print(json.dumps({"raw_us": raw}, indent=None))
+
+
+if __name__ == "__main__":
+    main()
