@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, Request, g, request
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -102,10 +102,11 @@ def protect(
     return blueprint
 
 
-@dataclass
+@dataclass(eq=False)
 class AudmwState:
     """What ``init_app`` keeps per application in ``app.extensions["audmw"]``."""
 
+    app: Flask
     guard: Guard
     extension: Audmw
     # (endpoint, method) -> (marked requirement, public); endpoints are fixed once serving.
@@ -114,6 +115,66 @@ class AudmwState:
     @property
     def settings(self) -> Settings:
         return self.guard.settings
+
+    def check_request(self) -> None:
+        """The ``before_request`` function: refuse by raising a ``Refusal``, else set the token."""
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        marked, is_open = self.marks_of(req)
+        guard = self.guard
+        needed = guard.requirement(req.method, req.path, marked, public=is_open)
+        if needed is None:
+            g.access_token = None
+            return
+        environ = req.environ
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        token_in_query = bool(environ.get("QUERY_STRING")) and "access_token" in req.args
+        try:
+            g.access_token = guard.authorize(
+                () if authorization is None else (authorization,),
+                needed,
+                token_in_query=token_in_query,
+            )
+        except AuthError as error:
+            g.access_token = None
+            raise refusal(error, guard.answer(error)) from None
+
+    def marks_of(self, req: Request) -> tuple[Requirement | None, bool]:
+        """The requirement marked on the matched endpoint and whether it is public.
+
+        Levels go from the outermost blueprint to the method: requirements combine with
+        ``&``; ``public`` on a level holds unless a more specific level asks for scopes.
+        """
+        endpoint, method = req.endpoint, req.method
+        if endpoint is None:  # unknown URL, wrong method, redirect: needs a token first
+            return None, False
+        key = (endpoint, method)
+        cached = self.marks.get(key)
+        if cached is not None:
+            return cached
+        app = self.app
+        levels: list[object] = [app.blueprints.get(name) for name in reversed(req.blueprints)]
+        view = app.view_functions.get(endpoint)
+        view_class = getattr(view, "view_class", None)
+        if view_class is not None:
+            levels.append(view_class)
+            handler = getattr(view_class, method.lower(), None)
+            if handler is None and method == "HEAD":
+                handler = getattr(view_class, "get", None)  # what MethodView dispatches to
+            levels.append(handler)
+        levels.append(view)
+        requirement: Requirement | None = None
+        is_open = False
+        for level in levels:
+            if level is None:
+                continue
+            if is_public(level):
+                is_open = True
+            marked = requirement_of(level)
+            if marked is not None:
+                requirement = marked if requirement is None else requirement & marked
+                is_open = False
+        self.marks[key] = (requirement, is_open)
+        return requirement, is_open
 
 
 class Audmw:
@@ -132,75 +193,15 @@ class Audmw:
     def init_app(self, app: Flask, *, settings: Settings | None = None) -> AudmwState:
         """Validate the settings (raising ``ConfigurationError``) and install the check."""
         settings = settings or self.settings or Settings.from_mapping(app.config, "AUDMW_")
-        state = AudmwState(Guard(settings), self)
-        app.extensions[EXTENSION_KEY] = state
-        # First, so that no other before_request function runs for a refused request.
+        state = AudmwState(app, Guard(settings), self)
         functions = app.before_request_funcs.setdefault(None, [])
-        if _check_request not in functions:
-            functions.insert(0, _check_request)
+        previous = app.extensions.get(EXTENSION_KEY)
+        if isinstance(previous, AudmwState) and previous.check_request in functions:
+            functions.remove(previous.check_request)
+        # First, so that no other before_request function runs for a refused request.
+        functions.insert(0, state.check_request)
+        app.extensions[EXTENSION_KEY] = state
         return state
-
-
-def _marks(app: Flask, state: AudmwState) -> tuple[Requirement | None, bool]:
-    """The requirement marked on the matched endpoint and whether it is public.
-
-    Levels go from the outermost blueprint to the method: requirements combine with ``&``;
-    ``public`` on a level holds unless a more specific level asks for scopes.
-    """
-    endpoint, method = request.endpoint, request.method
-    if endpoint is None:
-        return None, False
-    key = (endpoint, method)
-    cached = state.marks.get(key)
-    if cached is not None:
-        return cached
-    levels: list[object] = [app.blueprints.get(name) for name in reversed(request.blueprints)]
-    view = app.view_functions.get(endpoint)
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        levels.append(view_class)
-        handler = getattr(view_class, method.lower(), None)
-        if handler is None and method == "HEAD":
-            handler = getattr(view_class, "get", None)  # what MethodView dispatches to
-        levels.append(handler)
-    levels.append(view)
-    requirement: Requirement | None = None
-    is_open = False
-    for level in levels:
-        if level is None:
-            continue
-        if is_public(level):
-            is_open = True
-        marked = requirement_of(level)
-        if marked is not None:
-            requirement = marked if requirement is None else requirement & marked
-            is_open = False
-    state.marks[key] = (requirement, is_open)
-    return requirement, is_open
-
-
-def _check_request() -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state: AudmwState | None = app.extensions.get(EXTENSION_KEY)
-    if state is None:
-        return
-    g.access_token = None
-    marked, is_open = _marks(app, state)
-    guard = state.guard
-    needed = guard.requirement(request.method, request.path, marked, public=is_open)
-    if needed is None:
-        return
-    environ = request.environ
-    authorization = environ.get("HTTP_AUTHORIZATION")
-    token_in_query = bool(environ.get("QUERY_STRING")) and "access_token" in request.args
-    try:
-        g.access_token = guard.authorize(
-            () if authorization is None else (authorization,),
-            needed,
-            token_in_query=token_in_query,
-        )
-    except AuthError as error:
-        raise refusal(error, guard.answer(error)) from None
 
 
 def _current_token() -> AccessToken | None:
