@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from provider import API, free_port
+
+from e2e.provider import API, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("starlette_app", "django_app", "flask_app")

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from app_process import APPS, AppProcess
-from provider import API, OTHER_API, OidcProvider, ProviderUnavailable, find_node
+
+from e2e.app_process import APPS, AppProcess
+from e2e.provider import API, OTHER_API, OidcProvider, ProviderUnavailable, find_node
 
 
 @pytest.fixture(scope="session")

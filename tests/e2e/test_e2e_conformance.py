@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 
 import httpx
-from app_process import REFRESH_COOLDOWN, AppProcess, eventually
-from provider import API, API_SCOPES, OidcProvider
 
 from audmw.answer import answer
 from audmw.errors import (
@@ -26,6 +24,8 @@ from audmw.errors import (
     KeysUnavailable,
     MissingToken,
 )
+from e2e.app_process import REFRESH_COOLDOWN, AppProcess, eventually
+from e2e.provider import API, API_SCOPES, OidcProvider
 
 ROUTES = (
     ("GET", "/api/me", 200),

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx
 import jwt
-import provider as provider_module
 import pytest
-from provider import API, OTHER_API, OidcProvider, ProviderUnavailable, find_node
 
 from audmw import Settings, TokenValidator
+from e2e import provider as provider_module
+from e2e.provider import API, OTHER_API, OidcProvider, ProviderUnavailable, find_node
 
 
 def test_missing_node_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
