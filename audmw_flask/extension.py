@@ -1,9 +1,15 @@
 """The Flask extension: ``Audmw(app)`` checks the bearer token before any view runs.
 
-Enforcement is a ``before_request`` function that reads the marks of the matched endpoint
-(blueprints, view class, view method or function) and asks the core ``Guard`` what the
-request needs; every rule (bearer parsing, scopes, exempt paths, settings rules, answers)
-lives in the core.
+Enforcement is a ``before_request`` function, installed first, that reads the marks of the
+matched endpoint (blueprints, view class, view method or function) and asks the core
+``Guard`` what the request needs; every rule (bearer parsing, scopes, exempt paths, settings
+rules, answers) lives in the core. The check is synchronous (the verified-token and key
+caches are shared by all threads); ``async def`` views need nothing else, since Flask runs
+them after ``before_request``.
+
+A refusal is raised as a ``Refusal`` (a Werkzeug ``HTTPException``), so the app's own error
+handlers for 400/401/403/503 see it and may replace the answer; without a handler, the
+client gets the core's RFC 6750 answer unchanged.
 """
 
 from __future__ import annotations

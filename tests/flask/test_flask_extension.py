@@ -315,3 +315,24 @@ def test_app_without_the_extension_is_untouched(make_app) -> None:
     protected.add_url_rule("/x", view_func=lambda: "x")
     assert other.test_client().get("/x").status_code == 200
     assert protected.test_client().get("/x").status_code == 401
+
+
+def test_redirect_to_a_slash_url_needs_a_token_first(make_app, issuer: LocalIssuer) -> None:
+    app = make_app()
+    app.add_url_rule("/folder/", "folder", lambda: "folder")
+    client = app.test_client()
+    assert client.get("/folder").status_code == 401
+    assert client.get("/folder", headers=bearer(issuer.mint())).status_code == 308
+
+
+def test_init_app_again_replaces_the_check(make_app, issuer: LocalIssuer) -> None:
+    app = make_app()
+    app.add_url_rule("/x", "x", lambda: "x")
+    app.config["AUDMW_AUDIENCE"] = "https://new.example.com"
+    Audmw(app)
+    assert app.before_request_funcs[None] == [app.extensions["audmw"].check_request]
+    client = app.test_client()
+    old = bearer(issuer.mint(aud=AUDIENCE))
+    assert client.get("/x", headers=old).status_code == 401
+    new = bearer(issuer.mint(aud="https://new.example.com"))
+    assert client.get("/x", headers=new).status_code == 200
