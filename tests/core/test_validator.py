@@ -18,6 +18,7 @@ from audmw import InvalidToken, Settings, TokenValidator
 from audmw.testing import LocalIssuer, SigningKey, generate_key, sign_compact
 
 from .conftest import AUDIENCE, Clock, MakeValidator
+from .crafting import b64, claims_for, craft, segment
 
 ALL_ALGORITHMS = [
     "RS256",
@@ -31,39 +32,6 @@ ALL_ALGORITHMS = [
     "ES512",
     "EdDSA",
 ]
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def claims_for(issuer: LocalIssuer, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": issuer.issuer,
-        "sub": "user-123",
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + 300,
-        "client_id": "test-client",
-    }
-    claims.update(changes)
-    return claims
-
-
-def craft(
-    issuer: LocalIssuer,
-    header: dict[str, Any] | None = None,
-    payload: dict[str, Any] | bytes | None = None,
-    key: SigningKey | None = None,
-) -> str:
-    """A token with exactly this header and payload, signed by ``key`` (the issuer's RS256)."""
-    signing = key or issuer.key_for("RS256")
-    full_header = {"alg": "RS256", "typ": "at+jwt", "kid": signing.kid}
-    full_header.update(header or {})
-    full_header = {k: v for k, v in full_header.items() if v is not ...}
-    body = claims_for(issuer) if payload is None else payload
-    return sign_compact(full_header, body, signing.private_key)
 
 
 def reason_of(validator: TokenValidator, token: str | bytes) -> str:
@@ -159,10 +127,6 @@ def test_anything_but_a_compact_jws_is_not_a_jwt(validator: TokenValidator, toke
     assert reason_of(validator, token) == "not_a_jwt"
 
 
-def _segment(value: Any) -> str:
-    return b64(value if isinstance(value, bytes) else json.dumps(value).encode())
-
-
 @pytest.mark.parametrize(
     ("header", "payload"),
     [
@@ -180,14 +144,14 @@ def _segment(value: Any) -> str:
 def test_segments_that_are_not_json_objects_are_malformed(
     validator: TokenValidator, header: Any, payload: Any
 ) -> None:
-    token = f"{_segment(header)}.{_segment(payload)}.{b64(b'signature')}"
+    token = f"{segment(header)}.{segment(payload)}.{b64(b'signature')}"
     assert reason_of(validator, token) == "malformed_jwt"
 
 
 def test_impossible_base64_length_is_malformed(validator: TokenValidator) -> None:
-    header = _segment({"alg": "RS256"})
-    assert reason_of(validator, f"{header}.{_segment({'a': 1})}.abcde") == "malformed_jwt"
-    assert reason_of(validator, f"{header}x.{_segment({'a': 1})}.abcd") == "malformed_jwt"
+    header = segment({"alg": "RS256"})
+    assert reason_of(validator, f"{header}.{segment({'a': 1})}.abcde") == "malformed_jwt"
+    assert reason_of(validator, f"{header}x.{segment({'a': 1})}.abcd") == "malformed_jwt"
 
 
 def test_duplicate_claim_names_are_refused(issuer: LocalIssuer, validator: TokenValidator) -> None:
@@ -222,7 +186,7 @@ def test_alg_none_missing_or_odd_is_refused(
     issuer: LocalIssuer, validator: TokenValidator, alg: Any
 ) -> None:
     header = {"typ": "at+jwt"} if alg is ... else {"alg": alg, "typ": "at+jwt"}
-    token = f"{_segment(header)}.{_segment(claims_for(issuer))}.{b64(b'x')}"
+    token = f"{segment(header)}.{segment(claims_for(issuer))}.{b64(b'x')}"
     assert reason_of(validator, token) == "alg_not_allowed"
 
 
@@ -265,8 +229,11 @@ def test_key_location_headers_are_never_followed(
     assert reason_of(validator, forged) == "unknown_kid"
     # The same with the kid of a real key of the issuer: the real key decides.
     real_kid = issuer.key_for("RS256").kid
-    forged = craft(issuer, {**pointers, "kid": real_kid, "jwk": {**attacker_jwk, "kid": real_kid}})
-    forged = craft(issuer, {**pointers, "kid": real_kid}, key=attacker_key)
+    forged = craft(
+        issuer,
+        {**pointers, "kid": real_kid, "jwk": {**attacker_jwk, "kid": real_kid}},
+        key=attacker_key,
+    )
     assert reason_of(validator, forged) == "bad_signature"
     # A genuine token carrying such headers is judged by the issuer's JWKS alone.
     assert validator.validate(craft(issuer, pointers)).subject == "user-123"
@@ -346,7 +313,7 @@ def test_tampered_tokens_are_refused(
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["scope"] = "read admin"
-    assert reason_of(validator, f"{header}.{_segment(claims)}.{signature}") == "bad_signature"
+    assert reason_of(validator, f"{header}.{segment(claims)}.{signature}") == "bad_signature"
     raw = bytearray(base64.urlsafe_b64decode(signature + "=="))
     raw[len(raw) // 2] ^= 1
     assert reason_of(validator, f"{header}.{payload}.{b64(bytes(raw))}") == "bad_signature"
@@ -375,7 +342,7 @@ def test_public_key_as_hmac_secret_is_refused(
 
     def hs256(secret: bytes, kid: str | None) -> str:
         header = {"alg": "HS256", "typ": "at+jwt"} | ({"kid": kid} if kid else {})
-        signing_input = f"{_segment(header)}.{_segment(claims_for(issuer))}"
+        signing_input = f"{segment(header)}.{segment(claims_for(issuer))}"
         mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{b64(mac)}"
 
