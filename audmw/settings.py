@@ -26,6 +26,8 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "EdDSA",
 )
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
+# AUDMW_* variables that configure the command-line tools, not the validator.
+TOOL_VARIABLES = frozenset({"STATE_DIR"})
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
 
 
@@ -269,6 +271,8 @@ class Settings:
             if not key.startswith(prefix):
                 continue
             name = key[len(prefix) :]
+            if name in TOOL_VARIABLES:
+                continue
             if name not in known:
                 if prefix:
                     raise ConfigurationError(

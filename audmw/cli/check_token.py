@@ -25,7 +25,6 @@ from audmw.validator import TokenValidator
 ACCEPTED, REJECTED, NOT_CHECKED = 0, 1, 2
 
 # Environment variables of the command line itself, not settings of the validator.
-CLI_ENVIRONMENT = frozenset({"AUDMW_STATE_DIR"})
 
 
 @dataclass(frozen=True)
@@ -142,12 +141,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
         }.items()
         if value is not None
     }
-    settings_env = {
-        key: value
-        for key, value in environ.items()
-        if key.startswith("AUDMW_") and key not in CLI_ENVIRONMENT
-    }
-    return Settings.from_env(settings_env, **overrides)
+    return Settings.from_env(environ, **overrides)
 
 
 class _FetchProblems(logging.Handler):
