@@ -1,0 +1,169 @@
+"""The verified-token cache: hits skip verification, time checks still run, bounded, by digest."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from audmw import Guard, InsufficientScope, InvalidToken, Requirement, TokenValidator
+from audmw import validator as validator_module
+from audmw.testing import LocalIssuer
+
+from .conftest import Clock, MakeValidator
+
+
+class CountingAlgorithm:
+    """The real algorithm object, counting signature verifications."""
+
+    def __init__(self, algorithm: Any) -> None:
+        self.algorithm = algorithm
+        self.verifications = 0
+
+    def verify(self, message: bytes, key: Any, signature: bytes) -> bool:
+        self.verifications += 1
+        result: bool = self.algorithm.verify(message, key, signature)
+        return result
+
+
+@pytest.fixture
+def rs256(monkeypatch: pytest.MonkeyPatch) -> CountingAlgorithm:
+    counting = CountingAlgorithm(validator_module._ALGORITHMS["RS256"])
+    monkeypatch.setitem(validator_module._ALGORITHMS, "RS256", counting)
+    return counting
+
+
+def long_lived(issuer: LocalIssuer, **claims: Any) -> str:
+    return issuer.mint(expires_in=3600, **claims)
+
+
+def test_a_hit_skips_verification(
+    issuer: LocalIssuer, validator: TokenValidator, rs256: CountingAlgorithm
+) -> None:
+    token = long_lived(issuer)
+    first = validator.validate(token)
+    assert validator.validate(token) is first
+    assert rs256.verifications == 1
+
+
+@pytest.mark.anyio
+async def test_a_hit_skips_verification_async(
+    issuer: LocalIssuer, validator: TokenValidator, rs256: CountingAlgorithm
+) -> None:
+    token = long_lived(issuer)
+    first = await validator.validate_async(token)
+    assert await validator.validate_async(token) is first
+    assert validator.validate(token) is first
+    assert rs256.verifications == 1
+
+
+def test_size_zero_disables_the_cache(
+    issuer: LocalIssuer, make_validator: MakeValidator, rs256: CountingAlgorithm
+) -> None:
+    validator = make_validator(token_cache_size=0)
+    token = long_lived(issuer)
+    validator.validate(token)
+    validator.validate(token)
+    assert rs256.verifications == 2
+    assert validator._cache == {}
+
+
+def test_the_cache_is_bounded(
+    issuer: LocalIssuer, make_validator: MakeValidator, rs256: CountingAlgorithm
+) -> None:
+    validator = make_validator(token_cache_size=2)
+    first, second, third = (long_lived(issuer) for _ in range(3))
+    for token in (first, second, third):
+        validator.validate(token)
+    assert len(validator._cache) == 2
+    assert rs256.verifications == 3
+    validator.validate(third)
+    validator.validate(second)
+    assert rs256.verifications == 3
+    validator.validate(first)  # evicted: verified again
+    assert rs256.verifications == 4
+    assert len(validator._cache) == 2
+
+
+def test_keyed_by_digest_never_by_the_token(issuer: LocalIssuer, validator: TokenValidator) -> None:
+    token = long_lived(issuer)
+    validator.validate(token)
+    assert list(validator._cache) == [hashlib.sha256(token.encode()).digest()]
+    (key,) = validator._cache
+    assert isinstance(key, bytes)
+    assert len(key) == 32
+    stored = repr(validator._cache)
+    for part in [token, *token.split(".")]:
+        assert part not in stored
+        assert part.encode() not in key
+
+
+def test_refusals_are_not_cached(
+    issuer: LocalIssuer, validator: TokenValidator, rs256: CountingAlgorithm
+) -> None:
+    token = long_lived(issuer, aud="https://other.example.com")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            validator.validate(token)
+    assert validator._cache == {}
+    assert rs256.verifications == 2
+
+
+def test_time_checks_still_run_on_a_hit(
+    issuer: LocalIssuer, validator: TokenValidator, clock: Clock, rs256: CountingAlgorithm
+) -> None:
+    token = issuer.mint(expires_in=60)
+    validator.validate(token)
+    clock.advance(60 + 29)  # expired, but within the leeway
+    validator.validate(token)
+    assert rs256.verifications == 1
+    clock.advance(2)
+    with pytest.raises(InvalidToken) as refused:
+        validator.validate(token)
+    assert refused.value.reason == "expired"
+    assert validator._cache == {}
+
+
+def test_a_hit_needs_no_keys(
+    issuer: LocalIssuer, validator: TokenValidator, clock: Clock, rs256: CountingAlgorithm
+) -> None:
+    token = long_lived(issuer)
+    validator.validate(token)
+    issuer.stop()
+    clock.advance(601)  # the key set has expired and the issuer is gone
+    assert validator.validate(token).subject == "user-123"
+    assert rs256.verifications == 1
+
+
+def test_a_key_removed_from_the_jwks_invalidates_its_tokens(
+    issuer: LocalIssuer, validator: TokenValidator, clock: Clock, rs256: CountingAlgorithm
+) -> None:
+    old = long_lived(issuer)
+    kept = long_lived(issuer, alg="ES256")
+    validator.validate(old)
+    validator.validate(kept)
+    issuer.rotate("RS256", keep_old=False)
+    clock.advance(601)
+    validator.validate(long_lived(issuer))  # new key: the JWKS is fetched again
+    assert issuer.jwks_requests == 2
+    with pytest.raises(InvalidToken) as refused:
+        validator.validate(old)
+    assert refused.value.reason == "unknown_kid"
+    # A key still published keeps its cached tokens across the refresh.
+    verifications = rs256.verifications
+    assert validator.validate(kept).subject == "user-123"
+    assert rs256.verifications == verifications
+    assert validator.validate(kept) is validator.validate(kept)
+
+
+def test_scopes_are_checked_per_request(
+    issuer: LocalIssuer, validator: TokenValidator, rs256: CountingAlgorithm
+) -> None:
+    guard = Guard(validator=validator)
+    header = [f"Bearer {long_lived(issuer, scopes='read')}"]
+    assert guard.authorize(header, Requirement.of(all_of=["read"])).scopes == {"read"}
+    with pytest.raises(InsufficientScope):
+        guard.authorize(header, Requirement.of(all_of=["admin"]))
+    assert guard.authorize(header).subject == "user-123"
+    assert rs256.verifications == 1
