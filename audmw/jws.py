@@ -18,6 +18,7 @@ _BASE64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 _BASE64URL_PARTS = re.compile(rb"[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
+_MEMO_SIZE = 64
 _JSON_WHITESPACE = " \t\n\r"
 
 
@@ -82,15 +83,25 @@ def describe_non_jws(token: bytes) -> str:
     return "token is not a compact JWS (three base64url parts separated by dots)"
 
 
-def parse(token: bytes) -> CompactJWS:
-    """Split and decode; raises ``InvalidToken`` for anything but a strict compact JWS."""
+def parse(token: bytes, headers: dict[bytes, dict[str, Any]] | None = None) -> CompactJWS:
+    """Split and decode; raises ``InvalidToken`` for anything but a strict compact JWS.
+
+    ``headers`` memoises decoded headers: the tokens of one issuer and key share the same
+    header segment byte for byte. The returned header must then be treated as read-only.
+    """
     # Deleting the base64url alphabet must leave exactly the two dots, all in C.
     if token.translate(None, _BASE64URL_ALPHABET) != b"..":
         raise InvalidToken("not_a_jwt", hint=describe_non_jws(token))
     header_b64, payload_b64, signature_b64 = token.split(b".")
     if not (header_b64 and payload_b64 and signature_b64):
         raise InvalidToken("not_a_jwt", hint=describe_non_jws(token))
-    header = _json_object(header_b64, "header")
+    header = None if headers is None else headers.get(header_b64)
+    if header is None:
+        header = _json_object(header_b64, "header")
+        if headers is not None:
+            if len(headers) >= _MEMO_SIZE:
+                headers.clear()  # varied headers are unusual; start over rather than track age
+            headers[header_b64] = header
     payload = _json_object(payload_b64, "payload")
     try:
         signature = b64decode(signature_b64)

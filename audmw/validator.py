@@ -80,6 +80,7 @@ class TokenValidator:
         self._max_bytes = settings.max_token_bytes
         self._cache_size = settings.token_cache_size
         self._cache: dict[bytes, _Entry] = {}
+        self._headers: dict[bytes, dict[str, Any]] = {}
         self._scope_claims = settings.scope_claims
         self._client_ids = frozenset(settings.client_ids)
         self._types = _ACCESS_TOKEN_TYPES if settings.require_at_jwt else _ALLOWED_TYPES
@@ -184,7 +185,7 @@ class TokenValidator:
         cache[digest] = entry
 
     def _checks(self, raw: bytes, digest: bytes) -> Generator[_KeysWanted, None, AccessToken]:
-        token = jws.parse(raw)
+        token = jws.parse(raw, self._headers)
         header, claims = token.header, token.payload
         alg = self._check_header(header)
 
