@@ -18,10 +18,9 @@ _PUBLIC: Final = "__audmw_public__"
 
 
 def _mark(target: Any, requirement: Requirement) -> None:
-    # A class's own __dict__, not an inherited mark: a subclass decorated again combines.
-    current = target.__dict__.get(_REQUIREMENT) if isinstance(target, type) else None
-    if current is None and not isinstance(target, type):
-        current = getattr(target, _REQUIREMENT, None)
+    # getattr also sees a mark inherited from a base class: a subclass marked again needs
+    # both, so subclassing never loosens a requirement.
+    current = getattr(target, _REQUIREMENT, None)
     setattr(target, _REQUIREMENT, requirement if current is None else current & requirement)
 
 
