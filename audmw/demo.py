@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import queue
 import re
@@ -46,14 +47,14 @@ class Case:
     expect: int = 200
 
 
-def _bearer(token: str) -> list[tuple[str, str]]:
-    return [("Authorization", f"Bearer {token}")]
+def cases(mint: Callable[..., str | None]) -> list[Case]:
+    """The walk-through; ``mint(aud=..., scopes=..., **claims)`` returns a token.
 
-
-def cases(mint: Callable[..., str]) -> list[Case]:
-    """The walk-through; ``mint(aud=..., scopes=..., **claims)`` returns a token."""
+    ``mint`` returns None for a token its issuer cannot produce; that case is left out.
+    """
     reader = mint(scopes="read:messages")
-    return [
+    assert reader is not None
+    every = [
         Case("public route, no token", "GET", "/public"),
         Case("no token", "GET", "/api/me", expect=401),
         Case("valid token for this API", "GET", "/api/me", _bearer(reader)),
@@ -61,7 +62,7 @@ def cases(mint: Callable[..., str]) -> list[Case]:
             "token for another API (wrong audience)",
             "GET",
             "/api/me",
-            _bearer(mint(aud="https://billing.example.com", scopes="read:messages")),
+            _bearer(mint(aud="https://reports.example.com", scopes="read:messages")),
             401,
         ),
         Case(
@@ -79,7 +80,7 @@ def cases(mint: Callable[..., str]) -> list[Case]:
             _bearer(mint(typ="JWT", nonce="n-0S6_WzA2Mj", aud=AUDIENCE)),
             401,
         ),
-        Case("opaque token", "GET", "/api/me", _bearer("x7Fq2LrV9pK3sT1mN8bW"), 401),
+        Case("opaque token", "GET", "/api/me", _bearer(mint(opaque=True) or ""), 401),
         Case("read:messages granted", "GET", "/api/messages", _bearer(reader)),
         Case(
             "write:messages missing",
@@ -116,6 +117,19 @@ def cases(mint: Callable[..., str]) -> list[Case]:
             400,
         ),
     ]
+    return [case for case in every if all(value != "Bearer " for _, value in case.headers)]
+
+
+def _bearer(token: str | None) -> list[tuple[str, str]]:
+    return [("Authorization", f"Bearer {token or ''}")]
+
+
+def _local_mint(issuer: LocalIssuer) -> Callable[..., str | None]:
+    def mint(*, opaque: bool = False, **claims: Any) -> str | None:
+        # A random reference token, as a provider issues without an audience parameter.
+        return "x7Fq2LrV9pK3sT1mN8bW" if opaque else issuer.mint(**claims)
+
+    return mint
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -229,7 +243,7 @@ def _reason_from(lines: queue.Queue[str], wait: bool) -> tuple[str, str | None] 
             return match.group(1), match.group(2)
 
 
-def run_http(framework: str, issuer: str, mint: Callable[..., str], paint: Any) -> bool:
+def run_http(framework: str, issuer: str, mint: Callable[..., str | None], paint: Any) -> bool:
     env = {"AUDMW_ISSUER": issuer, "AUDMW_AUDIENCE": AUDIENCE}
     ok = True
     with serve_app(framework, env) as (url, lines), httpx.Client(base_url=url) as client:
@@ -255,7 +269,7 @@ _ROUTES = {
 }
 
 
-def run_core(issuer: str, mint: Callable[..., str], paint: Any) -> bool:
+def run_core(issuer: str, mint: Callable[..., str | None], paint: Any) -> bool:
     guard = Guard(Settings(issuer=issuer, audience=AUDIENCE))
     print(f"audmw.Guard trusting {issuer} for audience {AUDIENCE}\n")
     ok = True
@@ -287,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             issuer_url, mint = stack.enter_context(_oidc_provider())
         else:
             local = stack.enter_context(LocalIssuer())
-            issuer_url, mint = local.issuer, local.mint
+            issuer_url, mint = local.issuer, _local_mint(local)
         if args.framework == "core":
             ok = run_core(issuer_url, mint, paint)
         else:
@@ -297,9 +311,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _oidc_provider() -> Iterator[tuple[str, Callable[..., str]]]:
-    raise SystemExit("--issuer oidc-provider is not available in this checkout")
-    yield  # pragma: no cover
+def _oidc_provider() -> Iterator[tuple[str, Callable[..., str | None]]]:
+    """oidc-provider (Node.js) from the end-to-end tests, issuing tokens the way clients ask."""
+    path = Path(__file__).resolve().parent.parent / "tests" / "e2e" / "provider.py"
+    spec = importlib.util.spec_from_file_location("audmw_e2e_provider", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path} is missing: --issuer oidc-provider needs a source checkout")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        provider = module.OidcProvider()
+        provider.start()
+    except module.ProviderUnavailable as exc:
+        raise SystemExit(str(exc)) from None
+    known = {module.API, module.OTHER_API}
+
+    def mint(
+        *, aud: str = AUDIENCE, scopes: str = "", opaque: bool = False, **claims: Any
+    ) -> str | None:
+        if claims or aud not in known:
+            return None  # expired or ID-token shapes: a real provider does not issue them
+        if opaque:  # client credentials without resource=: an opaque reference token
+            return str(provider.get_token(None, "read:messages"))
+        scope = scopes if aud == module.API else " ".join(module.OTHER_API_SCOPES)
+        return str(provider.get_token(aud, scope or None))
+
+    try:
+        print(f"oidc-provider on {provider.issuer}: tokens by POST /token, client_credentials")
+        print(f"  with resource={AUDIENCE} and scope=...\n")
+        yield provider.issuer, mint
+    finally:
+        provider.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""The README's demo command answers every request as the example-app contract says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "audmw.demo", *args],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi", "django", "flask", "core"])
+def test_demo_walks_through_accepted_and_refused_requests(framework: str) -> None:
+    result = run_demo("--framework", framework)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "all requests answered as expected" in out
+    assert "✗" not in out
+    # The server-side reason codes and fixes are shown next to each refusal.
+    for reason in ("no_token", "aud_mismatch", "expired", "id_token", "not_a_jwt"):
+        assert f"reason={reason}" in out
+    assert "reason=insufficient_scope" in out
+    assert "request it with audience=<this API's identifier>" in out
+    assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
+
+
+def test_demo_against_a_real_openid_provider() -> None:
+    result = run_demo("--framework", "core", "--issuer", "oidc-provider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "oidc-provider on http://127.0.0.1:" in result.stdout
+    assert "all requests answered as expected" in result.stdout
+    assert "reason=not_a_jwt" in result.stdout
+    assert "reason=aud_mismatch" in result.stdout
