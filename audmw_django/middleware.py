@@ -40,7 +40,9 @@ def authorization_of(request: HttpRequest) -> tuple[str, ...]:
 
 
 def token_in_query(request: HttpRequest) -> bool:
-    return "access_token" in request.GET
+    """An ``access_token`` query parameter is present (a refused way to send the token)."""
+    # The substring test spares parsing the query string on almost every request.
+    return "access_token" in request.META.get("QUERY_STRING", "") and "access_token" in request.GET
 
 
 def refusal(guard: Guard, error: AuthError) -> HttpResponse:
@@ -201,5 +203,5 @@ def _accept(request: HttpRequest, token: AccessToken, config: Config) -> None:
     # CSRF protects credentials a browser adds on its own (cookies). A request authenticated by
     # a bearer token and carrying no session cookie has none, so CsrfViewMiddleware (listed
     # after this middleware) lets it through; with a session cookie, CSRF still applies.
-    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+    if "HTTP_COOKIE" not in request.META or settings.SESSION_COOKIE_NAME not in request.COOKIES:
         request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
