@@ -67,6 +67,8 @@ class VerificationKey:
     crv: str | None
     alg: str | None
     key: Any
+    # The issuer the JWKS binds this key to, if any (Entra ID: may contain {tenantid}).
+    issuer: str | None = None
 
     def fits(self, alg: str) -> bool:
         kty, curves = ALG_KEY_TYPES[alg]
@@ -110,7 +112,10 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
         raise
     except Exception as exc:  # PyJWT's InvalidKeyError and cryptography's errors
         raise ValueError(f"malformed key ({type(exc).__name__})") from None
-    return VerificationKey(kid, str(kty), crv, alg, key)
+    issuer = jwk.get("issuer")
+    if issuer is not None and not isinstance(issuer, str):
+        raise ValueError("issuer is not a string")
+    return VerificationKey(kid, str(kty), crv, alg, key, issuer)
 
 
 _tls_context: ssl.SSLContext | None = None
