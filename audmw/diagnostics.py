@@ -14,6 +14,14 @@ from audmw.errors import AuthError, KeysUnavailable
 logger = logging.getLogger("audmw")
 
 ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
+GRAPH_HINT = (
+    "the JWT header carries a nonce: a token for another API of the provider "
+    "(Microsoft Graph), which only that API can verify; request a token for this "
+    "API's scope instead"
+)
+_GRAPH_AUDIENCES = frozenset(
+    {"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}
+)
 
 
 def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
@@ -51,9 +59,17 @@ def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) ->
     return None
 
 
-def audience_hint(aud: Any, expected: Iterable[str]) -> str:
-    """The fix for an ``aud`` that does not name this API."""
+def audience_hint(aud: Any, expected: Iterable[str], claim: str = "aud") -> str:
+    """The fix for an ``aud`` (or the configured audience claim) that does not name this API."""
     wanted = " or ".join(repr(a) for a in expected)
+    if claim != "aud":
+        if aud is None:
+            return f"the token has no {claim}; expected {wanted}"
+        values = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)]
+        return (
+            f"{claim} is {_quoted_list(values)}, expected {wanted}: add the client to "
+            "the allowed list if this API should accept its tokens"
+        )
     if aud is None:
         return (
             f"the token has no aud; expected {wanted}. Request it with audience=/resource= "
@@ -62,6 +78,11 @@ def audience_hint(aud: Any, expected: Iterable[str]) -> str:
         )
     values = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)]
     base = f"aud is {_quoted_list(values)}, expected {wanted}"
+    if any(v.rstrip("/") in _GRAPH_AUDIENCES for v in values):
+        return base + (
+            " — a Microsoft Graph token: request the token with scope=<this API's App ID URI "
+            "or client id>/.default (or a delegated scope of this API)"
+        )
     if values and all(v.rstrip("/").endswith("/userinfo") for v in values):
         return base + (
             " — the token only grants the provider's userinfo endpoint: request it with "
@@ -77,11 +98,33 @@ def audience_hint(aud: Any, expected: Iterable[str]) -> str:
     return base + " — request the token with audience=/resource= naming this API"
 
 
-def issuer_hint(iss: Any, expected: Iterable[str]) -> str:
+def issuer_hint(
+    iss: Any, expected: Iterable[str], *, header: Mapping[str, Any] | None = None
+) -> str:
+    expected = tuple(expected)
     wanted = " or ".join(repr(i) for i in expected)
     if not isinstance(iss, str):
         return f"the token has no string iss; expected {wanted}"
     base = f"iss is {iss!r}, expected {wanted}"
+    if header is not None and "nonce" in header:
+        return f"{base} — {GRAPH_HINT}"
+    if iss.startswith("https://sts.windows.net/") and any(
+        e.startswith("https://login.microsoftonline.com/") for e in expected
+    ):
+        return base + (
+            " — an Entra ID v1.0 token: accept v1.0 tokens too, or set "
+            "accessTokenAcceptedVersion (requestedAccessTokenVersion) to 2 in the API's manifest"
+        )
+    if iss.startswith("https://login.microsoftonline.com/") and any(
+        e.startswith("https://sts.windows.net/") for e in expected
+    ):
+        return base + " — an Entra ID v2.0 token: accept v2.0 tokens too"
+    origin = iss.rstrip("/")
+    if "/oauth2/" not in iss and any(e.startswith(origin + "/oauth2/") for e in expected):
+        return base + (
+            " — a token of Okta's org authorization server, meant only for Okta's own APIs; "
+            "request tokens from the custom authorization server (/oauth2/<server>/v1/token)"
+        )
     if any(iss.rstrip("/") == e.rstrip("/") for e in expected):
         return base + (
             " — they differ only by a trailing slash; copy the issuer exactly from the "
@@ -97,3 +140,18 @@ def typ_hint(typ: str) -> str:
             "APIs; use a custom authorization server (/oauth2/default or your own)"
         )
     return f"typ is {typ!r}, which names another kind of JWT than an access token"
+
+
+def choices(values: Iterable[Any]) -> str:
+    return " or ".join(repr(v) for v in values)
+
+
+def any_claim_hint(names: Iterable[str]) -> str:
+    names = tuple(names)
+    base = f"the token carries none of {', '.join(names)}"
+    if "roles" in names:
+        return base + (
+            " — an app-only (client credentials) token needs an application permission: "
+            "assign an app role to the client application and grant admin consent"
+        )
+    return base

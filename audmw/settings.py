@@ -29,6 +29,8 @@ ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
 # AUDMW_* variables that configure the command-line tools, not the validator.
 TOOL_VARIABLES = frozenset({"STATE_DIR"})
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
+# In an issuer, stands for the token's ``tid`` claim (Entra ID multi-tenant issuers).
+TENANT_PLACEHOLDER = "{tenantid}"
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -96,6 +98,47 @@ def _check_url(url: str, name: str) -> None:
     raise ConfigurationError(f"audmw: {name} {url!r} is not an https:// URL")
 
 
+ClaimValue = str | int | float | bool
+
+
+def _required_claims(value: Any) -> tuple[tuple[str, tuple[ClaimValue, ...]], ...]:
+    """``{"token_use": "access", "email": ["a@x", "b@x"]}``, JSON, or ``token_use=access,...``."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigurationError("audmw: required_claims is not valid JSON") from None
+        else:
+            pairs: dict[str, list[str]] = {}
+            for item in text.split(","):
+                name, sep, wanted = item.partition("=")
+                if not sep or not name.strip():
+                    raise ConfigurationError(
+                        "audmw: required_claims must be name=value pairs separated by commas, "
+                        'e.g. token_use=access, or a JSON object such as {"token_use": "access"}'
+                    )
+                pairs.setdefault(name.strip(), []).append(wanted.strip())
+            value = pairs
+    if not isinstance(value, Mapping):
+        raise ConfigurationError("audmw: required_claims must map claim names to values")
+    result = []
+    for name, wanted in value.items():
+        options = tuple(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else (wanted,)
+        if not isinstance(name, str) or not options:
+            raise ConfigurationError(f"audmw: required_claims entry {name!r} has no value")
+        for option in options:
+            if not isinstance(option, (str, int, float, bool)):
+                raise ConfigurationError(
+                    f"audmw: required_claims[{name!r}] values must be strings, numbers or booleans"
+                )
+        result.append((name, options))
+    return tuple(sorted(result, key=lambda item: item[0]))
+
+
 def _rules(value: Any) -> tuple[Rule, ...]:
     if value is None or value == "":
         return ()
@@ -131,6 +174,11 @@ class Settings:
     realm: str | None = None
     rules: tuple[Rule, ...] = ()
     client_ids: tuple[str, ...] = ()
+    audience_claim: str = "aud"
+    required_claims: tuple[tuple[str, tuple[ClaimValue, ...]], ...] = ()
+    require_any_claim: tuple[str, ...] = ()
+    allowed_tenants: tuple[str, ...] = ()
+    accept_id_tokens: bool = False
     hmac_secret: bytes | None = field(default=None, repr=False)
     max_token_bytes: int = 16 * 1024
     token_cache_size: int = 10_000
@@ -154,6 +202,11 @@ class Settings:
         realm: str | None = None,
         rules: str | Iterable[Rule | Mapping[str, Any]] | None = None,
         client_ids: str | Iterable[str] | None = None,
+        audience_claim: str = "aud",
+        required_claims: str | Mapping[str, Any] | None = None,
+        require_any_claim: str | Iterable[str] | None = None,
+        allowed_tenants: str | Iterable[str] | None = None,
+        accept_id_tokens: bool | str = False,
         hmac_secret: str | bytes | None = None,
         max_token_bytes: int | str = 16 * 1024,
         token_cache_size: int | str = 10_000,
@@ -177,6 +230,11 @@ class Settings:
             "realm": realm or None,
             "rules": _rules(rules),
             "client_ids": _comma_strings(client_ids, "client_ids"),
+            "audience_claim": (audience_claim or "").strip(),
+            "required_claims": _required_claims(required_claims),
+            "require_any_claim": _strings(require_any_claim, "require_any_claim"),
+            "allowed_tenants": _strings(allowed_tenants, "allowed_tenants"),
+            "accept_id_tokens": _flag(accept_id_tokens, "accept_id_tokens"),
             "hmac_secret": hmac_secret.encode() if isinstance(hmac_secret, str) else hmac_secret,
             "max_token_bytes": int(_number(max_token_bytes, "max_token_bytes")),
             "token_cache_size": int(_number(token_cache_size, "token_cache_size")),
@@ -198,6 +256,22 @@ class Settings:
             )
         for issuer in self.issuer:
             _check_url(issuer, "issuer")
+            if "{" in issuer.replace(TENANT_PLACEHOLDER, ""):
+                raise ConfigurationError(
+                    f"audmw: issuer {issuer!r} has a placeholder other than {TENANT_PLACEHOLDER}"
+                )
+        if self.issuer_templates and self.jwks_uri is None:
+            raise ConfigurationError(
+                f"audmw: an issuer with {TENANT_PLACEHOLDER} cannot be discovered by its own URL; "
+                "set jwks_uri (Entra ID: "
+                "https://login.microsoftonline.com/common/discovery/v2.0/keys)"
+            )
+        if self.allowed_tenants and not self.issuer_templates:
+            raise ConfigurationError(
+                f"audmw: allowed_tenants applies only to issuers containing {TENANT_PLACEHOLDER}"
+            )
+        if not self.audience_claim:
+            raise ConfigurationError("audmw: audience_claim must name a claim (usually 'aud')")
         if not self.audience:
             raise ConfigurationError(
                 "audmw: no audience configured. Set audience= (or AUDMW_AUDIENCE) to this API's "
@@ -254,6 +328,11 @@ class Settings:
                 raise ConfigurationError(f"audmw: {name} must be positive")
         if self.token_cache_size < 0:
             raise ConfigurationError("audmw: token_cache_size must be 0 (off) or positive")
+
+    @property
+    def issuer_templates(self) -> tuple[str, ...]:
+        """The issuers that contain ``{tenantid}``."""
+        return tuple(issuer for issuer in self.issuer if TENANT_PLACEHOLDER in issuer)
 
     @classmethod
     def from_mapping(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import time
 from collections.abc import Callable, Generator, Mapping
 from types import MappingProxyType
@@ -19,7 +20,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from audmw import diagnostics, jws
 from audmw.errors import AuthError, InvalidToken, KeysUnavailable
 from audmw.keys import IssuerKeys, VerificationKey
-from audmw.settings import HMAC_ALGORITHMS, Settings
+from audmw.settings import HMAC_ALGORITHMS, TENANT_PLACEHOLDER, Settings
 from audmw.token import CLIENT_ID_CLAIMS, AccessToken
 
 _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
@@ -28,6 +29,7 @@ _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 _MAX_KID = 256
 # Claims only an ID token carries ("token_use" is Cognito's marker of either kind).
 _ID_TOKEN_MARKS = frozenset({"nonce", "at_hash", "c_hash", "token_use"})
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 # A cached verification: the token, the key that verified it and the set it came from.
 _Entry = tuple[AccessToken, "VerificationKey | None", "IssuerKeys | None"]
@@ -35,15 +37,32 @@ _KeysWanted = tuple[IssuerKeys, int]
 
 
 def _claim(claims: Mapping[str, Any], path: str) -> Any:
-    """A claim by name, or a nested one by dotted path (``realm_access.roles``)."""
+    """A claim by name, or a nested one by dotted path (``realm_access.roles``).
+
+    A member name may itself contain dots (``resource_access.api.example.com.roles``, where
+    the client is ``api.example.com``): the longest name present at each level wins.
+    """
     if path in claims:
         return claims[path]
-    value: Any = claims
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in claims:
+            inner = claims[head]
+            if isinstance(inner, Mapping):
+                found = _claim(inner, ".".join(parts[cut:]))
+                if found is not None:
+                    return found
+    return None
+
+
+def _same(value: Any, wanted: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``, ``"1"`` is not ``1``."""
+    if isinstance(wanted, bool) or isinstance(value, bool):
+        return value is wanted
+    if isinstance(wanted, str):
+        return isinstance(value, str) and value == wanted
+    return type(value) in (int, float) and value == wanted
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
@@ -84,6 +103,11 @@ class TokenValidator:
         self._scope_claims = settings.scope_claims
         self._client_ids = frozenset(settings.client_ids)
         self._types = _ACCESS_TOKEN_TYPES if settings.require_at_jwt else _ALLOWED_TYPES
+        self._check_id_tokens = not settings.accept_id_tokens
+        self._audience_claim = settings.audience_claim
+        self._required_claims = settings.required_claims
+        self._require_any_claim = settings.require_any_claim
+        self._allowed_tenants = frozenset(t.lower() for t in settings.allowed_tenants)
         shared = None
         if settings.jwks_uri is not None:
             shared = IssuerKeys(
@@ -104,6 +128,14 @@ class TokenValidator:
             )
             for issuer in settings.issuer
         }
+        # Exact issuers are one dict lookup; templates ({tenantid}) are tried only on a miss.
+        self._exact: dict[str, IssuerKeys] = {
+            issuer: keys for issuer, keys in self.keys.items() if TENANT_PLACEHOLDER not in issuer
+        }
+        self._templates: list[tuple[str, str, str, IssuerKeys]] = []
+        for template in settings.issuer_templates:
+            prefix, _, suffix = template.partition(TENANT_PLACEHOLDER)
+            self._templates.append((template, prefix, suffix, self.keys[template]))
 
     # -- public API ------------------------------------------------------------------------
 
@@ -190,10 +222,10 @@ class TokenValidator:
         alg = self._check_header(header)
 
         iss = claims.get("iss")
-        if not isinstance(iss, str) or iss not in self.keys:
-            raise InvalidToken(
-                "iss_mismatch", hint=diagnostics.issuer_hint(iss, self.settings.issuer)
-            )
+        if isinstance(iss, str) and iss in self._exact:
+            issuer_keys = self._exact[iss]
+        else:
+            iss, issuer_keys = self._issuer_template(iss, claims, header)
 
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > _MAX_KID):
@@ -208,7 +240,7 @@ class TokenValidator:
                 token.signing_input, self.settings.hmac_secret, token.signature
             )
         else:
-            keys = self.keys[iss]
+            keys = issuer_keys
             candidates, kid_known = keys.candidates(kid, alg)
             if keys.should_refresh(self._clock(), kid_known):
                 yield keys, keys.generation
@@ -230,19 +262,71 @@ class TokenValidator:
                     key, verified = candidate, True
                     break
         if not verified:
-            hint = None
-            if "nonce" in header:
-                hint = (
-                    "the JWT header carries a nonce: a token for another API of the provider "
-                    "(Microsoft Graph), which only that API can verify; request a token for this "
-                    "API's scope instead"
-                )
+            hint = diagnostics.GRAPH_HINT if "nonce" in header else None
             raise InvalidToken("bad_signature", hint=hint)
+        if key is not None and key.issuer is not None:
+            self._check_key_issuer(key, iss, claims)
 
         access_token = self._check_claims(claims, iss, header, digest)
         if self._cache_size:
             self._remember(digest, (access_token, key, keys))
         return access_token
+
+    def _issuer_template(
+        self, iss: Any, claims: Mapping[str, Any], header: Mapping[str, Any]
+    ) -> tuple[str, IssuerKeys]:
+        """The keys of the issuer template ``iss`` fits with the token's tenant, or a refusal."""
+        if isinstance(iss, str):
+            fitting = [
+                (template, keys)
+                for template, prefix, suffix, keys in self._templates
+                if len(iss) > len(prefix) + len(suffix)
+                and iss.startswith(prefix)
+                and iss.endswith(suffix)
+            ]
+            if fitting:
+                tid = claims.get("tid")
+                if not isinstance(tid, str) or not _GUID.fullmatch(tid):
+                    raise InvalidToken(
+                        "tid_invalid",
+                        hint=f"iss {iss!r} fits the issuer {fitting[0][0]!r}, but the token's "
+                        "tid is missing or not a GUID",
+                    )
+                for template, keys in fitting:
+                    if template.replace(TENANT_PLACEHOLDER, tid) == iss:
+                        if self._allowed_tenants and tid.lower() not in self._allowed_tenants:
+                            raise InvalidToken(
+                                "tenant_not_allowed",
+                                hint=f"tenant {tid} is not in allowed_tenants; add it there if "
+                                "this API should accept its users",
+                            )
+                        return iss, keys
+                raise InvalidToken(
+                    "iss_mismatch",
+                    hint=f"iss {iss!r} does not name the token's own tenant (tid {tid})",
+                )
+        raise InvalidToken(
+            "iss_mismatch",
+            hint=diagnostics.issuer_hint(iss, self.settings.issuer, header=header),
+        )
+
+    def _check_key_issuer(self, key: VerificationKey, iss: str, claims: Mapping[str, Any]) -> None:
+        """A key published with its own ``issuer`` (Entra ID) verifies only that issuer's tokens."""
+        tid = claims.get("tid")
+        tenant = tid if isinstance(tid, str) else TENANT_PLACEHOLDER
+        bound = key.issuer.replace(TENANT_PLACEHOLDER, tenant) if key.issuer else None
+        if bound == iss:
+            return
+        # Entra ID binds its keys to the v2.0 issuer; a v1.0 token of the same tenant is signed
+        # by the same keys. The key still belongs to an issuer trusted for this tenant.
+        if isinstance(tid, str) and bound in {
+            issuer.replace(TENANT_PLACEHOLDER, tid) for issuer in self.settings.issuer
+        }:
+            return
+        raise InvalidToken(
+            "key_issuer_mismatch",
+            hint=f"key {key.kid!r} is published for issuer {bound!r}, the token says {iss!r}",
+        )
 
     def _check_header(self, header: Mapping[str, Any]) -> str:
         alg = header.get("alg")
@@ -296,8 +380,10 @@ class TokenValidator:
             )
 
         typ = header.get("typ")
-        if not (isinstance(typ, str) and typ.lower() in _ACCESS_TOKEN_TYPES) and (
-            not _ID_TOKEN_MARKS.isdisjoint(claims) or self._client_ids
+        if (
+            self._check_id_tokens
+            and not (isinstance(typ, str) and typ.lower() in _ACCESS_TOKEN_TYPES)
+            and (not _ID_TOKEN_MARKS.isdisjoint(claims) or self._client_ids)
         ):
             why = diagnostics.id_token_signs(claims, self._client_ids)
             if why is not None:
@@ -307,20 +393,32 @@ class TokenValidator:
                     "send the access token",
                 )
 
-        aud = claims.get("aud")
+        aud = claims.get(self._audience_claim)
         if isinstance(aud, str):
             audience: tuple[str, ...] = (aud,)
         elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
             audience = tuple(aud)
         elif aud is None:
             raise InvalidToken(
-                "aud_missing", hint=diagnostics.audience_hint(None, self.settings.audience)
+                "aud_missing",
+                hint=diagnostics.audience_hint(None, self.settings.audience, self._audience_claim),
             )
         else:
-            raise InvalidToken("aud_invalid", hint="aud is not a string or a list of strings")
+            raise InvalidToken(
+                "aud_invalid", hint=f"{self._audience_claim} is not a string or a list of strings"
+            )
         if self._audiences.isdisjoint(audience):
             raise InvalidToken(
-                "aud_mismatch", hint=diagnostics.audience_hint(aud, self.settings.audience)
+                "aud_mismatch",
+                hint=diagnostics.audience_hint(aud, self.settings.audience, self._audience_claim),
+            )
+        if self._required_claims:
+            self._check_required_claims(claims)
+        if self._require_any_claim and not any(
+            _claim(claims, name) not in (None, "", [], {}) for name in self._require_any_claim
+        ):
+            raise InvalidToken(
+                "claim_missing", hint=diagnostics.any_claim_hint(self._require_any_claim)
             )
 
         scopes: set[str] = set()
@@ -349,3 +447,20 @@ class TokenValidator:
             not_before=nbf,
             fingerprint=digest.hex()[:16],
         )
+
+    def _check_required_claims(self, claims: Mapping[str, Any]) -> None:
+        for name, allowed in self._required_claims:
+            value = _claim(claims, name)
+            if value is None:
+                raise InvalidToken(
+                    "claim_missing",
+                    hint=f"the token has no {name}; expected {diagnostics.choices(allowed)}",
+                )
+            if not any(_same(value, wanted) for wanted in allowed):
+                shown = (
+                    repr(value) if isinstance(value, (str, int, float, bool)) else "another value"
+                )
+                raise InvalidToken(
+                    "claim_mismatch",
+                    hint=f"{name} is {shown}, expected {diagnostics.choices(allowed)}",
+                )
