@@ -345,12 +345,18 @@ class Settings:
         typo does not silently leave a check at its default.
         """
         known = {f.name.upper(): f.name for f in fields(cls)}
+        provider = overrides.pop("provider", None) or mapping.get(prefix + "PROVIDER") or None
+        if provider is not None:
+            from audmw import providers
+
+            # The preset's own parameters (TENANT_ID, DOMAIN...) are settings here too.
+            known.update({name.upper(): name for name in providers.parameters(str(provider))})
         kwargs: dict[str, Any] = {}
         for key, value in mapping.items():
             if not key.startswith(prefix):
                 continue
             name = key[len(prefix) :]
-            if name in TOOL_VARIABLES:
+            if name in TOOL_VARIABLES or name == "PROVIDER":
                 continue
             if name not in known:
                 if prefix:
@@ -363,7 +369,22 @@ class Settings:
                 )
             kwargs[known[name]] = value
         kwargs.update(overrides)
+        if provider is not None:
+            return cls.for_provider(str(provider), **kwargs)
         return cls(**kwargs)
+
+    @classmethod
+    def for_provider(cls, provider: str, **options: Any) -> Settings:
+        """Settings preset for a provider, e.g. ``for_provider("auth0", domain=..., audience=...)``.
+
+        Providers: ``entra``, ``auth0``, ``okta``, ``keycloak``, ``cognito``, ``google``,
+        ``google-iap``, ``rfc9068`` (see ``audmw.providers`` for each one's options). Any
+        setting given here (``audience``, ``jwks_uri``, ``scope_claims``...) overrides the
+        preset's value.
+        """
+        from audmw import providers
+
+        return cls(**providers.settings_values(provider, options, (f.name for f in fields(cls))))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
