@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from audmw import ConfigurationError, Settings
+from audmw.settings import TOOL_VARIABLES
 from audmw_django.conf import DJANGO_OPTIONS, split
 
 MIDDLEWARE = "audmw_django.middleware.AudienceMiddleware"
@@ -64,7 +65,23 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
 
 
 def _check_mapping(core: Mapping[str, Any]) -> list[CheckMessage]:
-    known = {field.name.upper() for field in fields(Settings)}
+    try:
+        Settings.from_mapping(core)
+    except ConfigurationError as error:
+        whole = error
+    else:
+        return []
+    if "PROVIDER" in core:
+        # A provider preset derives values from its own keys: report the core's message as is.
+        return [
+            Error(
+                _text(whole),
+                hint="Check PROVIDER and the options its preset needs (see audmw.providers).",
+                obj="settings.AUDMW",
+                id="audmw.E007",
+            )
+        ]
+    known = {field.name.upper() for field in fields(Settings)} | TOOL_VARIABLES
     problems: list[CheckMessage] = []
     for key in core:
         if key not in known:
@@ -107,17 +124,14 @@ def _check_mapping(core: Mapping[str, Any]) -> list[CheckMessage]:
                 )
             )
     if not problems:
-        try:
-            Settings.from_mapping(core)
-        except ConfigurationError as error:
-            problems.append(
-                Error(
-                    _text(error),
-                    hint="Each value is valid alone, but not together with the others.",
-                    obj="settings.AUDMW",
-                    id="audmw.E007",
-                )
+        problems.append(
+            Error(
+                _text(whole),
+                hint="Each value is valid alone, but not together with the others.",
+                obj="settings.AUDMW",
+                id="audmw.E007",
             )
+        )
     return problems
 
 

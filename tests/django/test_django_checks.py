@@ -74,6 +74,12 @@ def test_each_misconfiguration_has_an_id_and_a_hint(
     assert found[0][2]
 
 
+def test_a_provider_preset_is_judged_as_a_whole() -> None:
+    found = problems({"PROVIDER": "auth0", "AUDIENCE": "https://api.example.com"})
+    assert [f[0] for f in found] == ["audmw.E007"]
+    assert found[0][2]
+
+
 def test_several_problems_are_reported_together() -> None:
     ids = [f[0] for f in problems({"ISSUER": "ftp://x", "LEEWAY": "soon", "TYPO": 1})]
     assert sorted(ids) == ["audmw.E003", "audmw.E004", "audmw.E005", "audmw.E006"]
