@@ -155,7 +155,7 @@ def test_class_and_method_marks() -> None:
     assert requirement_of(Resource) == Requirement.of(all_of=["read"])
     assert requirement_of(Resource.post) == Requirement.of(all_of=["write"])
     assert requirement_of(Resource.get) is None
-    assert requirement_of(Admin) == Requirement.of(all_of=["admin"])
+    assert requirement_of(Admin) == Requirement.of(all_of=["read", "admin"])
     assert requirement_of(Plain) == Requirement.of(all_of=["read"])
     class_and_method = requirement_of(Resource)
     method = requirement_of(Resource.post)
