@@ -123,6 +123,8 @@ def _required_claims(value: Any) -> tuple[tuple[str, tuple[ClaimValue, ...]], ..
                     )
                 pairs.setdefault(name.strip(), []).append(wanted.strip())
             value = pairs
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)  # the normalised form, as dataclasses.replace passes it back
     if not isinstance(value, Mapping):
         raise ConfigurationError("audmw: required_claims must map claim names to values")
     result = []
