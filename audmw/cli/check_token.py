@@ -52,10 +52,10 @@ CHECKS = (
         "typ and header",
         frozenset({"crit_unsupported", "typ_not_allowed", "nested_jwt"}),
     ),
-    Check("issuer", "issuer", frozenset({"iss_mismatch"})),
+    Check("issuer", "issuer", frozenset({"iss_mismatch", "tid_invalid", "tenant_not_allowed"})),
     Check("keys", "keys fetched", frozenset({"keys_unavailable"})),
     Check("kid", "kid found", frozenset({"bad_kid", "unknown_kid", "key_alg_mismatch"})),
-    Check("signature", "signature", frozenset({"bad_signature"})),
+    Check("signature", "signature", frozenset({"bad_signature", "key_issuer_mismatch"})),
     Check(
         "times",
         "exp, nbf, iat",
@@ -73,6 +73,7 @@ CHECKS = (
     ),
     Check("kind", "not an ID token", frozenset({"id_token"})),
     Check("audience", "audience", frozenset({"aud_missing", "aud_invalid", "aud_mismatch"})),
+    Check("claims", "required claims", frozenset({"claim_missing", "claim_mismatch"})),
     Check("scopes", "scopes", frozenset({"insufficient_scope"})),
 )
 KNOWN_REASONS = frozenset().union(*(check.reasons for check in CHECKS))

@@ -97,6 +97,51 @@ CASES: dict[str, tuple[Mint, tuple[str, ...], str, str]] = {
         "missing admin",
     ),
 }
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def _tenant_issuer(issuer: LocalIssuer) -> str:
+    return issuer.issuer + "/{tenantid}/v2.0"
+
+
+def _bound_key_token(issuer: LocalIssuer) -> str:
+    key = generate_key("rsa", kid="bound-elsewhere")
+    issuer.extra_jwks = [{**key.public_jwk(), "issuer": "https://elsewhere.example/"}]
+    return issuer.mint(key=key)
+
+
+CASES.update(
+    {
+        "tid_invalid": (
+            lambda i: i.mint(iss=i.issuer + "/not-a-guid/v2.0", tid="not-a-guid"),
+            (),
+            "issuer",
+            "not a GUID",
+        ),
+        "tenant_not_allowed": (
+            lambda i: i.mint(iss=f"{i.issuer}/{TENANT}/v2.0", tid=TENANT),
+            (),
+            "issuer",
+            "allowed_tenants",
+        ),
+        "key_issuer_mismatch": (_bound_key_token, (), "signature", "published for issuer"),
+        "claim_missing": (lambda i: i.mint(), (), "claims", "token_use"),
+        "claim_mismatch": (lambda i: i.mint(token_use="refresh"), (), "claims", "token_use"),
+    }
+)
+# Settings some reasons need beyond --issuer/--audience: extra arguments and environment.
+SETUP: dict[str, Callable[[LocalIssuer], tuple[tuple[str, ...], dict[str, str]]]] = {
+    "tid_invalid": lambda i: (
+        ("--issuer", _tenant_issuer(i), "--jwks-uri", i.jwks_uri),
+        {},
+    ),
+    "tenant_not_allowed": lambda i: (
+        ("--issuer", _tenant_issuer(i), "--jwks-uri", i.jwks_uri),
+        {"AUDMW_ALLOWED_TENANTS": "00000000-0000-0000-0000-000000000001"},
+    ),
+    "claim_missing": lambda i: ((), {"AUDMW_REQUIRED_CLAIMS": "token_use=access"}),
+    "claim_mismatch": lambda i: ((), {"AUDMW_REQUIRED_CLAIMS": "token_use=access"}),
+}
 ORDER = [check.id for check in CHECKS]
 LABELS = {check.id: check.label for check in CHECKS}
 
@@ -107,8 +152,12 @@ def test_each_refusal_names_its_check_reason_and_fix(
 ) -> None:
     mint, extra, failing, fix = CASES[reason]
     token = mint(issuer)
+    env: dict[str, str] = {}
+    if reason in SETUP:
+        more, env = SETUP[reason](issuer)
+        extra = (*extra, *more)
 
-    document = json.loads(run_cli([*_args(issuer, *extra), "--json"], stdin=token).out)
+    document = json.loads(run_cli([*_args(issuer, *extra), "--json"], stdin=token, env=env).out)
     assert document["verdict"] == "rejected"
     assert document["exit_code"] == 1
     assert document["reason"] == reason
@@ -124,7 +173,7 @@ def test_each_refusal_names_its_check_reason_and_fix(
     for later in ORDER[position + 1 :]:
         assert statuses[later] == "not_reached", later
 
-    text = run_cli(_args(issuer, *extra), stdin=token)
+    text = run_cli(_args(issuer, *extra), stdin=token, env=env)
     assert text.code == 1
     assert re.search(rf"FAIL\s+{re.escape(LABELS[failing])}\s+reason {reason}\n", text.out)
     fix_lines = [line for line in text.out.splitlines() if line.strip().startswith("fix: ")]
