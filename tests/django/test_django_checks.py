@@ -98,3 +98,8 @@ def test_manage_py_check_fails_on_errors() -> None:
         pytest.raises(SystemCheckError, match=r"audmw\.E005"),
     ):
         call_command("check", tags=["security"])
+
+
+def test_a_complete_provider_preset_passes_the_checks() -> None:
+    preset = {"PROVIDER": "auth0", "DOMAIN": "tenant.eu.auth0.com", "AUDIENCE": "https://api"}
+    assert problems(preset) == []
