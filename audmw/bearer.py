@@ -1,4 +1,8 @@
-"""RFC 6750 §2.1: the bearer token from the ``Authorization`` header, and nothing else."""
+"""RFC 6750 §2.1: the bearer token from the ``Authorization`` header, and nothing else.
+
+Or, with ``Settings.token_header``, the raw token of one other header (Google IAP's
+``x-goog-iap-jwt-assertion``): then that header is the only way the token is read.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from audmw.errors import InvalidRequest, MissingToken
 
 # b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARS = (string.ascii_letters + string.digits + "-._~+/").encode("ascii")
+# A compact JWS/JWE: base64url segments separated by dots (RFC 7515 §7.1, RFC 8725 §3.3).
+_COMPACT_CHARS = (string.ascii_letters + string.digits + "-_.").encode("ascii")
 
 
 def _is_b64token(credentials: str) -> bool:
@@ -53,3 +59,32 @@ def extract_bearer(authorization: Sequence[str], *, token_in_query: bool = False
             hint="expected 'Authorization: Bearer <token>' with one token of base64url characters",
         )
     return credentials
+
+
+def extract_header_token(
+    values: Sequence[str], header: str, *, token_in_query: bool = False
+) -> str:
+    """The raw token (no scheme) of the single ``header`` among ``values``, its every value.
+
+    The same refusals as for ``Authorization``: none is a missing token, two are a
+    duplicate (400), anything but base64url segments and dots is malformed (400).
+    """
+    if not values:
+        if token_in_query:
+            raise MissingToken(
+                "token_in_query",
+                hint=f"the token came as ?access_token=; send it in the {header} header",
+            )
+        raise MissingToken("no_token", hint=f"no {header} header (token_header)")
+    if len(values) > 1:
+        raise InvalidRequest("multiple_token_headers", hint=f"more than one {header} header")
+    if token_in_query:
+        raise InvalidRequest("multiple_methods", hint="token sent both in the header and the query")
+    token = values[0].strip(" \t")
+    if not token or not token.isascii() or token.encode("ascii").translate(None, _COMPACT_CHARS):
+        raise InvalidRequest(
+            "malformed_token_header",
+            hint=f"expected the {header} header to hold one token of base64url characters and "
+            "dots, with no scheme",
+        )
+    return token

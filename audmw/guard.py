@@ -1,8 +1,10 @@
 """``Guard``: the whole decision for one request, shared by every framework adapter.
 
 An adapter resolves the view, asks ``requirement`` what it needs, and if a token is needed
-calls ``authorize`` (or ``authorize_async``) with the request's ``Authorization`` values; a
-refusal comes back as an ``AuthError`` that ``answer`` turns into the response.
+calls ``authorize`` (or ``authorize_async``) with every value of the request's token header
+(``Authorization``, or the header ``Settings.token_header`` names: ``token_header``,
+``token_header_bytes`` and ``token_environ_key`` spell it for each framework); a refusal
+comes back as an ``AuthError`` that ``answer`` turns into the response.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from typing import Any
 
 from audmw import diagnostics
 from audmw.answer import Answer, answer
-from audmw.bearer import extract_bearer
+from audmw.bearer import extract_bearer, extract_header_token
 from audmw.errors import AuthError, InsufficientScope
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import compile_path_pattern
-from audmw.settings import Settings
+from audmw.settings import AUTHORIZATION_HEADER, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 
@@ -43,6 +45,15 @@ class Guard:
         self._exempt: tuple[re.Pattern[str], ...] = tuple(
             compile_path_pattern(path) for path in settings.exempt_paths
         )
+        header = settings.token_header
+        self.token_header: str = header
+        """The lower-case name of the header that carries the token (ASGI, ``getlist``)."""
+        self.token_header_bytes: bytes = header.encode("latin-1")
+        """The same name as ASGI ``scope["headers"]`` spell it."""
+        self.token_environ_key: str = "HTTP_" + header.upper().replace("-", "_")
+        """Its key in a WSGI environ and in Django's ``request.META``."""
+        # None: Authorization with the Bearer scheme; else the raw token of this header.
+        self._raw_header: str | None = None if header == AUTHORIZATION_HEADER else header
 
     def requirement(
         self,
@@ -74,6 +85,7 @@ class Guard:
         *,
         token_in_query: bool = False,
     ) -> AccessToken:
+        """The verified token of a request, ``authorization`` being the token header's values."""
         token = self._bearer(authorization, token_in_query)
         return self._check(self.validator.validate(token), requirement)
 
@@ -90,10 +102,13 @@ class Guard:
     def answer(self, error: AuthError) -> Answer:
         return answer(error, self.settings.realm)
 
-    @staticmethod
-    def _bearer(authorization: Sequence[str], token_in_query: bool) -> str:
+    def _bearer(self, authorization: Sequence[str], token_in_query: bool) -> str:
         try:
-            return extract_bearer(authorization, token_in_query=token_in_query)
+            if self._raw_header is None:
+                return extract_bearer(authorization, token_in_query=token_in_query)
+            return extract_header_token(
+                authorization, self._raw_header, token_in_query=token_in_query
+            )
         except AuthError as error:
             diagnostics.log_refusal(error)
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -31,6 +32,9 @@ TOOL_VARIABLES = frozenset({"STATE_DIR"})
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
 # In an issuer, stands for the token's ``tid`` claim (Entra ID multi-tenant issuers).
 TENANT_PLACEHOLDER = "{tenantid}"
+AUTHORIZATION_HEADER = "authorization"
+# Letters, digits and '-': a name with '_' shares its WSGI/CGI key (HTTP_X_Y) with the '-' one.
+_HEADER_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -182,6 +186,7 @@ class Settings:
     allowed_tenants: tuple[str, ...] = ()
     accept_id_tokens: bool = False
     hmac_secret: bytes | None = field(default=None, repr=False)
+    token_header: str = AUTHORIZATION_HEADER
     max_token_bytes: int = 16 * 1024
     token_cache_size: int = 10_000
     jwks_ttl: float = 600.0
@@ -210,6 +215,7 @@ class Settings:
         allowed_tenants: str | Iterable[str] | None = None,
         accept_id_tokens: bool | str = False,
         hmac_secret: str | bytes | None = None,
+        token_header: str = AUTHORIZATION_HEADER,
         max_token_bytes: int | str = 16 * 1024,
         token_cache_size: int | str = 10_000,
         jwks_ttl: float | str = 600.0,
@@ -238,6 +244,7 @@ class Settings:
             "allowed_tenants": _strings(allowed_tenants, "allowed_tenants"),
             "accept_id_tokens": _flag(accept_id_tokens, "accept_id_tokens"),
             "hmac_secret": hmac_secret.encode() if isinstance(hmac_secret, str) else hmac_secret,
+            "token_header": str(token_header or "").strip().lower() or AUTHORIZATION_HEADER,
             "max_token_bytes": int(_number(max_token_bytes, "max_token_bytes")),
             "token_cache_size": int(_number(token_cache_size, "token_cache_size")),
             "jwks_ttl": _number(jwks_ttl, "jwks_ttl"),
@@ -271,6 +278,11 @@ class Settings:
         if self.allowed_tenants and not self.issuer_templates:
             raise ConfigurationError(
                 f"audmw: allowed_tenants applies only to issuers containing {TENANT_PLACEHOLDER}"
+            )
+        if not _HEADER_NAME.fullmatch(self.token_header):
+            raise ConfigurationError(
+                f"audmw: token_header {self.token_header!r} is not a header name of letters, "
+                "digits and '-' (e.g. authorization, x-goog-iap-jwt-assertion)"
             )
         if not self.audience_claim:
             raise ConfigurationError("audmw: audience_claim must name a claim (usually 'aud')")
