@@ -148,7 +148,7 @@ class BearerToken(SecurityBase):
         guard = self._guard_for(connection)
         try:
             return await guard.authorize_async(
-                connection.headers.getlist("authorization"),
+                connection.headers.getlist(guard.token_header),
                 requirement,
                 token_in_query="access_token" in connection.query_params,
             )

@@ -237,8 +237,9 @@ def google_iap(
     backend_service_id: str | None = None,
     project_id: str | None = None,
 ) -> dict[str, Any]:
-    """Identity-Aware Proxy signed headers (``x-goog-iap-jwt-assertion``), ES256.
+    """Identity-Aware Proxy signed headers: the raw JWT in ``x-goog-iap-jwt-assertion``, ES256.
 
+    The token is read from that header only (``token_header``), never from ``Authorization``.
     The audience is ``/projects/{project_number}/global/backendServices/{backend_service_id}``
     (load balancer) or ``/projects/{project_number}/apps/{project_id}`` (App Engine).
     """
@@ -260,6 +261,7 @@ def google_iap(
         "jwks_uri": "https://www.gstatic.com/iap/verify/public_key-jwk",
         "audience": audience,
         "algorithms": ("ES256",),
+        "token_header": "x-goog-iap-jwt-assertion",
     }
 
 

@@ -251,8 +251,9 @@ class AudienceMiddleware:
             await self.app(scope, receive, send)
             return
         # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
+        header = guard.token_header_bytes  # b"authorization" unless the settings name another
         authorization = [
-            value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"
+            value.decode("latin-1") for name, value in scope["headers"] if name == header
         ]
         query = scope.get("query_string", b"")
         in_query = b"access_token" in query and any(

@@ -33,9 +33,13 @@ ProcessView = Callable[
 _JUDGED = "_audmw_judged"
 
 
-def authorization_of(request: HttpRequest) -> tuple[str, ...]:
-    """Every ``Authorization`` value of the request (servers fold repeated headers into one)."""
-    value = request.META.get("HTTP_AUTHORIZATION")
+def authorization_of(request: HttpRequest, key: str = "HTTP_AUTHORIZATION") -> tuple[str, ...]:
+    """Every value of the token header (servers fold repeated headers into one).
+
+    ``key`` is the header's ``META`` key, ``Guard.token_environ_key``: ``Authorization``
+    unless ``token_header`` names another header.
+    """
+    value = request.META.get(key)
     return () if value is None else (value,)
 
 
@@ -107,7 +111,9 @@ class AudienceMiddleware:
             if needed is not None:
                 try:
                     config.guard.authorize(
-                        authorization_of(request), needed, token_in_query=token_in_query(request)
+                        authorization_of(request, config.guard.token_environ_key),
+                        needed,
+                        token_in_query=token_in_query(request),
                     )
                 except AuthError as error:
                     return refusal(config.guard, error)
@@ -121,7 +127,9 @@ class AudienceMiddleware:
             if needed is not None:
                 try:
                     await config.guard.authorize_async(
-                        authorization_of(request), needed, token_in_query=token_in_query(request)
+                        authorization_of(request, config.guard.token_environ_key),
+                        needed,
+                        token_in_query=token_in_query(request),
                     )
                 except AuthError as error:
                     return refusal(config.guard, error)
@@ -139,7 +147,9 @@ class AudienceMiddleware:
             return None
         try:
             token = config.guard.authorize(
-                authorization_of(request), needed, token_in_query=token_in_query(request)
+                authorization_of(request, config.guard.token_environ_key),
+                needed,
+                token_in_query=token_in_query(request),
             )
         except AuthError as error:
             return refusal(config.guard, error)
@@ -158,7 +168,9 @@ class AudienceMiddleware:
             return None
         try:
             token = await config.guard.authorize_async(
-                authorization_of(request), needed, token_in_query=token_in_query(request)
+                authorization_of(request, config.guard.token_environ_key),
+                needed,
+                token_in_query=token_in_query(request),
             )
         except AuthError as error:
             return refusal(config.guard, error)

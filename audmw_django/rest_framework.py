@@ -57,6 +57,8 @@ def access_token_of(request: Request) -> AccessToken | None:
 class AudienceAuthentication(BaseAuthentication):
     """``Authorization: Bearer`` access tokens for this API; ``request.auth`` is the token.
 
+    With ``token_header`` set (Google IAP), the raw token of that header instead.
+
     A request without a bearer token is not authenticated by this class (another class may
     try); a bearer token that fails is refused with the exact RFC 6750 answer.
     """
@@ -66,12 +68,13 @@ class AudienceAuthentication(BaseAuthentication):
         token = getattr(django_request, "access_token", None)
         if isinstance(token, AccessToken):
             return TokenUser(token), token
-        authorization = authorization_of(django_request)
+        guard = current().guard
+        authorization = authorization_of(django_request, guard.token_environ_key)
         in_query = token_in_query(django_request)
         if not authorization and not in_query:
             return None
         try:
-            token = current().guard.authorize(authorization, token_in_query=in_query)
+            token = guard.authorize(authorization, token_in_query=in_query)
         except MissingToken:
             return None  # another scheme (Basic, ...): not ours to judge
         except AuthError as error:

@@ -132,7 +132,7 @@ class AudmwState:
             g.access_token = None
             return
         environ = req.environ
-        authorization = environ.get("HTTP_AUTHORIZATION")
+        authorization = environ.get(guard.token_environ_key)
         token_in_query = bool(environ.get("QUERY_STRING")) and "access_token" in req.args
         try:
             g.access_token = guard.authorize(
