@@ -173,7 +173,7 @@ class LocalIssuer:
         self.signing_keys: dict[str, SigningKey] = {}
         self.published: list[str] = []
         # Raw JWK dicts served after the published keys, exactly as given (odd or unusable keys).
-        self.extra_jwks: list[dict[str, Any]] = []
+        self.extra_jwks: list[Any] = []
         self._current: dict[str, str] = {}
         for key in keys if keys is not None else map(generate_key, FAMILIES):
             self.add_key(key, current=True)
@@ -293,7 +293,7 @@ class LocalIssuer:
     def jwks(self) -> dict[str, Any]:
         with self._lock:
             kids = list(self.published)
-            extra = [dict(jwk) for jwk in self.extra_jwks]
+            extra = list(self.extra_jwks)
         return {"keys": [self.signing_keys[kid].public_jwk() for kid in kids] + extra}
 
     def metadata(self) -> dict[str, Any]:
