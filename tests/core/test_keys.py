@@ -561,3 +561,23 @@ def test_malformed_keys_are_skipped(issuer: LocalIssuer, validator: TokenValidat
     assert validator.validate(issuer.mint()).subject == "user-123"
     kids = {key.kid for key in validator.keys[issuer.issuer].keys}
     assert kids.isdisjoint({"broken", "badcurve", "x25519", "noxy"})
+
+
+@pytest.mark.anyio
+async def test_a_json_document_without_keys_is_no_jwks(issuer: LocalIssuer) -> None:
+    settings = Settings(
+        issuer=issuer.issuer,
+        audience=AUDIENCE,
+        jwks_uri=issuer.issuer + "/.well-known/openid-configuration",
+    )
+    with pytest.raises(KeysUnavailable):
+        TokenValidator(settings).validate(issuer.mint())
+    with pytest.raises(KeysUnavailable):
+        await TokenValidator(settings).validate_async(issuer.mint())
+
+
+def test_a_jwks_with_odd_entries_keeps_its_usable_keys(
+    issuer: LocalIssuer, validator: TokenValidator
+) -> None:
+    issuer.extra_jwks.extend([["not", "a", "dict"], "string", 7, None])
+    assert validator.validate(issuer.mint()).subject == "user-123"
