@@ -172,7 +172,7 @@ class LocalIssuer:
         self._thread: threading.Thread | None = None
         self.signing_keys: dict[str, SigningKey] = {}
         self.published: list[str] = []
-        # Raw JWK dicts served after the published keys, exactly as given (odd or unusable keys).
+        # Entries served after the published keys exactly as given: odd or unusable JWKs.
         self.extra_jwks: list[Any] = []
         self._current: dict[str, str] = {}
         for key in keys if keys is not None else map(generate_key, FAMILIES):
