@@ -214,7 +214,8 @@ def google(*, allowed_emails: str | Iterable[str] | None = None) -> dict[str, An
 
     ``audience`` is the URL the caller requested the token for (the service URL). Any Google
     account can obtain such a token for any audience, so ``allowed_emails`` (the callers'
-    service accounts) is required.
+    service accounts) is required. Google writes ``iss`` as ``https://accounts.google.com`` or
+    as the legacy ``accounts.google.com``; both are accepted.
     """
     emails = _comma_strings(allowed_emails, "allowed_emails")
     if not emails:
@@ -223,7 +224,7 @@ def google(*, allowed_emails: str | Iterable[str] | None = None) -> dict[str, An
             "account can get an ID token for any audience, so name the calling service accounts"
         )
     return {
-        "issuer": "https://accounts.google.com",
+        "issuer": ("https://accounts.google.com", "accounts.google.com"),
         "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
         "accept_id_tokens": True,
         "required_claims": {"email": list(emails), "email_verified": True},

@@ -88,6 +88,10 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _has_scheme(identifier: str) -> bool:
+    return bool(urlsplit(identifier).scheme)
+
+
 def _check_url(url: str, name: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
@@ -264,7 +268,21 @@ class Settings:
                 "your provider puts in access tokens, e.g. https://YOUR_TENANT.auth0.com/"
             )
         for issuer in self.issuer:
-            _check_url(issuer, "issuer")
+            if _has_scheme(issuer):
+                _check_url(issuer, "issuer")
+            elif self.jwks_uri is None:
+                # An identifier such as Google's legacy "accounts.google.com": compared exactly,
+                # never fetched, so its keys must come from an explicit jwks_uri.
+                raise ConfigurationError(
+                    f"audmw: issuer {issuer!r} is not an https:// URL, so its keys cannot be "
+                    "discovered. Give the issuer as an https:// URL; or, if the provider writes "
+                    "iss without a scheme (Google's legacy accounts.google.com), set jwks_uri to "
+                    "its key set"
+                )
+            elif not issuer.isprintable() or " " in issuer:
+                raise ConfigurationError(
+                    f"audmw: issuer {issuer!r} has spaces or control characters"
+                )
             if "{" in issuer.replace(TENANT_PLACEHOLDER, ""):
                 raise ConfigurationError(
                     f"audmw: issuer {issuer!r} has a placeholder other than {TENANT_PLACEHOLDER}"
