@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with LocalIssuer() as issuer:
         settings = Settings(issuer=issuer.issuer, audience=AUDIENCE)
-        uncached = TokenValidator(Settings(issuer=issuer.issuer, audience=AUDIENCE, token_cache_size=0))
+        uncached = TokenValidator(
+            Settings(issuer=issuer.issuer, audience=AUDIENCE, token_cache_size=0)
+        )
         cached = TokenValidator(settings)
         for alg in ALGORITHMS:
             # A typical provider access token: about 1.2 KB with an RSA signature.
@@ -86,8 +88,10 @@ def main(argv: list[str] | None = None) -> None:
             hit = per_call(lambda t=token: cached.validate(t), args.seconds)
             rows.append((alg, len(token), floor, pyjwt, miss, hit))
 
-    print(f"{'alg':<6} {'bytes':>5} {'floor us':>9} {'PyJWT/floor':>11} "
-          f"{'audmw/floor':>11} {'PyJWT/audmw':>11} {'hit us':>7} {'hit/floor':>9}")
+    print(
+        f"{'alg':<6} {'bytes':>5} {'floor us':>9} {'PyJWT/floor':>11} "
+        f"{'audmw/floor':>11} {'PyJWT/audmw':>11} {'hit us':>7} {'hit/floor':>9}"
+    )
     for alg, size, floor, pyjwt, miss, hit in rows:
         print(
             f"{alg:<6} {size:>5} {floor:>9.1f} {pyjwt / floor:>10.2f}x {miss / floor:>10.2f}x "
