@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 import timeit
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -68,8 +69,13 @@ def with_audmw(issuer: LocalIssuer, cache_size: int) -> Flask:
 
 
 def with_authlib(issuer: LocalIssuer, prepared: bool) -> Flask:
+    from authlib.deprecate import AuthlibDeprecationWarning
     from authlib.integrations.flask_oauth2 import ResourceProtector
     from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+
+    # Authlib warns on every request that its key import moved to joserfc (and sets its own
+    # warning category to "always" on import); the verification is the same.
+    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
     from joserfc.jwk import KeySet
 
     jwks = issuer.jwks()
