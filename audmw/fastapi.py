@@ -33,7 +33,6 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from audmw import diagnostics
 from audmw.answer import Answer
 from audmw.errors import AuthError, InsufficientScope
 from audmw.guard import Guard
@@ -140,11 +139,9 @@ class BearerToken(SecurityBase):
         if isinstance(user, TokenUser):
             # AudienceMiddleware validated this request's token; do not validate it twice.
             try:
-                requirement.check(user.token)
+                return Guard.check_scopes(user.token, requirement)
             except InsufficientScope as error:
-                diagnostics.log_refusal(error, user.token.fingerprint)
                 raise AuthRefused(self._guard_for(connection).answer(error)) from None
-            return user.token
         guard = self._guard_for(connection)
         try:
             return await guard.authorize_async(

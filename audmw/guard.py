@@ -87,7 +87,7 @@ class Guard:
     ) -> AccessToken:
         """The verified token of a request, ``authorization`` being the token header's values."""
         token = self._bearer(authorization, token_in_query)
-        return self._check(self.validator.validate(token), requirement)
+        return self.check_scopes(self.validator.validate(token), requirement)
 
     async def authorize_async(
         self,
@@ -97,7 +97,7 @@ class Guard:
         token_in_query: bool = False,
     ) -> AccessToken:
         token = self._bearer(authorization, token_in_query)
-        return self._check(await self.validator.validate_async(token), requirement)
+        return self.check_scopes(await self.validator.validate_async(token), requirement)
 
     def answer(self, error: AuthError) -> Answer:
         return answer(error, self.settings.realm)
@@ -114,7 +114,12 @@ class Guard:
             raise
 
     @staticmethod
-    def _check(token: AccessToken, requirement: Requirement) -> AccessToken:
+    def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
+        """``token`` when it satisfies ``requirement``, else a logged ``InsufficientScope``.
+
+        For a token verified earlier in the same request (by a middleware) that a later
+        layer (a FastAPI dependency, a DRF permission) checks against its own requirement.
+        """
         if requirement:
             try:
                 requirement.check(token)

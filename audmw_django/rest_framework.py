@@ -24,9 +24,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from audmw import AccessToken, AuthError, InsufficientScope, MissingToken, Requirement
+from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
 from audmw.answer import challenge
-from audmw.diagnostics import log_refusal
 from audmw_django.conf import current
 from audmw_django.middleware import authorization_of, token_in_query
 from audmw_django.user import TokenUser
@@ -136,9 +135,8 @@ class _ScopePermission(BasePermission):
             Requirement.of(any_of=scopes) if self.any_of and scopes else Requirement.of(scopes)
         )
         try:
-            requirement.check(token)
+            Guard.check_scopes(token, requirement)
         except InsufficientScope as error:
-            log_refusal(error, token.fingerprint)
             raise TokenRefused(error) from None
         return True
 

@@ -13,20 +13,9 @@ import django
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django_support import MIDDLEWARE, audmw_settings
 
 from audmw.testing import LocalIssuer
-
-AUDIENCE = "https://api.example.com"
-
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "audmw_django.middleware.AudienceMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
 
 if not settings.configured:
     settings.configure(
@@ -70,19 +59,6 @@ def issuer() -> Iterator[LocalIssuer]:
         yield local
 
 
-def audmw_settings(issuer: LocalIssuer, **extra: Any) -> dict[str, Any]:
-    return {
-        "ISSUER": issuer.issuer,
-        "AUDIENCE": AUDIENCE,
-        "EXEMPT_PATHS": ["/health", "/admin/**", "/drf/**", "/session"],
-        "RULES": [
-            {"methods": ["GET"], "path": "/thirdparty/**", "scopes": ["reports"]},
-            {"path": "/thirdparty/status", "public": True},
-        ],
-        **extra,
-    }
-
-
 @pytest.fixture(autouse=True)
 def audmw(issuer: LocalIssuer) -> Iterator[dict[str, Any]]:
     from audmw_testproject.views import EFFECTS
@@ -99,7 +75,3 @@ def effects() -> list[str]:
     from audmw_testproject.views import EFFECTS
 
     return EFFECTS
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}

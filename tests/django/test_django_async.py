@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction
-from conftest import AUDIENCE
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import AsyncClient
+from django_support import AUDIENCE
 
 from audmw import Guard
 from audmw.keys import IssuerKeys

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import AUDIENCE, audmw_settings
 from django.test import Client, override_settings
+from django_support import AUDIENCE, audmw_settings
 from rest_framework.test import APIClient
 
 from audmw.testing import LocalIssuer

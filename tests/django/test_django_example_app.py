@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import AUDIENCE
+from django_support import AUDIENCE
 
 from audmw.testing import LocalIssuer
 

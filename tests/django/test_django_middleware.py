@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, audmw_settings, bearer
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
+from django_support import AUDIENCE, audmw_settings, bearer
 
 from audmw.testing import LocalIssuer
 from audmw_django.user import TokenUser
