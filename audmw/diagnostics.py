@@ -46,7 +46,16 @@ def _quoted_list(values: Iterable[str]) -> str:
 
 def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) -> str | None:
     """Why these claims look like an OpenID Connect ID token, or None."""
-    present = [name for name in ID_TOKEN_CLAIMS if name in claims]
+    # Keycloak names the kind in the body: "ID" or "Bearer". Before version 25 its access
+    # tokens also carried the login's nonce, which alone must not make them ID tokens.
+    kind = claims.get("typ")
+    if kind == "ID":
+        return "the typ claim is 'ID'"
+    present = [
+        name
+        for name in ID_TOKEN_CLAIMS
+        if name in claims and not (name == "nonce" and kind == "Bearer")
+    ]
     if present:
         return f"{'/'.join(present)} present"
     if claims.get("token_use") == "id":

@@ -27,8 +27,8 @@ _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 _MAX_KID = 256
-# Claims only an ID token carries ("token_use" is Cognito's marker of either kind).
-_ID_TOKEN_MARKS = frozenset({"nonce", "at_hash", "c_hash", "token_use"})
+# Claims that may mark an ID token ("token_use" is Cognito's, the body "typ" Keycloak's marker).
+_ID_TOKEN_MARKS = frozenset({"nonce", "at_hash", "c_hash", "token_use", "typ"})
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 # A cached verification: the token, the key that verified it and the set it came from.

@@ -173,3 +173,38 @@ def test_cognito_settings() -> None:
         Settings.for_provider("cognito", user_pool_id=POOL)
     with pytest.raises(ConfigurationError, match="region"):
         Settings.for_provider("cognito", user_pool_id="AbCdEf123", client_id="a")
+
+
+def keycloak_id_token(issuer: LocalIssuer, **claims: Any) -> str:
+    """A Keycloak ID token: body typ "ID", aud the client that logged in."""
+    now = int(time.time())
+    payload = {
+        "iss": KEYCLOAK_ISSUER,
+        "aud": API_CLIENT,
+        "sub": "f0c1d2e3-a4b5-4c6d-8e7f-9a0b1c2d3e4f",
+        "azp": API_CLIENT,
+        "exp": now + 300,
+        "iat": now,
+        "typ": "ID",
+        **claims,
+    }
+    key = issuer.key_for("RS256")
+    return sign_compact({"alg": "RS256", "typ": "JWT", "kid": key.kid}, payload, key.private_key)
+
+
+def test_keycloak_before_25_access_tokens_with_the_login_nonce_pass(
+    issuer: LocalIssuer, keycloak: TokenValidator
+) -> None:
+    # Keycloak up to 24 copied the authorization request's nonce into access tokens too.
+    assert keycloak.validate(keycloak_token(issuer, nonce="n-0S6_WzA2Mj")).subject
+
+
+def test_keycloak_id_tokens_are_refused_by_their_typ_claim(
+    issuer: LocalIssuer, keycloak: TokenValidator
+) -> None:
+    error = refusal(keycloak, keycloak_id_token(issuer))
+    assert error.reason == "id_token"
+    assert error.hint is not None
+    assert "typ claim is 'ID'" in error.hint
+    # With the nonce of the login too, still an ID token.
+    assert refusal(keycloak, keycloak_id_token(issuer, nonce="n-1")).reason == "id_token"
