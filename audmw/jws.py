@@ -59,7 +59,8 @@ def _json_object(segment: bytes, what: str) -> dict[str, Any]:
         value, end = _scan(text, start)
         if text[end:].strip(_JSON_WHITESPACE):
             raise ValueError("data after the JSON value")
-    except (ValueError, binascii.Error, UnicodeDecodeError, StopIteration):
+    except (ValueError, binascii.Error, UnicodeDecodeError, StopIteration, RecursionError):
+        # RecursionError: JSON nested deeper than the interpreter's recursion limit.
         raise InvalidToken("malformed_jwt", hint=f"the JWT {what} is not base64url JSON") from None
     if not isinstance(value, dict):
         raise InvalidToken("malformed_jwt", hint=f"the JWT {what} is not a JSON object")

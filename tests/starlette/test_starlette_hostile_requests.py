@@ -1,0 +1,49 @@
+"""Requests shaped to slip past the middleware or to crash it, through a real Starlette app."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette_contract import asgi_client, bearer
+
+from audmw import Settings
+from audmw.starlette import AudienceMiddleware
+from audmw.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+AUDIENCE = "https://api.example.com"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def app_for(settings: Settings, ran: list[str]) -> Starlette:
+    async def report(request: Request) -> JSONResponse:
+        ran.append(f"{request.method} {request.url.path}")
+        return JSONResponse({"report": "secret"})
+
+    return Starlette(
+        routes=[Route("/reports/q", report), Route("/admin/", report)],
+        middleware=[Middleware(AudienceMiddleware, settings=settings)],
+    )
+
+
+async def test_deeply_nested_token_json_is_a_401_not_a_500(issuer: LocalIssuer) -> None:
+    ran: list[str] = []
+    app = app_for(Settings(issuer=issuer.issuer, audience=AUDIENCE), ran)
+    deep = b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    token = _b64(json.dumps({"alg": "RS256"}).encode()) + "." + _b64(deep) + ".c2ln"
+    async with asgi_client(app) as client:
+        response = await client.get("/reports/q", headers=bearer(token))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert ran == []
