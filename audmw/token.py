@@ -53,6 +53,35 @@ class AccessToken:
             fingerprint=fingerprint,
         )
 
+    @classmethod
+    def _verified(
+        cls,
+        claims: Mapping[str, Any],
+        subject: str | None,
+        issuer: str,
+        audience: tuple[str, ...],
+        scopes: frozenset[str],
+        client_id: str | None,
+        expires_at: float,
+        token_id: str | None,
+        not_before: float | None,
+        fingerprint: str,
+    ) -> AccessToken:
+        """The validator's constructor: positional, without keyword packing (half the cost)."""
+        token = object.__new__(cls)
+        fields = token.__dict__
+        fields["claims"] = claims
+        fields["subject"] = subject
+        fields["issuer"] = issuer
+        fields["audience"] = audience
+        fields["scopes"] = scopes
+        fields["client_id"] = client_id
+        fields["expires_at"] = expires_at
+        fields["token_id"] = token_id
+        fields["not_before"] = not_before
+        fields["fingerprint"] = fingerprint
+        return token
+
     def has_scopes(self, *scopes: str) -> bool:
         return self.scopes.issuperset(scopes)
 

@@ -1,7 +1,8 @@
 """``TokenValidator``: is this a current access token, from a trusted issuer, for this API?
 
-The checks are written once, as a generator that yields when an issuer's keys must be
-fetched; ``validate`` and ``validate_async`` only differ in how they fetch.
+The checks are written once, as a function that returns the issuer's keys instead of a token
+when they must be fetched first (then it runs again, with them); ``validate`` and
+``validate_async`` only differ in how they fetch.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from jwt.algorithms import Algorithm, get_default_algorithms
@@ -26,6 +27,8 @@ from audmw.token import CLIENT_ID_CLAIMS, AccessToken
 _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
+_NO_SCOPES: frozenset[str] = frozenset()
+_verified_token = AccessToken._verified
 _MAX_KID = 256
 # Claims that may mark an ID token ("token_use" is Cognito's, the body "typ" Keycloak's marker).
 _ID_TOKEN_MARKS = frozenset({"nonce", "at_hash", "c_hash", "token_use", "typ"})
@@ -65,11 +68,15 @@ def _same(value: Any, wanted: Any) -> bool:
     return type(value) in (int, float) and value == wanted
 
 
+_NUMBERS = (int, float)  # by exact type: excludes bool, str and null (RFC 7519 §2)
+_ABSENT: Any = object()
+
+
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     if name not in claims:
         return None
     value = claims[name]
-    if type(value) not in (int, float):  # excludes bool, str and null (RFC 7519 §2)
+    if type(value) not in _NUMBERS:
         raise InvalidToken(f"bad_{name}", hint=f"{name} is not a JSON number")
     return float(value)
 
@@ -101,6 +108,8 @@ class TokenValidator:
         self._cache: dict[bytes, _Entry] = {}
         self._headers: dict[bytes, dict[str, Any]] = {}
         self._scope_claims = settings.scope_claims
+        # (name, dotted): a dotted name may also be a path into nested claims.
+        self._scope_lookup = tuple((name, "." in name) for name in settings.scope_claims)
         self._client_ids = frozenset(settings.client_ids)
         self._types = _ACCESS_TOKEN_TYPES if settings.require_at_jwt else _ALLOWED_TYPES
         self._check_id_tokens = not settings.accept_id_tokens
@@ -145,18 +154,16 @@ class TokenValidator:
         cached = self._cached(digest)
         if cached is not None:
             return cached
-        flow = self._checks(raw, digest)
         try:
-            wanted = next(flow)
-            while True:
-                wanted[0].refresh(wanted[1])
-                wanted = flow.send(None)
-        except StopIteration as done:
-            result: AccessToken = done.value
-            return result
+            result = self._checks(raw, digest, None)
+            if isinstance(result, tuple):
+                keys, generation = result
+                keys.refresh(generation)
+                result = self._checks(raw, digest, keys)
         except AuthError as error:
-            diagnostics.log_refusal(error, digest.hex()[:16])
+            diagnostics.log_refusal(error, digest[:8].hex())
             raise
+        return cast(AccessToken, result)  # a second run uses the keys as they are
 
     async def validate_async(self, token: str | bytes) -> AccessToken:
         """``validate`` for async code: key fetches never block the event loop."""
@@ -164,18 +171,16 @@ class TokenValidator:
         cached = self._cached(digest)
         if cached is not None:
             return cached
-        flow = self._checks(raw, digest)
         try:
-            wanted = next(flow)
-            while True:
-                await wanted[0].refresh_async(wanted[1])
-                wanted = flow.send(None)
-        except StopIteration as done:
-            result: AccessToken = done.value
-            return result
+            result = self._checks(raw, digest, None)
+            if isinstance(result, tuple):
+                keys, generation = result
+                await keys.refresh_async(generation)
+                result = self._checks(raw, digest, keys)
         except AuthError as error:
-            diagnostics.log_refusal(error, digest.hex()[:16])
+            diagnostics.log_refusal(error, digest[:8].hex())
             raise
+        return cast(AccessToken, result)  # a second run uses the keys as they are
 
     # -- the checks --------------------------------------------------------------------------
 
@@ -216,9 +221,14 @@ class TokenValidator:
                 del cache[next(iter(cache))]
         cache[digest] = entry
 
-    def _checks(self, raw: bytes, digest: bytes) -> Generator[_KeysWanted, None, AccessToken]:
-        token = jws.parse(raw, self._headers)
-        header, claims = token.header, token.payload
+    def _checks(
+        self, raw: bytes, digest: bytes, refreshed: IssuerKeys | None
+    ) -> AccessToken | _KeysWanted:
+        """The verified token, or the issuer's keys (and their generation) to refresh first.
+
+        ``refreshed``: the keys just refreshed for this token; they are used as they are now.
+        """
+        header, claims, signing_input, signature = jws.parse(raw, self._headers)
         alg = self._check_header(header)
 
         iss = claims.get("iss")
@@ -236,15 +246,12 @@ class TokenValidator:
         keys: IssuerKeys | None = None
         if alg in HMAC_ALGORITHMS:
             assert self.settings.hmac_secret is not None  # Settings guarantees it
-            verified = algorithm.verify(
-                token.signing_input, self.settings.hmac_secret, token.signature
-            )
+            verified = algorithm.verify(signing_input, self.settings.hmac_secret, signature)
         else:
             keys = issuer_keys
             candidates, kid_known = keys.candidates(kid, alg)
-            if keys.should_refresh(self._clock(), kid_known):
-                yield keys, keys.generation
-                candidates, kid_known = keys.candidates(kid, alg)
+            if keys is not refreshed and keys.should_refresh(self._clock(), kid_known):
+                return keys, keys.generation
             if not candidates:
                 if not keys.loaded or (keys.failed_at is not None and not kid_known):
                     raise KeysUnavailable(
@@ -258,7 +265,7 @@ class TokenValidator:
                 raise InvalidToken("unknown_kid", hint=f"kid {kid!r} is not in the JWKS of {iss}")
             verified = False
             for candidate in candidates:
-                if algorithm.verify(token.signing_input, candidate.key, token.signature):
+                if algorithm.verify(signing_input, candidate.key, signature):
                     key, verified = candidate, True
                     break
         if not verified:
@@ -365,11 +372,25 @@ class TokenValidator:
     ) -> AccessToken:
         now = self._clock()
         leeway = self._leeway
-        exp = _numeric_date(claims, "exp")
-        nbf = _numeric_date(claims, "nbf")
-        iat = _numeric_date(claims, "iat")
-        if exp is None:
-            raise InvalidToken("exp_missing", hint="the token has no exp")
+        get = claims.get
+        exp: Any = get("exp")
+        nbf: Any = get("nbf", _ABSENT)
+        iat: Any = get("iat", _ABSENT)
+        if (
+            type(exp) in _NUMBERS
+            and (nbf is _ABSENT or type(nbf) in _NUMBERS)
+            and (iat is _ABSENT or type(iat) in _NUMBERS)
+        ):
+            exp = float(exp)
+            nbf = None if nbf is _ABSENT else float(nbf)
+            iat = None if iat is _ABSENT else float(iat)
+        else:
+            # A refusal: the same checks one claim at a time, in order, give the reason.
+            exp = _numeric_date(claims, "exp")
+            nbf = _numeric_date(claims, "nbf")
+            iat = _numeric_date(claims, "iat")
+            if exp is None:
+                raise InvalidToken("exp_missing", hint="the token has no exp")
         if exp + leeway <= now:
             raise InvalidToken("expired", hint=f"expired {int(now - exp)} s ago")
         if nbf is not None and nbf - leeway > now:
@@ -421,31 +442,35 @@ class TokenValidator:
                 "claim_missing", hint=diagnostics.any_claim_hint(self._require_any_claim)
             )
 
-        scopes: set[str] = set()
-        for name in self._scope_claims:
-            value = claims[name] if name in claims else _claim(claims, name)
+        scopes: frozenset[str] = _NO_SCOPES
+        for name, dotted in self._scope_lookup:
+            value = get(name, _ABSENT)
+            if value is _ABSENT:
+                if not dotted:
+                    continue
+                value = _claim(claims, name)
             if type(value) is str:
-                scopes.update(value.split())
+                scopes = scopes.union(value.split())
             elif type(value) is list:
-                scopes.update(v for v in value if type(v) is str)
+                scopes = scopes.union([v for v in value if type(v) is str])
         client_id = None
         for name in CLIENT_ID_CLAIMS:
-            value = claims.get(name)
+            value = get(name)
             if type(value) is str:
                 client_id = value
                 break
-        sub, jti = claims.get("sub"), claims.get("jti")
-        return AccessToken(
-            claims=MappingProxyType(claims),
-            subject=sub if isinstance(sub, str) else None,
-            issuer=iss,
-            audience=audience,
-            scopes=frozenset(scopes),
-            client_id=client_id,
-            expires_at=exp,
-            token_id=jti if isinstance(jti, str) else None,
-            not_before=nbf,
-            fingerprint=digest.hex()[:16],
+        sub, jti = get("sub"), get("jti")
+        return _verified_token(
+            MappingProxyType(claims),
+            sub if isinstance(sub, str) else None,
+            iss,
+            audience,
+            scopes,
+            client_id,
+            exp,
+            jti if isinstance(jti, str) else None,
+            nbf,
+            digest[:8].hex(),
         )
 
     def _check_required_claims(self, claims: Mapping[str, Any]) -> None:
