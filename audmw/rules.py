@@ -65,7 +65,10 @@ class Rule:
         )
 
     def matches(self, method: str, path: str) -> bool:
-        if self.methods and method.upper() not in self.methods:
+        method = method.upper()
+        # Every framework answers HEAD with the GET view: a GET rule must hold for HEAD too.
+        methods = self.methods
+        if methods and method not in methods and not (method == "HEAD" and "GET" in methods):
             return False
         regex: re.Pattern[str] = object.__getattribute__(self, "_regex")
         return regex.fullmatch(path) is not None

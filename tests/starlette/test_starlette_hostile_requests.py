@@ -47,3 +47,20 @@ async def test_deeply_nested_token_json_is_a_401_not_a_500(issuer: LocalIssuer) 
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
     assert ran == []
+
+
+async def test_a_get_rule_holds_for_head_requests(issuer: LocalIssuer) -> None:
+    # Starlette answers HEAD with the GET endpoint: the rule's scopes must hold for it too.
+    ran: list[str] = []
+    rules = [{"methods": ["GET"], "path": "/reports/**", "scopes": ["read:reports"]}]
+    app = app_for(Settings(issuer=issuer.issuer, audience=AUDIENCE, rules=rules), ran)
+    without = bearer(issuer.mint(scopes=["profile"]))
+    async with asgi_client(app) as client:
+        assert (await client.get("/reports/q", headers=without)).status_code == 403
+        head = await client.head("/reports/q", headers=without)
+        assert head.status_code == 403
+        assert 'scope="read:reports"' in head.headers["www-authenticate"]
+        assert ran == []
+        allowed = bearer(issuer.mint(scopes=["read:reports"]))
+        assert (await client.head("/reports/q", headers=allowed)).status_code == 200
+    assert ran == ["HEAD /reports/q"]

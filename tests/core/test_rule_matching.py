@@ -1,0 +1,35 @@
+"""Settings rules hold for every way a framework reaches a view."""
+
+from __future__ import annotations
+
+from audmw import Guard, Requirement, Settings
+from audmw.testing import LocalIssuer
+
+from .conftest import AUDIENCE
+
+# -- settings rules hold for every way a framework reaches the view --------------------------------
+
+
+def _guard(issuer: LocalIssuer, *rules: dict[str, object]) -> Guard:
+    return Guard(Settings(issuer=issuer.issuer, audience=AUDIENCE, rules=list(rules)))
+
+
+def test_a_get_rule_holds_for_head(issuer: LocalIssuer) -> None:
+    # Starlette, Django and Flask all answer HEAD with the GET view.
+    guard = _guard(issuer, {"methods": ["GET"], "path": "/reports/**", "scopes": ["read:reports"]})
+    needed = Requirement.of(all_of=["read:reports"])
+    assert guard.requirement("GET", "/reports/1") == needed
+    assert guard.requirement("HEAD", "/reports/1") == needed
+    assert guard.requirement("head", "/reports/1") == needed
+    assert guard.requirement("POST", "/reports/1") == Requirement()
+
+
+def test_a_head_rule_does_not_hold_for_get(issuer: LocalIssuer) -> None:
+    guard = _guard(issuer, {"methods": ["HEAD"], "path": "/reports", "scopes": ["probe"]})
+    assert guard.requirement("GET", "/reports") == Requirement()
+
+
+def test_a_public_get_rule_opens_head_too(issuer: LocalIssuer) -> None:
+    guard = _guard(issuer, {"methods": ["GET"], "path": "/status", "public": True})
+    assert guard.requirement("HEAD", "/status") is None
+    assert guard.requirement("POST", "/status") == Requirement()
