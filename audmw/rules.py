@@ -11,10 +11,11 @@ from audmw.errors import ConfigurationError
 from audmw.requirements import Requirement
 
 
-def compile_path_pattern(pattern: str) -> re.Pattern[str]:
+def compile_path_pattern(pattern: str, *, any_trailing_slash: bool = False) -> re.Pattern[str]:
     """``/a/*/c`` matches one path segment at ``*``; ``/docs/**`` matches anything below.
 
-    A trailing ``/**`` also matches the bare prefix (``/docs``).
+    A trailing ``/**`` also matches the bare prefix (``/docs``). With ``any_trailing_slash``,
+    ``/a`` and ``/a/`` match both ``/a`` and ``/a/``.
     """
     if not pattern.startswith("/"):
         raise ConfigurationError(f"audmw: path pattern {pattern!r} must start with '/'")
@@ -22,6 +23,8 @@ def compile_path_pattern(pattern: str) -> re.Pattern[str]:
     tail = ""
     if body.endswith("/**"):
         body, tail = body[:-3], "(?:/.*)?"
+    elif any_trailing_slash and body != "/":
+        body, tail = body.removesuffix("/"), "/?"
     parts = re.split(r"(\*\*|\*)", body)
     regex = "".join(
         ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
@@ -40,7 +43,11 @@ class Rule:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
-        object.__setattr__(self, "_regex", compile_path_pattern(self.path))
+        # Routers differ on trailing slashes (Django's "api/admin/", Flask's strict_slashes):
+        # a rule that asks for scopes covers both spellings, so a slash never drops it. A
+        # public rule, like an exempt path, matches only as written.
+        regex = compile_path_pattern(self.path, any_trailing_slash=not self.public)
+        object.__setattr__(self, "_regex", regex)
 
     @classmethod
     def from_mapping(cls, data: Any) -> Rule:

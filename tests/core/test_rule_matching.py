@@ -1,6 +1,8 @@
-"""Settings rules hold for every way a framework reaches a view."""
+"""Settings rules hold for every way a framework reaches a view: HEAD, trailing slashes."""
 
 from __future__ import annotations
+
+import pytest
 
 from audmw import Guard, Requirement, Settings
 from audmw.testing import LocalIssuer
@@ -33,3 +35,40 @@ def test_a_public_get_rule_opens_head_too(issuer: LocalIssuer) -> None:
     guard = _guard(issuer, {"methods": ["GET"], "path": "/status", "public": True})
     assert guard.requirement("HEAD", "/status") is None
     assert guard.requirement("POST", "/status") == Requirement()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path"),
+    [
+        ("/admin", "/admin/"),
+        ("/admin/", "/admin"),
+        ("/users/*", "/users/42/"),
+        ("/users/*/profile", "/users/42/profile/"),
+    ],
+)
+def test_a_scope_rule_holds_with_or_without_a_trailing_slash(
+    issuer: LocalIssuer, pattern: str, path: str
+) -> None:
+    guard = _guard(issuer, {"path": pattern, "scopes": ["admin"]})
+    assert guard.requirement("GET", path) == Requirement.of(all_of=["admin"])
+
+
+def test_public_rules_and_exempt_paths_match_only_as_written(issuer: LocalIssuer) -> None:
+    guard = Guard(
+        Settings(
+            issuer=issuer.issuer,
+            audience=AUDIENCE,
+            exempt_paths=["/health"],
+            rules=[{"path": "/status", "public": True}],
+        )
+    )
+    assert guard.requirement("GET", "/health") is None
+    assert guard.requirement("GET", "/status") is None
+    assert guard.requirement("GET", "/health/") == Requirement()
+    assert guard.requirement("GET", "/status/") == Requirement()
+
+
+def test_a_scope_rule_still_ends_at_its_last_segment(issuer: LocalIssuer) -> None:
+    guard = _guard(issuer, {"path": "/admin", "scopes": ["admin"]})
+    assert guard.requirement("GET", "/admins") == Requirement()
+    assert guard.requirement("GET", "/admin/x") == Requirement()

@@ -33,3 +33,27 @@ def test_a_get_rule_holds_for_head_requests(
     allowed = {"Authorization": "Bearer " + issuer.mint(scopes=["read:reports"])}
     assert client.head("/reports/q", headers=allowed).status_code == 200
     assert ran == ["HEAD"]
+
+
+def test_a_scope_rule_holds_on_a_route_that_accepts_both_slashes(
+    make_app: Callable[..., Flask], issuer: LocalIssuer
+) -> None:
+    # strict_slashes=False: Flask runs the view for "/admin" and "/admin/" alike.
+    ran: list[str] = []
+    app = make_app(rules=[{"path": "/admin/", "scopes": ["admin"]}])
+
+    @app.get("/admin/", strict_slashes=False)
+    def admin() -> dict[str, str]:
+        from flask import request
+
+        ran.append(request.path)
+        return {"admin": "secret"}
+
+    client = app.test_client()
+    without = {"Authorization": "Bearer " + issuer.mint(scopes=["profile"])}
+    assert client.get("/admin", headers=without).status_code == 403
+    assert client.get("/admin/", headers=without).status_code == 403
+    assert ran == []
+    allowed = {"Authorization": "Bearer " + issuer.mint(scopes=["admin"])}
+    assert client.get("/admin", headers=allowed).status_code == 200
+    assert ran == ["/admin"]

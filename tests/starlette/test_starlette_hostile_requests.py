@@ -64,3 +64,19 @@ async def test_a_get_rule_holds_for_head_requests(issuer: LocalIssuer) -> None:
         allowed = bearer(issuer.mint(scopes=["read:reports"]))
         assert (await client.head("/reports/q", headers=allowed)).status_code == 200
     assert ran == ["HEAD /reports/q"]
+
+
+async def test_a_scope_rule_written_without_the_routes_trailing_slash_still_holds(
+    issuer: LocalIssuer,
+) -> None:
+    # The route is "/admin/", the rule says "/admin": the view must not run without the scope.
+    ran: list[str] = []
+    rules = [{"path": "/admin", "scopes": ["admin"]}]
+    app = app_for(Settings(issuer=issuer.issuer, audience=AUDIENCE, rules=rules), ran)
+    async with asgi_client(app) as client:
+        without = bearer(issuer.mint(scopes=["profile"]))
+        assert (await client.get("/admin/", headers=without)).status_code == 403
+        assert ran == []
+        allowed = bearer(issuer.mint(scopes=["admin"]))
+        assert (await client.get("/admin/", headers=allowed)).status_code == 200
+    assert ran == ["GET /admin/"]
