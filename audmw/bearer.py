@@ -34,6 +34,17 @@ def extract_bearer(authorization: Sequence[str], *, token_in_query: bool = False
     is present: that method is disabled (RFC 9700 §4.3.2), and using it together with the
     header is a request with two methods (RFC 6750 §2).
     """
+    credentials = bearer_credentials(authorization, token_in_query=token_in_query)
+    check_b64token(credentials)
+    return credentials
+
+
+def bearer_credentials(authorization: Sequence[str], *, token_in_query: bool = False) -> str:
+    """``extract_bearer`` but for the character check of the token (``check_b64token``).
+
+    For a caller that finds the token among tokens verified earlier (which passed that
+    check) before checking its characters.
+    """
     if not authorization:
         if token_in_query:
             raise MissingToken(
@@ -53,12 +64,16 @@ def extract_bearer(authorization: Sequence[str], *, token_in_query: bool = False
     credentials = credentials.strip(" ")
     if token_in_query:
         raise InvalidRequest("multiple_methods", hint="token sent both in the header and the query")
+    return credentials
+
+
+def check_b64token(credentials: str) -> None:
+    """Refuse credentials that are not one b64token (RFC 6750 §2.1) as a malformed request."""
     if not _is_b64token(credentials):
         raise InvalidRequest(
             "malformed_authorization",
             hint="expected 'Authorization: Bearer <token>' with one token of base64url characters",
         )
-    return credentials
 
 
 def extract_header_token(
@@ -69,6 +84,13 @@ def extract_header_token(
     The same refusals as for ``Authorization``: none is a missing token, two are a
     duplicate (400), anything but base64url segments and dots is malformed (400).
     """
+    token = header_credentials(values, header, token_in_query=token_in_query)
+    check_compact(token, header)
+    return token
+
+
+def header_credentials(values: Sequence[str], header: str, *, token_in_query: bool = False) -> str:
+    """``extract_header_token`` but for the character check of the token (``check_compact``)."""
     if not values:
         if token_in_query:
             raise MissingToken(
@@ -80,11 +102,14 @@ def extract_header_token(
         raise InvalidRequest("multiple_token_headers", hint=f"more than one {header} header")
     if token_in_query:
         raise InvalidRequest("multiple_methods", hint="token sent both in the header and the query")
-    token = values[0].strip(" \t")
+    return values[0].strip(" \t")
+
+
+def check_compact(token: str, header: str) -> None:
+    """Refuse a raw token of ``header`` that is not base64url segments and dots (400)."""
     if not token or not token.isascii() or token.encode("ascii").translate(None, _COMPACT_CHARS):
         raise InvalidRequest(
             "malformed_token_header",
             hint=f"expected the {header} header to hold one token of base64url characters and "
             "dots, with no scheme",
         )
-    return token

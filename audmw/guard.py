@@ -15,7 +15,14 @@ from typing import Any
 
 from audmw import diagnostics
 from audmw.answer import Answer, answer
-from audmw.bearer import extract_bearer, extract_header_token
+from audmw.bearer import (
+    bearer_credentials,
+    check_b64token,
+    check_compact,
+    extract_bearer,
+    extract_header_token,
+    header_credentials,
+)
 from audmw.errors import AuthError, InsufficientScope
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import compile_path_pattern
@@ -54,6 +61,12 @@ class Guard:
         """Its key in a WSGI environ and in Django's ``request.META``."""
         # None: Authorization with the Bearer scheme; else the raw token of this header.
         self._raw_header: str | None = None if header == AUTHORIZATION_HEADER else header
+        # Cache hits first, unless a subclass of the validator wants to see every token.
+        kind = type(self.validator)
+        self._hits_first = (
+            kind.validate is TokenValidator.validate
+            and kind.validate_async is TokenValidator.validate_async
+        )
 
     def requirement(
         self,
@@ -86,8 +99,13 @@ class Guard:
         token_in_query: bool = False,
     ) -> AccessToken:
         """The verified token of a request, ``authorization`` being the token header's values."""
-        token = self._bearer(authorization, token_in_query)
-        return self.check_scopes(self.validator.validate(token), requirement)
+        if not self._hits_first:
+            token = self._bearer(authorization, token_in_query)
+            return self.check_scopes(self.validator.validate(token), requirement)
+        found = self._cached_or_prepared(authorization, token_in_query)
+        if isinstance(found, tuple):
+            found = self.validator._verify(*found)
+        return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
 
     async def authorize_async(
         self,
@@ -96,8 +114,13 @@ class Guard:
         *,
         token_in_query: bool = False,
     ) -> AccessToken:
-        token = self._bearer(authorization, token_in_query)
-        return self.check_scopes(await self.validator.validate_async(token), requirement)
+        if not self._hits_first:
+            token = self._bearer(authorization, token_in_query)
+            return self.check_scopes(await self.validator.validate_async(token), requirement)
+        found = self._cached_or_prepared(authorization, token_in_query)
+        if isinstance(found, tuple):  # no await on a cache hit
+            found = await self.validator._verify_async(*found)
+        return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
 
     def answer(self, error: AuthError) -> Answer:
         return answer(error, self.settings.realm)
@@ -112,6 +135,39 @@ class Guard:
         except AuthError as error:
             diagnostics.log_refusal(error)
             raise
+
+    def _cached_or_prepared(
+        self, authorization: Sequence[str], token_in_query: bool
+    ) -> AccessToken | tuple[bytes, bytes]:
+        """The request's token from the verified-token cache, or its bytes and digest.
+
+        A token found by its digest was a compact JWS, so only a miss needs the check of its
+        characters; a malformed header still gets its 400 before any validation.
+        """
+        raw_header = self._raw_header
+        try:
+            if raw_header is None:
+                token = bearer_credentials(authorization, token_in_query=token_in_query)
+            else:
+                token = header_credentials(authorization, raw_header, token_in_query=token_in_query)
+        except AuthError as error:
+            diagnostics.log_refusal(error)
+            raise
+        validator = self.validator
+        prepared = validator._key(token)
+        if prepared is not None:
+            found = validator._cached(prepared[1])
+            if found is not None:
+                return found
+        try:
+            if raw_header is None:
+                check_b64token(token)
+            else:
+                check_compact(token, raw_header)
+        except AuthError as error:
+            diagnostics.log_refusal(error)
+            raise
+        return prepared or validator._prepare(token)
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:

@@ -51,7 +51,9 @@ class Requirement:
     def check(self, token: AccessToken) -> None:
         """Raise ``InsufficientScope`` naming what is needed when the token falls short."""
         granted = token.scopes
-        if self.all_of <= granted and all(group & granted for group in self.any_of):
+        if self.all_of <= granted and (
+            not self.any_of or all(group & granted for group in self.any_of)
+        ):
             return
         missing = sorted(self.all_of - granted)
         alternatives = [sorted(group) for group in self.any_of if not group & granted]

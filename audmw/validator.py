@@ -154,6 +154,20 @@ class TokenValidator:
         cached = self._cached(digest)
         if cached is not None:
             return cached
+        return self._verify(raw, digest)
+
+    async def validate_async(self, token: str | bytes) -> AccessToken:
+        """``validate`` for async code: key fetches never block the event loop."""
+        raw, digest = self._prepare(token)
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        return await self._verify_async(raw, digest)
+
+    # -- the checks --------------------------------------------------------------------------
+
+    def _verify(self, raw: bytes, digest: bytes) -> AccessToken:
+        """The full checks of a token not found in the cache (``_prepare`` gave its bytes)."""
         try:
             result = self._checks(raw, digest, None)
             if isinstance(result, tuple):
@@ -165,12 +179,7 @@ class TokenValidator:
             raise
         return cast(AccessToken, result)  # a second run uses the keys as they are
 
-    async def validate_async(self, token: str | bytes) -> AccessToken:
-        """``validate`` for async code: key fetches never block the event loop."""
-        raw, digest = self._prepare(token)
-        cached = self._cached(digest)
-        if cached is not None:
-            return cached
+    async def _verify_async(self, raw: bytes, digest: bytes) -> AccessToken:
         try:
             result = self._checks(raw, digest, None)
             if isinstance(result, tuple):
@@ -182,23 +191,32 @@ class TokenValidator:
             raise
         return cast(AccessToken, result)  # a second run uses the keys as they are
 
-    # -- the checks --------------------------------------------------------------------------
+    def _key(self, token: str | bytes) -> tuple[bytes, bytes] | None:
+        """The token's bytes and cache key, or None when ``_prepare`` would refuse it."""
+        if len(token) > self._max_bytes:
+            return None
+        if isinstance(token, str):
+            if not token.isascii():
+                return None
+            raw = token.encode("ascii")
+        else:
+            raw = bytes(token)
+        # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
+        return raw, hashlib.sha256(raw).digest()
 
     def _prepare(self, token: str | bytes) -> tuple[bytes, bytes]:
+        """``_key``, or the logged refusal of a token too long or not ASCII."""
+        prepared = self._key(token)
+        if prepared is not None:
+            return prepared
         if len(token) > self._max_bytes:
             error = InvalidToken(
                 "token_too_large", hint=f"token is {len(token)} bytes, limit {self._max_bytes}"
             )
-            diagnostics.log_refusal(error, _fingerprint(token))
-            raise error
-        try:
-            raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
-        except UnicodeEncodeError:
+        else:
             error = InvalidToken("not_a_jwt", hint="token contains non-ASCII characters")
-            diagnostics.log_refusal(error, _fingerprint(token))
-            raise error from None
-        # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
-        return raw, hashlib.sha256(raw).digest()
+        diagnostics.log_refusal(error, _fingerprint(token))
+        raise error
 
     def _cached(self, digest: bytes) -> AccessToken | None:
         entry = self._cache.get(digest)
