@@ -252,9 +252,10 @@ class AudienceMiddleware:
             return
         # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
         header = guard.token_header_bytes  # b"authorization" unless the settings name another
-        authorization = [
-            value.decode("latin-1") for name, value in scope["headers"] if name == header
-        ]
+        authorization = []
+        for name, value in scope["headers"]:  # a loop: no comprehension frame per request
+            if name == header:
+                authorization.append(value.decode("latin-1"))
         query = scope.get("query_string", b"")
         in_query = b"access_token" in query and any(
             name == "access_token"
@@ -265,7 +266,7 @@ class AudienceMiddleware:
         except AuthError as error:
             await self._refuse(error, scope, send)
             return
-        scope["auth"] = AuthCredentials(list(token.scopes))
+        scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
         scope["user"] = TokenUser(token)
         await self.app(scope, receive, send)
 
@@ -320,7 +321,11 @@ class AudienceMiddleware:
         if isinstance(route, (Mount, Host)):
             # Installed inside a mount: the outer router already matched its part of the path.
             return route.routes
-        routes = _app_routes(scope.get("app")) or _app_routes(self.app)
+        app = scope.get("app")
+        routes = getattr(app, "routes", None)  # a Starlette application or router, as a rule
+        if routes:
+            return routes  # type: ignore[no-any-return]
+        routes = _app_routes(app) or _app_routes(self.app)
         if routes is None and not self._warned:
             self._warned = True
             logger.warning(
