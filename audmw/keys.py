@@ -51,6 +51,11 @@ class FetchFailed(Exception):
     """A discovery or JWKS fetch failed; the message is for the operator's log."""
 
 
+# What a fetch may raise for a bad issuer answer: never a 500. httpx.InvalidURL (a malformed
+# jwks_uri) is not an httpx.HTTPError; RecursionError is JSON nested past the limit.
+_FETCH_ERRORS = (FetchFailed, httpx.HTTPError, httpx.InvalidURL, ValueError, RecursionError)
+
+
 class Fetched(NamedTuple):
     url: str
     status: int
@@ -154,7 +159,7 @@ def _json(response: Fetched, what: str) -> dict[str, Any]:
         raise FetchFailed(f"{what} {response.url} answered HTTP {response.status}")
     try:
         document = json.loads(response.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the recursion limit
         raise FetchFailed(f"{what} {response.url} is not JSON") from None
     if not isinstance(document, dict):
         raise FetchFailed(f"{what} {response.url} is not a JSON object")
@@ -318,7 +323,7 @@ class IssuerKeys:
                         request = flow.send(self._send(client, request))
             except StopIteration:
                 return
-            except (FetchFailed, httpx.HTTPError, ValueError) as exc:
+            except _FETCH_ERRORS as exc:
                 self._failed(exc)
 
     async def refresh_async(self, generation: int) -> None:
@@ -344,7 +349,7 @@ class IssuerKeys:
                         request = flow.send(await self._send_async(client, request))
             except StopIteration:
                 return
-            except (FetchFailed, httpx.HTTPError, ValueError) as exc:
+            except _FETCH_ERRORS as exc:
                 self._failed(exc)
 
     def _failed_since(self, generation: int) -> bool:
