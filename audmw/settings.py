@@ -93,7 +93,11 @@ def _has_scheme(identifier: str) -> bool:
 
 
 def _check_url(url: str, name: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- urlsplit checks the port only when it is read
+    except ValueError:
+        raise ConfigurationError(f"audmw: {name} {url!r} is not a valid URL") from None
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and _is_loopback(parts.hostname):

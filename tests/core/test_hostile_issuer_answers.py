@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from audmw import KeysUnavailable, Settings, TokenValidator
+from audmw import ConfigurationError, KeysUnavailable, Settings, TokenValidator
 from audmw.testing import LocalIssuer
 
 from .conftest import AUDIENCE
@@ -65,3 +65,13 @@ async def test_a_jwks_nested_past_the_recursion_limit(
         TokenValidator(settings).validate(issuer.mint())
     with pytest.raises(KeysUnavailable):
         await TokenValidator(settings).validate_async(issuer.mint())
+
+
+@pytest.mark.parametrize(
+    "url", ["https://keys.example.com:port/jwks", "https://keys.example.com:99999/jwks"]
+)
+def test_a_configured_jwks_uri_with_a_bad_port_is_refused_at_start_up(url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"jwks_uri .* is not a valid URL"):
+        Settings(issuer="https://id.example.com", audience=AUDIENCE, jwks_uri=url)
+    with pytest.raises(ConfigurationError, match=r"issuer .* is not a valid URL"):
+        Settings(issuer=url.removesuffix("/jwks"), audience=AUDIENCE)
