@@ -206,9 +206,13 @@ class TokenValidator:
 
     def _prepare(self, token: str | bytes) -> tuple[bytes, bytes]:
         """``_key``, or the logged refusal of a token too long or not ASCII."""
-        prepared = self._key(token)
-        if prepared is not None:
-            return prepared
+        if len(token) <= self._max_bytes:
+            if not isinstance(token, str):
+                raw = bytes(token)
+                return raw, hashlib.sha256(raw).digest()
+            if token.isascii():
+                raw = token.encode("ascii")
+                return raw, hashlib.sha256(raw).digest()
         if len(token) > self._max_bytes:
             error = InvalidToken(
                 "token_too_large", hint=f"token is {len(token)} bytes, limit {self._max_bytes}"
