@@ -81,7 +81,8 @@ class BearerToken(SecurityBase):
     ``token_url`` the scheme is HTTP bearer; with it, OAuth2 client credentials, or
     authorization code when ``authorization_url`` is given too, listing ``scopes``
     (name -> description) for the docs. ``guard``/``settings`` (else the ``AUDMW_*``
-    environment) are used only when no ``AudienceMiddleware`` is installed.
+    environment) are used when no ``AudienceMiddleware`` is installed, and when they differ
+    from the middleware's: the token must then pass both.
     """
 
     audmw_bearer = True  # tells AudienceMiddleware to enforce these scopes before any dependency
@@ -136,7 +137,7 @@ class BearerToken(SecurityBase):
             requirement_of(self) or Requirement()
         )
         user = connection.scope.get("user")
-        if isinstance(user, TokenUser):
+        if isinstance(user, TokenUser) and self._same_settings(connection):
             # AudienceMiddleware validated this request's token; do not validate it twice.
             try:
                 return Guard.check_scopes(user.token, requirement)
@@ -151,6 +152,19 @@ class BearerToken(SecurityBase):
             )
         except AuthError as error:
             raise AuthRefused(guard.answer(error)) from None
+
+    def _same_settings(self, connection: HTTPConnection) -> bool:
+        """Whether the middleware judged the token by this scheme's settings.
+
+        A scheme given its own settings (another audience, issuer, ...) checks the token
+        against them, not only against the middleware's.
+        """
+        if not self._configured:
+            return True
+        shared = connection.scope.get(GUARD_SCOPE_KEY)
+        return isinstance(shared, Guard) and (
+            shared is self._guard or shared.settings == self.guard.settings
+        )
 
     def _guard_for(self, connection: HTTPConnection) -> Guard:
         shared = connection.scope.get(GUARD_SCOPE_KEY)
