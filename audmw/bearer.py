@@ -54,12 +54,16 @@ def bearer_credentials(authorization: Sequence[str], *, token_in_query: bool = F
         raise MissingToken("no_token")
     if len(authorization) > 1:
         raise InvalidRequest("multiple_authorization_headers")
-    scheme, _, credentials = authorization[0].strip().partition(" ")
+    scheme, space, credentials = authorization[0].strip().partition(" ")
     if scheme.lower() != "bearer":
         # An unsupported scheme (Basic, DPoP, ...) counts as no credentials: a bare challenge.
+        # The scheme is named only when credentials follow it: a token sent with no scheme
+        # at all must not reach the log, not even its first characters.
         raise MissingToken(
             "unsupported_scheme",
-            hint=f"Authorization scheme {scheme[:16]!r} is not Bearer",
+            hint=f"Authorization scheme {scheme[:16]!r} is not Bearer"
+            if space
+            else "Authorization has no scheme; send 'Authorization: Bearer <token>'",
         )
     credentials = credentials.strip(" ")
     if token_in_query:

@@ -5,9 +5,11 @@ Every case here is refused with the ordinary answer (400/401/403/503), never a 5
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from audmw import InvalidToken, TokenValidator
+from audmw import Guard, InvalidToken, MissingToken, TokenValidator
 
 from .crafting import b64, segment
 
@@ -31,3 +33,22 @@ async def test_deeply_nested_json_is_malformed_not_a_crash(
     assert caught.value.reason == "malformed_jwt"
     with pytest.raises(InvalidToken):
         await validator.validate_async(token)
+
+
+# -- nothing of the token reaches the log --------------------------------------------------------
+
+
+def test_a_token_sent_without_a_scheme_is_not_logged(
+    validator: TokenValidator, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = Guard(validator=validator)
+    opaque = "s3cr3tOpaqueAccessTokenValue0123456789"
+    caplog.set_level(logging.INFO, logger="audmw")
+    for value in (opaque, "Basic dXNlcjpwYXNz"):
+        with pytest.raises(MissingToken) as caught:
+            guard.authorize([value])
+        assert caught.value.reason == "unsupported_scheme"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "has no scheme" in logged
+    assert "'Basic' is not Bearer" in logged
+    assert opaque[:6] not in logged
