@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -70,6 +71,7 @@ def _same(value: Any, wanted: Any) -> bool:
 
 _NUMBERS = (int, float)  # by exact type: excludes bool, str and null (RFC 7519 §2)
 _ABSENT: Any = object()
+_DATE_LIMIT = float(2**53)  # seconds; beyond it a NumericDate is not a time (and inf, NaN fail)
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
@@ -78,7 +80,13 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims[name]
     if type(value) not in _NUMBERS:
         raise InvalidToken(f"bad_{name}", hint=f"{name} is not a JSON number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf
+    if not -_DATE_LIMIT < number < _DATE_LIMIT:  # also refuses 1e400, which parses as inf
+        raise InvalidToken(f"bad_{name}", hint=f"{name} is not a plausible time")
+    return number
 
 
 def _fingerprint(token: str | bytes) -> str:
@@ -398,15 +406,25 @@ class TokenValidator:
         exp: Any = get("exp")
         nbf: Any = get("nbf", _ABSENT)
         iat: Any = get("iat", _ABSENT)
-        if (
+        fast = (
             type(exp) in _NUMBERS
             and (nbf is _ABSENT or type(nbf) in _NUMBERS)
             and (iat is _ABSENT or type(iat) in _NUMBERS)
-        ):
-            exp = float(exp)
-            nbf = None if nbf is _ABSENT else float(nbf)
-            iat = None if iat is _ABSENT else float(iat)
-        else:
+        )
+        if fast:
+            try:
+                exp = float(exp)
+                nbf = None if nbf is _ABSENT else float(nbf)
+                iat = None if iat is _ABSENT else float(iat)
+            except OverflowError:
+                fast = False
+            else:
+                fast = (
+                    -_DATE_LIMIT < exp < _DATE_LIMIT
+                    and (nbf is None or -_DATE_LIMIT < nbf < _DATE_LIMIT)
+                    and (iat is None or -_DATE_LIMIT < iat < _DATE_LIMIT)
+                )
+        if not fast:
             # A refusal: the same checks one claim at a time, in order, give the reason.
             exp = _numeric_date(claims, "exp")
             nbf = _numeric_date(claims, "nbf")
@@ -472,7 +490,8 @@ class TokenValidator:
                     continue
                 value = _claim(claims, name)
             if type(value) is str:
-                scopes = scopes.union(value.split())
+                # Only the space separates scope tokens (RFC 6749 §3.3), not tabs or controls.
+                scopes = scopes.union([scope for scope in value.split(" ") if scope])
             elif type(value) is list:
                 scopes = scopes.union([v for v in value if type(v) is str])
         client_id = None
