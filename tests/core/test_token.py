@@ -61,7 +61,8 @@ def test_non_string_subject_and_jti_are_none(
 @pytest.mark.parametrize(
     ("claims", "scopes"),
     [
-        ({"scope": "read  write\tadmin"}, {"read", "write", "admin"}),
+        # Only spaces separate scope tokens (RFC 6749 §3.3): a tab does not.
+        ({"scope": "read  write\tadmin"}, {"read", "write\tadmin"}),
         ({"scope": ["read", "write"]}, {"read", "write"}),
         ({"scp": ["read", "write"]}, {"read", "write"}),
         ({"scp": "read write"}, {"read", "write"}),
