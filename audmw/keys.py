@@ -360,14 +360,24 @@ class IssuerKeys:
             and self.generation == generation
         )
 
+    def _check_progress(self, request: httpx.Request, body: bytearray, deadline: float) -> None:
+        if len(body) > self._limit():
+            raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
+        if time.monotonic() > deadline:
+            raise FetchFailed(
+                f"{request.url} took longer than {self._settings.http_timeout} s to answer"
+            )
+
     def _send(self, client: httpx.Client, request: httpx.Request) -> Fetched:
+        # httpx's timeout bounds each read; the deadline bounds the whole answer, so an
+        # issuer trickling bytes cannot hold the key lock (and every waiting request).
+        deadline = time.monotonic() + self._settings.http_timeout
         response = client.send(request, stream=True)
         try:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
-                if len(body) > self._limit():
-                    raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
+                self._check_progress(request, body, deadline)
         finally:
             response.close()
         return Fetched(
@@ -378,13 +388,13 @@ class IssuerKeys:
         )
 
     async def _send_async(self, client: httpx.AsyncClient, request: httpx.Request) -> Fetched:
+        deadline = time.monotonic() + self._settings.http_timeout
         response = await client.send(request, stream=True)
         try:
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
-                if len(body) > self._limit():
-                    raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
+                self._check_progress(request, body, deadline)
         finally:
             await response.aclose()
         return Fetched(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -75,3 +76,53 @@ def test_a_configured_jwks_uri_with_a_bad_port_is_refused_at_start_up(url: str) 
         Settings(issuer="https://id.example.com", audience=AUDIENCE, jwks_uri=url)
     with pytest.raises(ConfigurationError, match=r"issuer .* is not a valid URL"):
         Settings(issuer=url.removesuffix("/jwks"), audience=AUDIENCE)
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """Answers with a JWKS of 4 KB, one byte every 10 ms: 40 s in all."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            for _ in range(4096):
+                if stop.wait(0.01):
+                    return
+                self.wfile.write(b" ")
+                self.wfile.flush()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.anyio
+async def test_a_trickling_jwks_is_cut_off_at_the_timeout(
+    issuer: LocalIssuer, trickling_server: str
+) -> None:
+    # Each byte arrives well within the read timeout; only a deadline on the whole answer ends
+    # the fetch, in about http_timeout seconds instead of 40.
+    settings = Settings(
+        issuer=issuer.issuer, audience=AUDIENCE, jwks_uri=trickling_server, http_timeout=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(KeysUnavailable):
+        TokenValidator(settings).validate(issuer.mint())
+    with pytest.raises(KeysUnavailable):
+        await TokenValidator(settings).validate_async(issuer.mint())
+    assert time.monotonic() - started < 20  # a hang guard, far above the expected ~1 s
