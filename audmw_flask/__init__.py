@@ -1,5 +1,6 @@
 """Flask integration: ``Audmw(app)`` checks bearer access tokens before any view runs."""
 
+from audmw.marks import public, require_any_scope, require_scopes
 from audmw_flask.extension import (
     Audmw,
     AudmwState,
@@ -10,9 +11,6 @@ from audmw_flask.extension import (
     VerificationUnavailable,
     current_token,
     protect,
-    public,
-    require_any_scope,
-    require_scopes,
 )
 
 __all__ = [

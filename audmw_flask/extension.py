@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response
 from audmw.answer import Answer
 from audmw.errors import AuthError
 from audmw.guard import Guard
-from audmw.marks import is_public, public, require_any_scope, require_scopes, requirement_of
+from audmw.marks import is_public, require_any_scope, require_scopes, requirement_of
 from audmw.requirements import Requirement
 from audmw.settings import Settings
 from audmw.token import AccessToken
@@ -216,18 +216,3 @@ def _current_token() -> AccessToken | None:
 
 current_token: AccessToken = cast(AccessToken, LocalProxy(_current_token))
 """The verified ``AccessToken`` of the current request (``None`` on a public route)."""
-
-__all__ = [
-    "Audmw",
-    "AudmwState",
-    "InvalidCredentials",
-    "Refusal",
-    "ScopeRequired",
-    "TokenRequired",
-    "VerificationUnavailable",
-    "current_token",
-    "protect",
-    "public",
-    "require_any_scope",
-    "require_scopes",
-]
