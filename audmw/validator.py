@@ -432,7 +432,11 @@ class TokenValidator:
             if exp is None:
                 raise InvalidToken("exp_missing", hint="the token has no exp")
         if exp + leeway <= now:
-            raise InvalidToken("expired", hint=f"expired {int(now - exp)} s ago")
+            raise InvalidToken(
+                "expired",
+                hint=f"expired {int(now - exp)} s ago (leeway {int(leeway)} s); the client must "
+                "get a new token",
+            )
         if nbf is not None and nbf - leeway > now:
             raise InvalidToken("not_yet_valid", hint=f"nbf is {int(nbf - now)} s in the future")
         if iat is not None and iat - leeway > now:
