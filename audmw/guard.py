@@ -9,26 +9,28 @@ comes back as an ``AuthError`` that ``answer`` turns into the response.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from audmw import diagnostics
 from audmw.answer import Answer, answer
-from audmw.bearer import (
-    bearer_credentials,
-    check_b64token,
-    check_compact,
-    extract_bearer,
-    extract_header_token,
-    header_credentials,
-)
+from audmw.bearer import bearer_credentials, check_b64token, check_compact, header_credentials
 from audmw.errors import AuthError, InsufficientScope
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import compile_path_pattern
 from audmw.settings import AUTHORIZATION_HEADER, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
+
+
+class PendingToken(NamedTuple):
+    """A token ``Guard.lookup`` did not find among verified ones: ``verify`` checks it."""
+
+    token: str
+    raw: bytes
+    digest: bytes  # empty when the validator must see the token itself
 
 
 class Guard:
@@ -61,6 +63,13 @@ class Guard:
         """Its key in a WSGI environ and in Django's ``request.META``."""
         # None: Authorization with the Bearer scheme; else the raw token of this header.
         self._raw_header: str | None = None if header == AUTHORIZATION_HEADER else header
+        # The exact forms of a header value the cache is looked up with before any parsing.
+        self._prefixes: tuple[str, ...] = (
+            ("Bearer ", "bearer ") if header == AUTHORIZATION_HEADER else ("",)
+        )
+        self._prefix_bytes = tuple(prefix.encode("ascii") for prefix in self._prefixes)
+        self._prefix_length = len(self._prefixes[0])
+        self._max_bytes = settings.max_token_bytes
         # Cache hits first, unless a subclass of the validator wants to see every token.
         kind = type(self.validator)
         self._hits_first = (
@@ -93,81 +102,111 @@ class Guard:
 
     def authorize(
         self,
-        authorization: Sequence[str],
+        authorization: Sequence[str] | Sequence[bytes],
         requirement: Requirement = ANY_VALID_TOKEN,
         *,
         token_in_query: bool = False,
     ) -> AccessToken:
         """The verified token of a request, ``authorization`` being the token header's values."""
-        if not self._hits_first:
-            token = self._bearer(authorization, token_in_query)
-            return self.check_scopes(self.validator.validate(token), requirement)
-        found = self._cached_or_prepared(authorization, token_in_query)
-        if isinstance(found, tuple):
-            found = self.validator._verify(*found)
+        found = self.lookup(authorization, token_in_query=token_in_query)
+        if isinstance(found, PendingToken):
+            found = self.verify(found)
         return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
 
     async def authorize_async(
         self,
-        authorization: Sequence[str],
+        authorization: Sequence[str] | Sequence[bytes],
         requirement: Requirement = ANY_VALID_TOKEN,
         *,
         token_in_query: bool = False,
     ) -> AccessToken:
-        if not self._hits_first:
-            token = self._bearer(authorization, token_in_query)
-            return self.check_scopes(await self.validator.validate_async(token), requirement)
-        found = self._cached_or_prepared(authorization, token_in_query)
-        if isinstance(found, tuple):  # no await on a cache hit
-            found = await self.validator._verify_async(*found)
+        found = self.lookup(authorization, token_in_query=token_in_query)
+        if isinstance(found, PendingToken):  # no await on a cache hit
+            found = await self.verify_async(found)
         return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
+
+    def lookup(
+        self, authorization: Sequence[str] | Sequence[bytes], *, token_in_query: bool = False
+    ) -> AccessToken | PendingToken:
+        """``authorize`` up to the signature: the token from the verified-token cache, or the
+        ``PendingToken`` that ``verify``/``verify_async`` check in full.
+
+        Refusals of the header itself (none, two, malformed) are raised here. ASGI adapters
+        pass the header values as bytes, as the server gave them.
+        """
+        validator = self.validator
+        exact: tuple[bytes, bytes] | None = None
+        if self._hits_first and len(authorization) == 1 and not token_in_query:
+            # The usual request, "Bearer <token>" and nothing else around it: a hit needs only
+            # the digest. A token found by its digest was a compact JWS, so only a miss needs
+            # the checks of the header and of the token's characters.
+            exact = self._exact_key(authorization[0])
+            if exact is not None:
+                found = validator._cached(exact[1])
+                if found is not None:
+                    return found
+        values = [
+            value.decode("latin-1") if isinstance(value, bytes) else value
+            for value in authorization
+        ]
+        raw_header = self._raw_header
+        try:
+            if raw_header is None:
+                token = bearer_credentials(values, token_in_query=token_in_query)
+            else:
+                token = header_credentials(values, raw_header, token_in_query=token_in_query)
+            if not self._hits_first:
+                self._check_characters(token)
+                return PendingToken(token, b"", b"")
+            if exact is None or len(token) != len(exact[0]):
+                # Spaces around the token: the stripped token may still be a known one.
+                exact = validator._key(token)
+                if exact is not None:
+                    found = validator._cached(exact[1])
+                    if found is not None:
+                        return found
+            self._check_characters(token)
+        except AuthError as error:
+            diagnostics.log_refusal(error)
+            raise
+        raw, digest = exact or validator._prepare(token)
+        return PendingToken(token, raw, digest)
+
+    def verify(self, pending: PendingToken) -> AccessToken:
+        """The full checks of a token ``lookup`` did not find (sync: may fetch keys)."""
+        if not pending.digest:
+            return self.validator.validate(pending.token)
+        return self.validator._verify(pending.raw, pending.digest)
+
+    async def verify_async(self, pending: PendingToken) -> AccessToken:
+        if not pending.digest:
+            return await self.validator.validate_async(pending.token)
+        return await self.validator._verify_async(pending.raw, pending.digest)
 
     def answer(self, error: AuthError) -> Answer:
         return answer(error, self.settings.realm)
 
-    def _bearer(self, authorization: Sequence[str], token_in_query: bool) -> str:
-        try:
-            if self._raw_header is None:
-                return extract_bearer(authorization, token_in_query=token_in_query)
-            return extract_header_token(
-                authorization, self._raw_header, token_in_query=token_in_query
-            )
-        except AuthError as error:
-            diagnostics.log_refusal(error)
-            raise
+    def _exact_key(self, value: str | bytes) -> tuple[bytes, bytes] | None:
+        """Bytes and digest of the token in a header value that is exactly the scheme and the
+        token (or just the token, for a custom header); None for anything else."""
+        if isinstance(value, str):
+            if not value.startswith(self._prefixes) or not value.isascii():
+                return None
+            raw = value[self._prefix_length :].encode("ascii")
+        elif value.startswith(self._prefix_bytes):
+            raw = value[self._prefix_length :]
+        else:
+            return None
+        if not raw or len(raw) > self._max_bytes:
+            return None
+        # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
+        return raw, hashlib.sha256(raw).digest()
 
-    def _cached_or_prepared(
-        self, authorization: Sequence[str], token_in_query: bool
-    ) -> AccessToken | tuple[bytes, bytes]:
-        """The request's token from the verified-token cache, or its bytes and digest.
-
-        A token found by its digest was a compact JWS, so only a miss needs the check of its
-        characters; a malformed header still gets its 400 before any validation.
-        """
-        raw_header = self._raw_header
-        try:
-            if raw_header is None:
-                token = bearer_credentials(authorization, token_in_query=token_in_query)
-            else:
-                token = header_credentials(authorization, raw_header, token_in_query=token_in_query)
-        except AuthError as error:
-            diagnostics.log_refusal(error)
-            raise
-        validator = self.validator
-        prepared = validator._key(token)
-        if prepared is not None:
-            found = validator._cached(prepared[1])
-            if found is not None:
-                return found
-        try:
-            if raw_header is None:
-                check_b64token(token)
-            else:
-                check_compact(token, raw_header)
-        except AuthError as error:
-            diagnostics.log_refusal(error)
-            raise
-        return prepared or validator._prepare(token)
+    def _check_characters(self, token: str) -> None:
+        if self._raw_header is None:
+            check_b64token(token)
+        else:
+            check_compact(token, self._raw_header)
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:

@@ -1,7 +1,7 @@
 """Strict parsing of a compact JWS (RFC 7515 §7.1) with C-speed primitives.
 
-One regular expression checks the whole alphabet and the three-part shape at once, instead of
-a Python loop over each character; ``base64`` and ``json`` do the rest.
+No Python loop over characters: ``binascii`` in strict mode refuses any byte outside the
+alphabet while it decodes, so the token is scanned once more only to explain a refusal.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from audmw.errors import InvalidToken
 
 _BASE64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _BASE64URL_PARTS = re.compile(rb"[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*")
+_STANDARD_ALPHABET = _BASE64URL_ALPHABET.translate(bytes.maketrans(b"-_", b"+/"))
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
 _MEMO_SIZE = 64
@@ -46,10 +48,27 @@ _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignor
 
 
 def b64decode(segment: bytes) -> bytes:
-    """base64url without padding; the caller has already checked the alphabet."""
+    """base64url without padding; ``binascii.Error`` (a ValueError) for anything else.
+
+    ``-`` and ``_`` become ``+`` and ``/`` for ``binascii``, so a segment that already held
+    ``+``, ``/`` or ``=`` would pass: ``parse`` refuses those bytes in the whole token first.
+    """
     if len(segment) % 4 == 1:
         raise ValueError("impossible base64url length")
-    return binascii.a2b_base64(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
+    return _strict_a2b(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
+
+
+if sys.version_info >= (3, 11):
+
+    def _strict_a2b(data: bytes) -> bytes:
+        return binascii.a2b_base64(data, strict_mode=True)
+
+else:  # binascii skips foreign bytes unless told not to (3.11+): refuse them first
+
+    def _strict_a2b(data: bytes) -> bytes:
+        if data.rstrip(b"=").translate(None, _STANDARD_ALPHABET):
+            raise binascii.Error("Only base64 data is allowed")
+        return binascii.a2b_base64(data)
 
 
 def _json_object(segment: bytes, what: str) -> dict[str, Any]:
@@ -90,22 +109,32 @@ def parse(token: bytes, headers: dict[bytes, dict[str, Any]] | None = None) -> C
     ``headers`` memoises decoded headers: the tokens of one issuer and key share the same
     header segment byte for byte. The returned header must then be treated as read-only.
     """
-    # Deleting the base64url alphabet must leave exactly the two dots, all in C.
-    if token.translate(None, _BASE64URL_ALPHABET) != b"..":
-        raise InvalidToken("not_a_jwt", hint=describe_non_jws(token))
-    header_b64, payload_b64, signature_b64 = token.split(b".")
+    parts = token.split(b".")
+    # What strict base64 decoding of the base64url segments would let through.
+    if len(parts) != 3 or b"+" in token or b"/" in token or b"=" in token:
+        raise _not_a_jws(token)
+    header_b64, payload_b64, signature_b64 = parts
     if not (header_b64 and payload_b64 and signature_b64):
-        raise InvalidToken("not_a_jwt", hint=describe_non_jws(token))
-    header = None if headers is None else headers.get(header_b64)
-    if header is None:
-        header = _json_object(header_b64, "header")
-        if headers is not None:
-            if len(headers) >= _MEMO_SIZE:
-                headers.clear()  # varied headers are unusual; start over rather than track age
-            headers[header_b64] = header
-    payload = _json_object(payload_b64, "payload")
+        raise _not_a_jws(token)
     try:
-        signature = b64decode(signature_b64)
-    except (ValueError, binascii.Error):
-        raise InvalidToken("malformed_jwt", hint="the JWT signature is not base64url") from None
+        header = None if headers is None else headers.get(header_b64)
+        if header is None:
+            header = _json_object(header_b64, "header")
+            if headers is not None:
+                if len(headers) >= _MEMO_SIZE:
+                    headers.clear()  # varied headers are unusual; start over, don't track age
+                headers[header_b64] = header
+        payload = _json_object(payload_b64, "payload")
+        try:
+            signature = b64decode(signature_b64)
+        except ValueError:
+            raise InvalidToken("malformed_jwt", hint="the JWT signature is not base64url") from None
+    except InvalidToken:
+        if token.translate(None, _BASE64URL_ALPHABET) != b"..":
+            raise _not_a_jws(token) from None  # a byte outside base64url: not a JWS at all
+        raise
     return CompactJWS(header, payload, token[: len(header_b64) + 1 + len(payload_b64)], signature)
+
+
+def _not_a_jws(token: bytes) -> InvalidToken:
+    return InvalidToken("not_a_jwt", hint=describe_non_jws(token))

@@ -27,6 +27,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from audmw.settings import Settings
 
+_CANDIDATES_MEMO_SIZE = 64
+
 logger = logging.getLogger("audmw")
 
 MIN_RSA_BITS = 2048
@@ -188,6 +190,10 @@ class IssuerKeys:
         # Built here, at start-up, so that no fetch (in an event loop) pays for it.
         self._verify = _tls()
         self.keys: tuple[VerificationKey, ...] = ()
+        # (kid, alg) -> what ``candidates`` answers, for the key set ``_candidates_of``.
+        self._candidates: dict[tuple[str | None, str], tuple[tuple[VerificationKey, ...], bool]]
+        self._candidates = {}
+        self._candidates_of: tuple[VerificationKey, ...] = ()
         self.active: frozenset[VerificationKey] = frozenset()
         self._by_source: dict[str, VerificationKey] = {}
         self.loaded = False
@@ -203,13 +209,26 @@ class IssuerKeys:
 
     # -- decisions (no I/O) -------------------------------------------------------------
 
-    def candidates(self, kid: str | None, alg: str) -> tuple[list[VerificationKey], bool]:
+    def candidates(self, kid: str | None, alg: str) -> tuple[tuple[VerificationKey, ...], bool]:
         """Keys that may verify a token with this ``kid``/``alg``, and whether the kid is known."""
+        memo = self._candidates
+        if self._candidates_of is self.keys:
+            found = memo.get((kid, alg))
+            if found is not None:
+                return found
+            if len(memo) >= _CANDIDATES_MEMO_SIZE:
+                memo.clear()  # kids made up by clients: start over rather than grow
+        else:
+            memo.clear()  # another key set
+            self._candidates_of = self.keys
         if kid is None:
-            keys = [key for key in self.keys if key.fits(alg)]
-            return keys, bool(keys)
-        matching = [key for key in self.keys if key.kid == kid]
-        return [key for key in matching if key.fits(alg)], bool(matching)
+            keys = tuple(key for key in self.keys if key.fits(alg))
+            found = keys, bool(keys)
+        else:
+            matching = [key for key in self.keys if key.kid == kid]
+            found = tuple(key for key in matching if key.fits(alg)), bool(matching)
+        memo[(kid, alg)] = found
+        return found
 
     def should_refresh(self, now: float, kid_known: bool) -> bool:
         """Refresh when nothing is loaded, the set expired, or a kid is unknown (cooldown)."""

@@ -24,9 +24,9 @@ from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from audmw.errors import AuthError
-from audmw.guard import Guard
+from audmw.guard import Guard, PendingToken
 from audmw.marks import is_public, public, require_any_scope, require_scopes, requirement_of
-from audmw.requirements import Requirement
+from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.settings import Settings
 from audmw.token import AccessToken
 
@@ -255,14 +255,18 @@ class AudienceMiddleware:
         authorization = []
         for name, value in scope["headers"]:  # a loop: no comprehension frame per request
             if name == header:
-                authorization.append(value.decode("latin-1"))
+                authorization.append(value)
         query = scope.get("query_string", b"")
         in_query = b"access_token" in query and any(
             name == "access_token"
             for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         )
         try:
-            token = await guard.authorize_async(authorization, requirement, token_in_query=in_query)
+            token = guard.lookup(authorization, token_in_query=in_query)
+            if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
+                token = await guard.verify_async(token)
+            if requirement is not ANY_VALID_TOKEN:
+                guard.check_scopes(token, requirement)
         except AuthError as error:
             await self._refuse(error, scope, send)
             return

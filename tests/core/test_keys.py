@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import httpx
+import jwt
 import pytest
 from jwt.algorithms import RSAAlgorithm
 
@@ -300,6 +301,27 @@ def test_a_rotated_key_is_picked_up_after_the_cooldown(
     assert issuer.jwks_requests == 1
     clock.advance(30)
     assert validator.validate(rotated).subject == "user-123"
+    assert issuer.jwks_requests == 2
+
+
+def test_new_material_under_a_known_kid_is_used_once_the_set_is_refetched(
+    issuer: LocalIssuer, validator: TokenValidator, clock: Clock, spare_rsa_key: SigningKey
+) -> None:
+    """Keys are looked up by kid per key set: a refetched set must not answer with old keys."""
+    before = fresh(issuer)
+    kid = jwt.get_unverified_header(before)["kid"]
+    validator.validate(before)
+    issuer.add_key(SigningKey(kid, "rsa", spare_rsa_key.private_key))
+    after = fresh(issuer)
+    assert jwt.get_unverified_header(after)["kid"] == kid
+    with pytest.raises(InvalidToken) as refused:
+        validator.validate(after)  # the kid is known: no refetch before the set expires
+    assert refused.value.reason == "bad_signature"
+    clock.advance(601)
+    assert validator.validate(after).subject == "user-123"
+    with pytest.raises(InvalidToken) as retired:
+        validator.validate(before)  # its key is gone: the cached verification no longer counts
+    assert retired.value.reason == "bad_signature"
     assert issuer.jwks_requests == 2
 
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from audmw import Guard, InsufficientScope, InvalidToken, Requirement, TokenValidator
+from audmw import (
+    Guard,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    Requirement,
+    TokenValidator,
+)
 from audmw import validator as validator_module
 from audmw.testing import LocalIssuer
 
@@ -167,3 +174,44 @@ def test_scopes_are_checked_per_request(
         guard.authorize(header, Requirement.of(all_of=["admin"]))
     assert guard.authorize(header).subject == "user-123"
     assert rs256.verifications == 1
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+@pytest.mark.parametrize(
+    "form", ["Bearer {}", "bearer {}", "BEARER {}", "Bearer   {}  ", " Bearer {}"]
+)
+def test_every_accepted_form_of_the_header_finds_the_cached_token(
+    issuer: LocalIssuer,
+    validator: TokenValidator,
+    rs256: CountingAlgorithm,
+    form: str,
+    as_bytes: bool,
+) -> None:
+    guard = Guard(validator=validator)
+    token = long_lived(issuer)
+    guard.authorize([f"Bearer {token}"])
+    value = form.format(token)
+    assert guard.authorize([value.encode() if as_bytes else value]).subject == "user-123"
+    assert rs256.verifications == 1
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_a_cached_token_does_not_excuse_a_malformed_request(
+    issuer: LocalIssuer, validator: TokenValidator, as_bytes: bool
+) -> None:
+    guard = Guard(validator=validator)
+    token = long_lived(issuer)
+    guard.authorize([f"Bearer {token}"])
+
+    def header(value: str) -> str | bytes:
+        return value.encode() if as_bytes else value
+
+    cases: list[tuple[list[Any], bool, str]] = [
+        ([header(f"Bearer {token}")] * 2, False, "multiple_authorization_headers"),
+        ([header(f"Bearer {token}")], True, "multiple_methods"),
+        ([header(f"Bearer \t{token}")], False, "malformed_authorization"),
+    ]
+    for values, in_query, reason in cases:
+        with pytest.raises(InvalidRequest) as refused:
+            guard.authorize(values, token_in_query=in_query)
+        assert refused.value.reason == reason

@@ -127,6 +127,20 @@ def test_anything_but_a_compact_jws_is_not_a_jwt(validator: TokenValidator, toke
     assert reason_of(validator, token) == "not_a_jwt"
 
 
+@pytest.mark.parametrize("junk", ["!!!!", "\n\n\n\n", "~~~~", "    ", "\x00\x00\x00\x00"])
+@pytest.mark.parametrize("part", ["header", "payload", "signature"])
+def test_foreign_bytes_inside_a_valid_token_are_refused(
+    issuer: LocalIssuer, validator: TokenValidator, junk: str, part: str
+) -> None:
+    """A lenient base64 decoder skips them, and the signature would still verify."""
+    token = issuer.mint()
+    validator.validate(token)  # its header is now known
+    parts = token.split(".")
+    index = ["header", "payload", "signature"].index(part)
+    parts[index] = parts[index][:8] + junk + parts[index][8:]
+    assert reason_of(validator, ".".join(parts)) == "not_a_jwt"
+
+
 @pytest.mark.parametrize(
     ("header", "payload"),
     [
