@@ -24,6 +24,9 @@ from audmw.settings import AUTHORIZATION_HEADER, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 
+_PATH_MEMO_SIZE = 1024
+_MISSING: Any = object()
+
 
 class PendingToken(NamedTuple):
     """A token ``Guard.lookup`` did not find among verified ones: ``verify`` checks it."""
@@ -51,6 +54,7 @@ class Guard:
             raise TypeError("pass either a Settings or keyword options, not both")
         self.settings = settings
         self.validator = validator or TokenValidator(settings)
+        self._by_path: dict[tuple[str, str], Requirement | None] = {}
         self._exempt: tuple[re.Pattern[str], ...] = tuple(
             compile_path_pattern(path) for path in settings.exempt_paths
         )
@@ -90,9 +94,27 @@ class Guard:
         ``marked`` and ``public`` come from the view the framework resolved (``None`` and
         ``False`` when nothing resolved: an unknown URL still needs a valid token).
         """
-        if public or any(pattern.fullmatch(path) for pattern in self._exempt):
+        if public:
             return None
-        needed = marked or ANY_VALID_TOKEN
+        if not self._exempt and not self.settings.rules:
+            return marked or ANY_VALID_TOKEN
+        found: Requirement | None = self._by_path.get((method, path), _MISSING)
+        if found is _MISSING:
+            found = self._path_requirement(method, path)
+            if len(self._by_path) >= _PATH_MEMO_SIZE:
+                self._by_path.clear()  # paths are the client's to make up: start over
+            self._by_path[(method, path)] = found
+        if found is None:
+            return None
+        if found is ANY_VALID_TOKEN:
+            return marked or ANY_VALID_TOKEN
+        return found if marked is None else marked & found
+
+    def _path_requirement(self, method: str, path: str) -> Requirement | None:
+        """What exempt paths and rules say of a method and path: None for public."""
+        if any(pattern.fullmatch(path) for pattern in self._exempt):
+            return None
+        needed = ANY_VALID_TOKEN
         for rule in self.settings.rules:
             if rule.matches(method, path):
                 if rule.public:

@@ -215,5 +215,5 @@ def _accept(request: HttpRequest, token: AccessToken, config: Config) -> None:
     # CSRF protects credentials a browser adds on its own (cookies). A request authenticated by
     # a bearer token and carrying no session cookie has none, so CsrfViewMiddleware (listed
     # after this middleware) lets it through; with a session cookie, CSRF still applies.
-    if "HTTP_COOKIE" not in request.META or settings.SESSION_COOKIE_NAME not in request.COOKIES:
+    if not request.META.get("HTTP_COOKIE") or settings.SESSION_COOKIE_NAME not in request.COOKIES:
         request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]

@@ -72,3 +72,15 @@ def test_a_scope_rule_still_ends_at_its_last_segment(issuer: LocalIssuer) -> Non
     guard = _guard(issuer, {"path": "/admin", "scopes": ["admin"]})
     assert guard.requirement("GET", "/admins") == Requirement()
     assert guard.requirement("GET", "/admin/x") == Requirement()
+
+
+def test_decisions_by_path_stay_right_and_bounded_for_made_up_paths(issuer: LocalIssuer) -> None:
+    guard = _guard(issuer, {"methods": ["GET"], "path": "/reports/*", "scopes": ["read:reports"]})
+    needed = Requirement.of(all_of=["read:reports"])
+    marked = Requirement.of(all_of=["admin"])
+    for number in range(5000):
+        assert guard.requirement("GET", f"/reports/{number}") == needed
+        assert guard.requirement("GET", f"/reports/{number}", marked) == needed & marked
+        assert guard.requirement("GET", f"/reports/{number}", public=True) is None
+        assert guard.requirement("GET", f"/other/{number}") == Requirement()
+    assert len(guard._by_path) <= 1024
