@@ -25,6 +25,14 @@ def _is_b64token(credentials: str) -> bool:
     return bool(body) and not body.encode("ascii").translate(None, _B64TOKEN_CHARS)
 
 
+def is_well_formed(token: bytes, *, compact: bool = False) -> bool:
+    """Whether ``token`` passes ``check_b64token`` (or ``check_compact``), for bytes."""
+    if compact:
+        return bool(token) and not token.translate(None, _COMPACT_CHARS)
+    body = token.rstrip(b"=")
+    return bool(body) and not body.translate(None, _B64TOKEN_CHARS)
+
+
 def extract_bearer(authorization: Sequence[str], *, token_in_query: bool = False) -> str:
     """The token of the single ``Authorization: Bearer`` header among ``authorization``.
 

@@ -16,7 +16,13 @@ from typing import Any, NamedTuple
 
 from audmw import diagnostics
 from audmw.answer import Answer, answer
-from audmw.bearer import bearer_credentials, check_b64token, check_compact, header_credentials
+from audmw.bearer import (
+    bearer_credentials,
+    check_b64token,
+    check_compact,
+    header_credentials,
+    is_well_formed,
+)
 from audmw.errors import AuthError, InsufficientScope
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import compile_path_pattern
@@ -167,6 +173,10 @@ class Guard:
                 found = validator._cached(exact[1])
                 if found is not None:
                     return found
+                raw, digest = exact
+                if is_well_formed(raw, compact=self._raw_header is not None):
+                    # Exactly the scheme and a clean token: what the header checks would find.
+                    return PendingToken(raw.decode("ascii"), raw, digest)
         values = [
             value.decode("latin-1") if isinstance(value, bytes) else value
             for value in authorization

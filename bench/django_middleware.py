@@ -8,7 +8,10 @@ for the same RS256 token from a local issuer whose keys are already fetched:
   cache on, and off so that every request verifies the signature);
 - a DRF view without authentication, with ``AudienceAuthentication`` (cache on and off), and
   with ``djangorestframework-simplejwt`` configured for the same key, issuer and audience
-  (its stateless ``JWTStatelessUserAuthentication``: no database lookup, like audmw).
+  (its stateless ``JWTStatelessUserAuthentication``: no database lookup, like audmw);
+- the floor on the DRF view: an authentication class that reads the header and checks the
+  RS256 signature, and nothing else (no JSON, no claims: it would accept any token the
+  issuer ever signed).
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from base64 import urlsafe_b64decode
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import django
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
 
 from audmw.testing import LocalIssuer
@@ -67,6 +72,31 @@ def configure(issuer: LocalIssuer) -> None:
         },
     )
     django.setup()
+    SignatureOnly.public_key = issuer.key_for("RS256").private_key.public_key()
+
+
+class Signed:
+    is_authenticated = True
+
+
+class SignatureOnly:
+    """The least any validator must do per request: find the token, check its signature."""
+
+    public_key: Any = None
+
+    def authenticate(self, request: Any) -> tuple[Signed, None]:
+        value = request.META["HTTP_AUTHORIZATION"]
+        signing_input, _, signature = value[7:].rpartition(".")
+        self.public_key.verify(
+            urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+            signing_input.encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+        return Signed(), None
+
+    def authenticate_header(self, request: Any) -> str:
+        return "Bearer"
 
 
 def _views() -> list[Any]:
@@ -98,12 +128,17 @@ def _views() -> list[Any]:
         authentication_classes = (JWTStatelessUserAuthentication,)
         permission_classes = (IsAuthenticated,)
 
+    class WithSignatureOnly(Open):
+        authentication_classes = (SignatureOnly,)
+        permission_classes = (IsAuthenticated,)
+
     return [
         path("plain", plain),
         path("plain-async", plain_async),
         path("drf/open", Open.as_view()),
         path("drf/audmw", WithAudmw.as_view()),
         path("drf/simplejwt", WithSimpleJWT.as_view()),
+        path("drf/floor", WithSignatureOnly.as_view()),
     ]
 
 
@@ -229,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             ("drf simplejwt", plain, lambda: sync("/drf/simplejwt", auth), False),
             ("drf audmw cached", cached, lambda: sync("/drf/audmw", auth), False),
             ("drf audmw uncached", uncached, lambda: sync("/drf/audmw", auth), False),
+            ("drf signature only", plain, lambda: sync("/drf/floor", auth), False),
         ]
         results = measure(scenarios, args.seconds, args.rounds)
 
@@ -251,6 +287,10 @@ def main(argv: list[str] | None = None) -> None:
             f"added cost, simplejwt / {name}: "
             f"{simplejwt_added:.0f} us / {added:.0f} us = {simplejwt_added / added:.2f}x"
         )
+    floor = results["drf signature only"] - results["drf open"]
+    for name in ("drf simplejwt", "drf audmw uncached"):
+        added = results[name] - results["drf open"]
+        print(f"{name} added cost: {added / floor:.2f}x the floor's (signature only)")
     added = results["drf audmw cached"] - results["drf open"]
     print(f"added cost, simplejwt / drf audmw cached: {simplejwt_added / added:.2f}x")
 

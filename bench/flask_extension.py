@@ -7,7 +7,9 @@ The same view (needing ``read:messages``) and the same RS256 token, in apps prot
 - audmw, on a verified-token cache hit, and with the cache off (keys already fetched);
 - Authlib's ``ResourceProtector`` with RFC 9068 ``JWTBearerTokenValidator``, its key set
   prepared once, and given the JWKS as a dict (imported on every request);
-- flask-jwt-extended with the RS256 public key, ``JWT_DECODE_AUDIENCE`` and the issuer.
+- flask-jwt-extended with the RS256 public key, ``JWT_DECODE_AUDIENCE`` and the issuer;
+- the floor: a ``before_request`` that reads the header and checks the RS256 signature, and
+  nothing else (no JSON, no claims: it would accept any token the issuer ever signed).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import argparse
 import time
 import timeit
 import warnings
+from base64 import urlsafe_b64decode
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from flask import Flask
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from audmw import Settings
@@ -29,6 +33,7 @@ from audmw_flask import Audmw, require_scopes
 
 AUDIENCE = "https://api.example.com"
 SCOPE = "read:messages"
+FLOOR = "signature only (floor)"
 ROUNDS = 15
 MESSAGES = {"messages": [{"id": 1, "text": "hello"}]}
 
@@ -119,6 +124,24 @@ def with_flask_jwt_extended(issuer: LocalIssuer) -> Flask:
     return app
 
 
+def signature_only(issuer: LocalIssuer) -> Flask:
+    public_key = issuer.key_for("RS256").private_key.public_key()
+    app = Flask("signature_only")
+
+    @app.before_request
+    def check_signature() -> None:
+        signing_input, _, signature = request.headers["Authorization"][7:].rpartition(".")
+        public_key.verify(
+            urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+            signing_input.encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+
+    app.add_url_rule("/messages", "messages", lambda: MESSAGES)
+    return app
+
+
 def request_of(client: FlaskClient, headers: dict[str, str]) -> Callable[[], None]:
     def call() -> None:
         response = client.get("/messages", headers=headers)
@@ -144,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             "Authlib ResourceProtector, prepared key set": with_authlib(issuer, True),
             "Authlib ResourceProtector, JWKS dict": with_authlib(issuer, False),
             "flask-jwt-extended": with_flask_jwt_extended(issuer),
+            FLOOR: signature_only(issuer),
         }
         calls = {name: request_of(app.test_client(), headers) for name, app in apps.items()}
         for call in calls.values():
@@ -157,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
 
     added = {name: value - base for name, value in cost.items()}
     peers = {n: a for n, a in added.items() if n.startswith(("Authlib", "flask-jwt"))}
+    floor = added[FLOOR]
     faster_name = min(peers, key=lambda n: peers[n])
     print()
     print(
@@ -168,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     for name, value in peers.items():
         print(f"  {name}: audmw uncached adds {added['audmw, uncached'] / value:.2f}x its cost")
+    for name, value in (*peers.items(), ("audmw, uncached", added["audmw, uncached"])):
+        print(f"  {name}: {value / floor:.2f}x the floor's added cost")
 
 
 if __name__ == "__main__":

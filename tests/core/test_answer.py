@@ -20,6 +20,7 @@ from audmw import (
     extract_bearer,
 )
 from audmw.answer import challenge
+from audmw.bearer import check_b64token, check_compact, is_well_formed
 from audmw.errors import AuthError
 from audmw.testing import LocalIssuer
 
@@ -281,3 +282,24 @@ def test_keys_unavailable_through_the_guard(issuer: LocalIssuer, guard: Guard) -
     result = guard.answer(refused.value)
     assert result.status == 503
     assert dict(result.headers)["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["abc.DEF-_~+/123", "dG9rZW4=", "a==", "", "=", "a b", "a\tb", "a,b", "é", "a=b", "a.b\n"],
+)
+def test_the_byte_check_agrees_with_the_header_checks(token: str) -> None:
+    """Guard checks a token that came exactly as ``Bearer <token>`` as bytes."""
+    raw = token.encode("utf-8")
+    try:
+        check_b64token(token)
+        b64token = True
+    except InvalidRequest:
+        b64token = False
+    assert is_well_formed(raw) is b64token
+    try:
+        check_compact(token, "x-token")
+        compact = True
+    except InvalidRequest:
+        compact = False
+    assert is_well_formed(raw, compact=True) is compact
