@@ -40,8 +40,30 @@ def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
     )
 
 
+_SHOWN_CHARS = 80
+_SHOWN_ITEMS = 5
+
+
+def shown(value: Any) -> str:
+    """``repr`` of a value the token chose, cut short: a log line must not carry kilobytes."""
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}… ({len(text)} characters)"
+
+
+def shown_words(words: Iterable[str]) -> str:
+    """Words of the token (scopes), space-separated, the first few of many."""
+    words = list(words)
+    text = " ".join(shown(word) if len(word) > _SHOWN_CHARS else word for word in words[:20])
+    return text + (f" … ({len(words)} in all)" if len(words) > 20 else "")
+
+
 def _quoted_list(values: Iterable[str]) -> str:
-    return "[" + ", ".join(repr(v) for v in values) + "]"
+    values = list(values)
+    quoted = ", ".join(shown(v) for v in values[:_SHOWN_ITEMS])
+    more = f", … ({len(values)} in all)" if len(values) > _SHOWN_ITEMS else ""
+    return f"[{quoted}{more}]"
 
 
 def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) -> str | None:
@@ -114,7 +136,7 @@ def issuer_hint(
     wanted = " or ".join(repr(i) for i in expected)
     if not isinstance(iss, str):
         return f"the token has no string iss; expected {wanted}"
-    base = f"iss is {iss!r}, expected {wanted}"
+    base = f"iss is {shown(iss)}, expected {wanted}"
     if header is not None and "nonce" in header:
         return f"{base} — {GRAPH_HINT}"
     if iss.startswith("https://sts.windows.net/") and any(
@@ -145,10 +167,10 @@ def issuer_hint(
 def typ_hint(typ: str) -> str:
     if "okta-internal" in typ:
         return (
-            f"typ is {typ!r}: a token of Okta's org authorization server, only for Okta's own "
+            f"typ is {shown(typ)}: a token of Okta's org authorization server, only for Okta's own "
             "APIs; use a custom authorization server (/oauth2/default or your own)"
         )
-    return f"typ is {typ!r}, which names another kind of JWT than an access token"
+    return f"typ is {shown(typ)}, which names another kind of JWT than an access token"
 
 
 def choices(values: Iterable[Any]) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from audmw import diagnostics
 from audmw.errors import ConfigurationError, InsufficientScope
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class Requirement:
         raise InsufficientScope(
             tuple(dict.fromkeys(needed)),
             hint="token scopes "
-            + (" ".join(sorted(granted)) or "(none)")
+            + (diagnostics.shown_words(sorted(granted)) or "(none)")
             + "; "
             + "; ".join(parts),
         )

@@ -290,9 +290,12 @@ class TokenValidator:
                     )
                 if kid_known:
                     raise InvalidToken(
-                        "key_alg_mismatch", hint=f"key {kid!r} is not published for {alg}"
+                        "key_alg_mismatch",
+                        hint=f"key {diagnostics.shown(kid)} is not published for {alg}",
                     )
-                raise InvalidToken("unknown_kid", hint=f"kid {kid!r} is not in the JWKS of {iss}")
+                raise InvalidToken(
+                    "unknown_kid", hint=f"kid {diagnostics.shown(kid)} is not in the JWKS of {iss}"
+                )
             verified = False
             for candidate in candidates:
                 if algorithm.verify(signing_input, candidate.key, signature):
@@ -326,8 +329,8 @@ class TokenValidator:
                 if not isinstance(tid, str) or not _GUID.fullmatch(tid):
                     raise InvalidToken(
                         "tid_invalid",
-                        hint=f"iss {iss!r} fits the issuer {fitting[0][0]!r}, but the token's "
-                        "tid is missing or not a GUID",
+                        hint=f"iss {diagnostics.shown(iss)} fits the issuer {fitting[0][0]!r}, "
+                        "but the token's tid is missing or not a GUID",
                     )
                 for template, keys in fitting:
                     if template.replace(TENANT_PLACEHOLDER, tid) == iss:
@@ -340,7 +343,8 @@ class TokenValidator:
                         return iss, keys
                 raise InvalidToken(
                     "iss_mismatch",
-                    hint=f"iss {iss!r} does not name the token's own tenant (tid {tid})",
+                    hint=f"iss {diagnostics.shown(iss)} does not name the token's own tenant "
+                    f"(tid {diagnostics.shown(tid)})",
                 )
         raise InvalidToken(
             "iss_mismatch",
@@ -362,7 +366,8 @@ class TokenValidator:
             return
         raise InvalidToken(
             "key_issuer_mismatch",
-            hint=f"key {key.kid!r} is published for issuer {bound!r}, the token says {iss!r}",
+            hint=f"key {key.kid!r} is published for issuer {bound!r}, the token says "
+            f"{diagnostics.shown(iss)}",
         )
 
     def _check_header(self, header: Mapping[str, Any]) -> str:
@@ -370,12 +375,14 @@ class TokenValidator:
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise InvalidToken(
                 "alg_not_allowed",
-                hint=f"alg {alg!r} is not in {', '.join(self.settings.algorithms)}",
+                hint=f"alg {diagnostics.shown(alg)} is not in "
+                f"{', '.join(self.settings.algorithms)}",
             )
         if "crit" in header:
             # No extension is understood here, so any critical one makes the token invalid.
             raise InvalidToken(
-                "crit_unsupported", hint=f"crit lists {header['crit']!r}, none are supported"
+                "crit_unsupported",
+                hint=f"crit lists {diagnostics.shown(header['crit'])}, none are supported",
             )
         typ = header.get("typ")
         if typ is not None:
@@ -527,10 +534,12 @@ class TokenValidator:
                     hint=f"the token has no {name}; expected {diagnostics.choices(allowed)}",
                 )
             if not any(_same(value, wanted) for wanted in allowed):
-                shown = (
-                    repr(value) if isinstance(value, (str, int, float, bool)) else "another value"
+                value_shown = (
+                    diagnostics.shown(value)
+                    if isinstance(value, (str, int, float, bool))
+                    else "another value"
                 )
                 raise InvalidToken(
                     "claim_mismatch",
-                    hint=f"{name} is {shown}, expected {diagnostics.choices(allowed)}",
+                    hint=f"{name} is {value_shown}, expected {diagnostics.choices(allowed)}",
                 )

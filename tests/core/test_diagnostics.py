@@ -275,3 +275,46 @@ def test_okta_org_server_typ_hint(
     token = issuer.mint(typ="application/okta-internal-at+jwt")
     hint = hint_for(caplog, validator, token, "typ_not_allowed")
     assert "custom authorization server" in hint
+
+
+LONG = "x" * 2000
+OTHERS = [f"https://other-{n}.example" for n in range(100)]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda i: i.mint(iss="https://" + LONG), "iss_mismatch"),
+        (lambda i: i.mint(aud=["https://" + LONG, *OTHERS]), "aud_mismatch"),
+        (lambda i: i.mint(typ="application/" + LONG), "typ_not_allowed"),
+        (
+            lambda i: f"{segment({'alg': 'XS' + LONG})}.{segment(claims_for(i))}.{b64(b'sig')}",
+            "alg_not_allowed",
+        ),
+        (lambda i: craft(i, header={"crit": [LONG]}), "crit_unsupported"),
+    ],
+)
+def test_values_the_token_chose_are_cut_short_in_the_log(
+    issuer: LocalIssuer,
+    validator: TokenValidator,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[LocalIssuer], str],
+    reason: str,
+) -> None:
+    hint = hint_for(caplog, validator, make(issuer), reason)
+    assert "characters)" in hint
+    assert len(hint) < 1000
+    assert all(len(record.getMessage()) < 1200 for record in caplog.records)
+
+
+def test_scopes_the_token_carries_are_cut_short_in_the_log(
+    issuer: LocalIssuer, validator: TokenValidator, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = validator.validate(issuer.mint(scopes=[f"scope-{n}" for n in range(500)] + [LONG]))
+    caplog.set_level(logging.INFO, logger="audmw")
+    with pytest.raises(AuthError) as refused:
+        Guard.check_scopes(token, Requirement.of(all_of=["admin"]))
+    assert refused.value.reason == "insufficient_scope"
+    assert refused.value.hint is not None
+    assert len(refused.value.hint) < 1200
+    assert "(501 in all)" in refused.value.hint
