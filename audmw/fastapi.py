@@ -22,12 +22,15 @@ from typing import Any
 
 from fastapi import HTTPException, Security
 from fastapi.openapi.models import (
+    APIKey,
+    APIKeyIn,
     HTTPBearer,
     OAuth2,
     OAuthFlowAuthorizationCode,
     OAuthFlowClientCredentials,
     OAuthFlows,
 )
+from fastapi.openapi.models import SecurityBase as SecuritySchemeModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
@@ -38,7 +41,7 @@ from audmw.errors import AuthError, InsufficientScope
 from audmw.guard import Guard
 from audmw.marks import public, require_any_scope, require_scopes, requirement_of
 from audmw.requirements import Requirement
-from audmw.settings import Settings
+from audmw.settings import AUTHORIZATION_HEADER, Settings
 from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, TokenUser
 from audmw.token import AccessToken
 
@@ -82,7 +85,8 @@ class BearerToken(SecurityBase):
     authorization code when ``authorization_url`` is given too, listing ``scopes``
     (name -> description) for the docs. ``guard``/``settings`` (else the ``AUDMW_*``
     environment) are used when no ``AudienceMiddleware`` is installed, and when they differ
-    from the middleware's: the token must then pass both.
+    from the middleware's: the token must then pass both. When they name another
+    ``token_header`` (Google IAP), the scheme is an API key in that header.
     """
 
     audmw_bearer = True  # tells AudienceMiddleware to enforce these scopes before any dependency
@@ -99,7 +103,18 @@ class BearerToken(SecurityBase):
         settings: Settings | None = None,
     ) -> None:
         self.scheme_name = scheme_name
-        if token_url is None:
+        configured = guard.settings if guard is not None else settings
+        header = configured.token_header if configured is not None else AUTHORIZATION_HEADER
+        if header != AUTHORIZATION_HEADER:
+            if token_url is not None:
+                raise ValueError(
+                    f"the token comes in the {header} header (token_header), not from an "
+                    "OAuth2 flow: leave out token_url"
+                )
+            self.model: SecuritySchemeModel = APIKey.model_validate(
+                {"in": APIKeyIn.header, "name": header, "description": description}
+            )
+        elif token_url is None:
             self.model = HTTPBearer(bearerFormat="JWT", description=description)
         else:
             described = dict(scopes or {})

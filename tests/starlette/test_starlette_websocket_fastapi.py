@@ -276,3 +276,26 @@ async def test_middleware_fetches_keys_without_blocking_the_loop(issuer: LocalIs
             response = await client.get("/api/me", headers=bearer(cold.mint()))
         assert response.status_code == 200
         assert cold.jwks_requests == 1
+
+
+def test_a_scheme_with_its_own_token_header_is_an_api_key_in_that_header(
+    issuer: LocalIssuer,
+) -> None:
+    iap = Settings(issuer=issuer.issuer, audience=AUDIENCE, token_header="x-goog-iap-jwt-assertion")
+    scheme = BearerToken(scheme_name="iap", settings=iap)
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(token: Annotated[AccessToken, RequireScopes("read", scheme=scheme)]) -> Any:
+        return {"sub": token.subject}
+
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert schemes["iap"] == {"type": "apiKey", "in": "header", "name": "x-goog-iap-jwt-assertion"}
+    token = issuer.mint(scopes="read")
+    with TestClient(app) as client:
+        assert client.get("/me", headers={"x-goog-iap-jwt-assertion": token}).json() == {
+            "sub": "user-123"
+        }
+        assert client.get("/me", headers=bearer(token)).status_code == 401
+    with pytest.raises(ValueError, match="token_url"):
+        BearerToken(settings=iap, token_url="https://issuer.example.com/token")
