@@ -9,7 +9,6 @@ comes back as an ``AuthError`` that ``answer`` turns into the response.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -79,7 +78,6 @@ class Guard:
         )
         self._prefix_bytes = tuple(prefix.encode("ascii") for prefix in self._prefixes)
         self._prefix_length = len(self._prefixes[0])
-        self._max_bytes = settings.max_token_bytes
         # Cache hits first, unless a subclass of the validator wants to see every token.
         kind = type(self.validator)
         self._hits_first = (
@@ -219,20 +217,15 @@ class Guard:
         return answer(error, self.settings.realm)
 
     def _exact_key(self, value: str | bytes) -> tuple[bytes, bytes] | None:
-        """Bytes and digest of the token in a header value that is exactly the scheme and the
-        token (or just the token, for a custom header); None for anything else."""
+        """Bytes and cache key of the token in a header value that is exactly the scheme and
+        the token (or just the token, for a custom header); None for anything else."""
         if isinstance(value, str):
-            if not value.startswith(self._prefixes) or not value.isascii():
+            if not value.startswith(self._prefixes):
                 return None
-            raw = value[self._prefix_length :].encode("ascii")
-        elif value.startswith(self._prefix_bytes):
-            raw = value[self._prefix_length :]
-        else:
+        elif not value.startswith(self._prefix_bytes):
             return None
-        if not raw or len(raw) > self._max_bytes:
-            return None
-        # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
-        return raw, hashlib.sha256(raw).digest()
+        token = value[self._prefix_length :]
+        return self.validator._key(token) if token else None
 
     def _check_characters(self, token: str) -> None:
         if self._raw_header is None:
