@@ -28,6 +28,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from audmw.settings import Settings
 
 _CANDIDATES_MEMO_SIZE = 64
+_Candidates = tuple[tuple["VerificationKey", ...], bool]
 
 logger = logging.getLogger("audmw")
 
@@ -190,10 +191,8 @@ class IssuerKeys:
         # Built here, at start-up, so that no fetch (in an event loop) pays for it.
         self._verify = _tls()
         self.keys: tuple[VerificationKey, ...] = ()
-        # (kid, alg) -> what ``candidates`` answers, for the key set ``_candidates_of``.
-        self._candidates: dict[tuple[str | None, str], tuple[tuple[VerificationKey, ...], bool]]
-        self._candidates = {}
-        self._candidates_of: tuple[VerificationKey, ...] = ()
+        # A key set and what ``candidates`` answered for it, by (kid, alg).
+        self._candidates: tuple[tuple[VerificationKey, ...], dict[Any, _Candidates]] = ((), {})
         self.active: frozenset[VerificationKey] = frozenset()
         self._by_source: dict[str, VerificationKey] = {}
         self.loaded = False
@@ -211,21 +210,22 @@ class IssuerKeys:
 
     def candidates(self, kid: str | None, alg: str) -> tuple[tuple[VerificationKey, ...], bool]:
         """Keys that may verify a token with this ``kid``/``alg``, and whether the kid is known."""
-        memo = self._candidates
-        if self._candidates_of is self.keys:
+        keys = self.keys  # one look: a refresh in another thread may replace the set meanwhile
+        of, memo = self._candidates
+        if of is keys:
             found = memo.get((kid, alg))
             if found is not None:
                 return found
             if len(memo) >= _CANDIDATES_MEMO_SIZE:
                 memo.clear()  # kids made up by clients: start over rather than grow
         else:
-            memo.clear()  # another key set
-            self._candidates_of = self.keys
+            memo = {}
+            self._candidates = (keys, memo)  # the set and its answers, swapped as one
         if kid is None:
-            keys = tuple(key for key in self.keys if key.fits(alg))
-            found = keys, bool(keys)
+            fitting = tuple(key for key in keys if key.fits(alg))
+            found = fitting, bool(fitting)
         else:
-            matching = [key for key in self.keys if key.kid == kid]
+            matching = [key for key in keys if key.kid == kid]
             found = tuple(key for key in matching if key.fits(alg)), bool(matching)
         memo[(kid, alg)] = found
         return found

@@ -325,6 +325,31 @@ def test_new_material_under_a_known_kid_is_used_once_the_set_is_refetched(
     assert issuer.jwks_requests == 2
 
 
+def test_an_answer_computed_from_a_replaced_key_set_is_never_served(
+    issuer: LocalIssuer, validator: TokenValidator, clock: Clock, spare_rsa_key: SigningKey
+) -> None:
+    """A thread still looking at the old set when another refreshes it stores its answer late.
+
+    That answer must land with the old set, not be served for the new one (where the old key,
+    no longer published, would verify tokens again).
+    """
+    token = fresh(issuer)
+    kid = jwt.get_unverified_header(token)["kid"]
+    validator.validate(token)
+    keys = validator.keys[issuer.issuer]
+    old_answer = keys.candidates(kid, "RS256")
+    _old_set, old_memo = keys._candidates
+    issuer.add_key(SigningKey(kid, "rsa", spare_rsa_key.private_key))
+    clock.advance(601)
+    keys.refresh(keys.generation)
+    keys.candidates(kid, "RS256")  # a faster thread's first look at the new set
+    old_memo[(kid, "RS256")] = old_answer  # then the late store of the slower one
+    (current,), known = keys.candidates(kid, "RS256")
+    assert known
+    assert current is not old_answer[0][0]
+    assert current.key.public_numbers() == spare_rsa_key.private_key.public_key().public_numbers()
+
+
 def test_custom_cooldown(issuer: LocalIssuer, make_validator: MakeValidator, clock: Clock) -> None:
     validator = make_validator(jwks_refresh_cooldown=300)
     validator.validate(fresh(issuer))
