@@ -88,21 +88,12 @@ def check_b64token(credentials: str) -> None:
         )
 
 
-def extract_header_token(
-    values: Sequence[str], header: str, *, token_in_query: bool = False
-) -> str:
+def header_credentials(values: Sequence[str], header: str, *, token_in_query: bool = False) -> str:
     """The raw token (no scheme) of the single ``header`` among ``values``, its every value.
 
     The same refusals as for ``Authorization``: none is a missing token, two are a
-    duplicate (400), anything but base64url segments and dots is malformed (400).
+    duplicate (400); ``check_compact`` then refuses anything but base64url and dots (400).
     """
-    token = header_credentials(values, header, token_in_query=token_in_query)
-    check_compact(token, header)
-    return token
-
-
-def header_credentials(values: Sequence[str], header: str, *, token_in_query: bool = False) -> str:
-    """``extract_header_token`` but for the character check of the token (``check_compact``)."""
     if not values:
         if token_in_query:
             raise MissingToken(
