@@ -202,6 +202,7 @@ class Settings:
     jwks_retry_after: float = 5.0
     http_timeout: float = 5.0
     jwks_max_bytes: int = 256 * 1024
+    cors_preflight: bool = False
 
     def __init__(
         self,
@@ -231,6 +232,7 @@ class Settings:
         jwks_retry_after: float | str = 5.0,
         http_timeout: float | str = 5.0,
         jwks_max_bytes: int | str = 256 * 1024,
+        cors_preflight: bool | str = False,
     ) -> None:
         values: dict[str, Any] = {
             "issuer": _comma_strings(issuer, "issuer"),
@@ -260,6 +262,7 @@ class Settings:
             "jwks_retry_after": _number(jwks_retry_after, "jwks_retry_after"),
             "http_timeout": _number(http_timeout, "http_timeout"),
             "jwks_max_bytes": int(_number(jwks_max_bytes, "jwks_max_bytes")),
+            "cors_preflight": _flag(cors_preflight, "cors_preflight"),
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
