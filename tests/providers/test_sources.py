@@ -74,7 +74,7 @@ def test_explicit_settings_override_the_preset() -> None:
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ({"PROVIDER": "azure"}, "unknown provider 'azure'; choose from entra, auth0"),
+        ({"PROVIDER": "azure"}, "unknown provider 'azure'; choose from auth0, cognito, entra"),
         ({"PROVIDER": "entra", "CLIENT_ID": API_CLIENT_ID}, "needs tenant_id="),
         ({"PROVIDER": "entra", "TENANT_ID": "contoso.com", "CLIENT_ID": "x"}, "GUID"),
         ({"PROVIDER": "entra", "TENANT_ID": TENANT, "CLIENT_ID": "x", "VERSIONS": "3"}, "1.0"),
