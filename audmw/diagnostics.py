@@ -10,18 +10,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from audmw.errors import AuthError, KeysUnavailable
+from audmw.providers import PROVIDERS
+from audmw.providers.entra import GRAPH_HINT as GRAPH_HINT
+from audmw.values import SHOWN_CHARS, SHOWN_ITEMS, claim_strings
+from audmw.values import shown as shown
 
 logger = logging.getLogger("audmw")
 
 ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
-GRAPH_HINT = (
-    "the JWT header carries a nonce: a token for another API of the provider "
-    "(Microsoft Graph), which only that API can verify; request a token for this "
-    "API's scope instead"
-)
-_GRAPH_AUDIENCES = frozenset(
-    {"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}
-)
 
 
 def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
@@ -40,29 +36,17 @@ def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
     )
 
 
-_SHOWN_CHARS = 80
-_SHOWN_ITEMS = 5
-
-
-def shown(value: Any) -> str:
-    """``repr`` of a value the token chose, cut short: a log line must not carry kilobytes."""
-    text = repr(value)
-    if len(text) <= _SHOWN_CHARS:
-        return text
-    return f"{text[:_SHOWN_CHARS]}… ({len(text)} characters)"
-
-
 def shown_words(words: Iterable[str]) -> str:
     """Words of the token (scopes), space-separated, the first few of many."""
     words = list(words)
-    text = " ".join(shown(word) if len(word) > _SHOWN_CHARS else word for word in words[:20])
+    text = " ".join(shown(word) if len(word) > SHOWN_CHARS else word for word in words[:20])
     return text + (f" … ({len(words)} in all)" if len(words) > 20 else "")
 
 
 def _quoted_list(values: Iterable[str]) -> str:
     values = list(values)
-    quoted = ", ".join(shown(v) for v in values[:_SHOWN_ITEMS])
-    more = f", … ({len(values)} in all)" if len(values) > _SHOWN_ITEMS else ""
+    quoted = ", ".join(shown(v) for v in values[:SHOWN_ITEMS])
+    more = f", … ({len(values)} in all)" if len(values) > SHOWN_ITEMS else ""
     return f"[{quoted}{more}]"
 
 
@@ -92,38 +76,26 @@ def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) ->
 
 def audience_hint(aud: Any, expected: Iterable[str], claim: str = "aud") -> str:
     """The fix for an ``aud`` (or the configured audience claim) that does not name this API."""
+    expected = tuple(expected)
     wanted = " or ".join(repr(a) for a in expected)
     if claim != "aud":
         if aud is None:
             return f"the token has no {claim}; expected {wanted}"
-        values = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)]
         return (
-            f"{claim} is {_quoted_list(values)}, expected {wanted}: add the client to "
+            f"{claim} is {_quoted_list(_strings_of(aud))}, expected {wanted}: add the client to "
             "the allowed list if this API should accept its tokens"
         )
     if aud is None:
+        notes = [p.missing_audience_hint for p in PROVIDERS.values() if p.missing_audience_hint]
         return (
             f"the token has no aud; expected {wanted}. Request it with audience=/resource= "
-            "naming this API (Keycloak: add an Audience mapper; Cognito has no aud: use "
-            "client_id rules)"
+            "naming this API" + (f" ({'; '.join(notes)})" if notes else "")
         )
-    values = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)]
+    values = _strings_of(aud)
     base = f"aud is {_quoted_list(values)}, expected {wanted}"
-    if any(v.rstrip("/") in _GRAPH_AUDIENCES for v in values):
-        return base + (
-            " — a Microsoft Graph token: request the token with scope=<this API's App ID URI "
-            "or client id>/.default (or a delegated scope of this API)"
-        )
-    if values and all(v.rstrip("/").endswith("/userinfo") for v in values):
-        return base + (
-            " — the token only grants the provider's userinfo endpoint: request it with "
-            "audience=<this API's identifier>"
-        )
-    if values == ["account"]:
-        return base + (
-            " — Keycloak's default; add an Audience mapper (client scope) that puts this API's "
-            "identifier in aud"
-        )
+    explained = _first(provider.audience_hint(values) for provider in PROVIDERS.values())
+    if explained is not None:
+        return f"{base} — {explained}"
     if any(v.rstrip("/") in {e.rstrip("/") for e in expected} for v in values):
         return base + " — they differ only by a trailing slash; aud is compared exactly"
     return base + " — request the token with audience=/resource= naming this API"
@@ -137,25 +109,11 @@ def issuer_hint(
     if not isinstance(iss, str):
         return f"the token has no string iss; expected {wanted}"
     base = f"iss is {shown(iss)}, expected {wanted}"
-    if header is not None and "nonce" in header:
-        return f"{base} — {GRAPH_HINT}"
-    if iss.startswith("https://sts.windows.net/") and any(
-        e.startswith("https://login.microsoftonline.com/") for e in expected
-    ):
-        return base + (
-            " — an Entra ID v1.0 token: accept v1.0 tokens too, or set "
-            "accessTokenAcceptedVersion (requestedAccessTokenVersion) to 2 in the API's manifest"
-        )
-    if iss.startswith("https://login.microsoftonline.com/") and any(
-        e.startswith("https://sts.windows.net/") for e in expected
-    ):
-        return base + " — an Entra ID v2.0 token: accept v2.0 tokens too"
-    origin = iss.rstrip("/")
-    if "/oauth2/" not in iss and any(e.startswith(origin + "/oauth2/") for e in expected):
-        return base + (
-            " — a token of Okta's org authorization server, meant only for Okta's own APIs; "
-            "request tokens from the custom authorization server (/oauth2/<server>/v1/token)"
-        )
+    explained = signature_hint(header) if header is not None else None
+    if explained is None:
+        explained = _first(provider.issuer_hint(iss, expected) for provider in PROVIDERS.values())
+    if explained is not None:
+        return f"{base} — {explained}"
     if any(iss.rstrip("/") == e.rstrip("/") for e in expected):
         return base + (
             " — they differ only by a trailing slash; copy the issuer exactly from the "
@@ -164,13 +122,25 @@ def issuer_hint(
     return base
 
 
+def signature_hint(header: Mapping[str, Any]) -> str | None:
+    """Why a token with this header cannot be verified here, when a provider knows why."""
+    return _first(provider.header_hint(header) for provider in PROVIDERS.values())
+
+
 def typ_hint(typ: str) -> str:
-    if "okta-internal" in typ:
-        return (
-            f"typ is {shown(typ)}: a token of Okta's org authorization server, only for Okta's own "
-            "APIs; use a custom authorization server (/oauth2/default or your own)"
-        )
+    explained = _first(provider.typ_hint(typ) for provider in PROVIDERS.values())
+    if explained is not None:
+        return f"typ is {shown(typ)}: {explained}"
     return f"typ is {shown(typ)}, which names another kind of JWT than an access token"
+
+
+def _strings_of(aud: Any) -> tuple[str, ...]:
+    # The validator may hand over the claim as a list or as the tuple it normalised it to.
+    return claim_strings(list(aud) if isinstance(aud, tuple) else aud)
+
+
+def _first(answers: Iterable[str | None]) -> str | None:
+    return next((answer for answer in answers if answer is not None), None)
 
 
 def choices(values: Iterable[Any]) -> str:

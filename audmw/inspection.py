@@ -10,16 +10,16 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from audmw import diagnostics, jws
 from audmw.errors import InvalidToken
+from audmw.providers import PROVIDERS, UnverifiedToken
 from audmw.settings import HMAC_ALGORITHMS
+from audmw.values import claim_strings
 
 TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
@@ -222,14 +222,12 @@ def token_kind(
             "rfc9068",
             (f"typ is {typ!r}: the JWT profile for OAuth 2.0 access tokens",),
         )
+    token = UnverifiedToken(None, header, claims)
+    for provider in PROVIDERS.values():
+        own = provider.kind(token)
+        if own is not None:
+            return Kind("access_token", own.label, "provider", (own.reason,))
     if isinstance(typ, str) and _media_type(typ) != "jwt":
-        if "okta-internal" in typ:
-            return Kind(
-                "access_token",
-                "access token for Okta's own APIs",
-                "provider",
-                (diagnostics.typ_hint(typ),),
-            )
         label = _OTHER_TYPES.get(_media_type(typ), f"a JWT of type {typ!r}")
         return Kind("other_jwt", label, None, (diagnostics.typ_hint(typ),))
 
@@ -238,8 +236,6 @@ def token_kind(
     if isinstance(azp, str) and not any(name in claims for name in ("scope", "scp")):
         known.append(azp)  # an ID token's aud is the client it was issued to, which is azp
     why = diagnostics.id_token_signs(claims, known)
-    if why is None and claims.get("typ") == "ID":
-        why = "Keycloak's typ claim is 'ID'"
     if why is not None:
         return Kind(
             "id_token",
@@ -254,16 +250,6 @@ def token_kind(
         signs.append("token_use")
     if claims.get("typ") == "Bearer":
         signs.append("typ claim 'Bearer'")
-    if "nonce" in header:
-        return Kind(
-            "access_token",
-            "access token for another API (Microsoft Graph)",
-            "provider",
-            (
-                "the header carries a nonce: a Microsoft Graph token, which only Graph can "
-                "verify; request a token with this API's scope (api://<app>/.default)",
-            ),
-        )
     if signs:
         return Kind(
             "access_token",
@@ -280,15 +266,6 @@ def token_kind(
         None,
         (f"{typ_text}; no scope, client id or ID-token claims",),
     )
-
-
-def _audiences(claims: Mapping[str, Any]) -> list[str]:
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return [aud]
-    if isinstance(aud, list):
-        return [a for a in aud if isinstance(a, str)]
-    return []
 
 
 def _notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
@@ -311,8 +288,8 @@ def _notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
             "no aud: audmw refuses tokens that do not name the API (request the token with "
             "audience=/resource=)"
         )
-    elif not _audiences(claims) or (
-        isinstance(claims["aud"], list) and len(_audiences(claims)) != len(claims["aud"])
+    elif not claim_strings(claims["aud"]) or (
+        isinstance(claims["aud"], list) and len(claim_strings(claims["aud"])) != len(claims["aud"])
     ):
         notes.append("aud is not a string or a list of strings")
     if "exp" not in claims:
@@ -329,196 +306,27 @@ def _notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
 
 # -- provider -------------------------------------------------------------------------------
 
-_KEYCLOAK_PATH = re.compile(r"/realms/[^/]+/?$")
-_OKTA_HOST = re.compile(r".+\.(?:okta|oktapreview|okta-emea|okta-gov|okta-mil)\.com")
-_COGNITO_HOST = re.compile(r"cognito-idp\.[a-z0-9-]+\.amazonaws\.com")
-
-_Pitfalls = Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]]
-
-
-def _auth0(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    audiences = _audiences(claims)
-    userinfo = [a for a in audiences if a.rstrip("/").endswith("/userinfo")]
-    pitfalls = [
-        "the issuer ends with a slash (https://TENANT/): configure it exactly so",
-        "without audience=<API identifier> on /authorize or /oauth/token, Auth0 issues an "
-        "opaque or encrypted token that only /userinfo accepts",
-    ]
-    if userinfo and len(userinfo) == len(audiences):
-        pitfalls.insert(0, "aud names only the userinfo endpoint: request with audience=")
-    elif userinfo:
-        pitfalls.append(
-            "aud also lists the userinfo endpoint (openid scope); audmw accepts any matching member"
-        )
-    if "permissions" in claims:
-        pitfalls.append(
-            "RBAC permissions are in 'permissions': add it to scope_claims "
-            "(AUDMW_SCOPE_CLAIMS=scope,permissions) to require them like scopes"
-        )
-    if claims.get("gty") == "client-credentials":
-        pitfalls.append(
-            "machine-to-machine token (gty client-credentials; sub is CLIENT@clients): there is "
-            "no user"
-        )
-    return pitfalls
-
-
-def _entra_common(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    pitfalls = []
-    if "nonce" in header:
-        pitfalls.append(
-            "the header carries a nonce: a Microsoft Graph token, which your API cannot "
-            "verify; request scope=<your API>/.default"
-        )
-    if "roles" in claims or "scp" not in claims:
-        pitfalls.append(
-            "app permissions and app roles are in 'roles' (app-only tokens have no scp): add "
-            "roles to scope_claims to require them"
-        )
-    pitfalls.append(
-        "multi-tenant apps: the issuer contains the tenant id (tid); list each allowed "
-        "tenant's issuer"
-    )
-    return pitfalls
-
-
-def _entra_v1(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    return [
-        "v1 token (the API's accessTokenAcceptedVersion is null or 1): if clients may also get "
-        "v2 tokens, accept both issuers or set accessTokenAcceptedVersion=2",
-        "aud is the App ID URI (api://...) or the client id, whichever the client requested: "
-        "configure both as audiences",
-        "the client is in appid",
-        *_entra_common(header, claims),
-    ]
-
-
-def _entra_v2(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    return [
-        "v2 tokens always carry the API's client-id GUID as aud, never the App ID URI",
-        "the client is in azp",
-        *_entra_common(header, claims),
-    ]
-
-
-def _okta_custom(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    pitfalls = [
-        "configure the issuer with its /oauth2/<server> path: tokens of different "
-        "authorization servers are not interchangeable",
-        "scopes are in 'scp' as a JSON array (audmw reads arrays); the client is cid, the user uid",
-    ]
-    if "api://default" in _audiences(claims):
-        pitfalls.append("aud api://default is the default authorization server's audience")
-    return pitfalls
-
-
-def _okta_org(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    return [
-        "a token of Okta's org authorization server (iss without /oauth2/): only Okta's own "
-        "APIs can validate it; request tokens from a custom authorization server "
-        "(/oauth2/default/v1/token)",
-    ]
-
-
-def _keycloak(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    audiences = _audiences(claims)
-    pitfalls = []
-    if not audiences or audiences == ["account"]:
-        pitfalls.append(
-            "aud is "
-            + ("'account', Keycloak's default" if audiences else "absent")
-            + ": add an Audience mapper (client scope) that puts the API's identifier in aud"
-        )
-    pitfalls += [
-        "roles are in realm_access.roles and resource_access.<client>.roles: add those paths "
-        "to scope_claims to require them",
-        "iss carries the host name the client used to reach Keycloak: clients and the API must "
-        "use the same one (KC_HOSTNAME)",
-    ]
-    if "typ" in claims:
-        pitfalls.append(
-            f"the body claim typ {claims['typ']!r} is Keycloak's own marker, not the JOSE "
-            "header typ"
-        )
-    return pitfalls
-
-
-def _cognito(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    pitfalls = []
-    if claims.get("token_use") == "id":
-        pitfalls.append("token_use is 'id': this is the ID token; send the access token")
-    pitfalls += [
-        "Cognito access tokens carry no aud; the app client is in client_id",
-        "custom scopes are named <resource server id>/<scope>: require them by that full name",
-        "groups are in cognito:groups",
-    ]
-    return pitfalls
-
-
-def _google(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    return [
-        "Google signs ID tokens (aud = the service URL, for Cloud Run and IAP); Google's "
-        "OAuth access tokens are opaque and cannot be verified locally",
-    ]
-
-
-def _provider(id_: str, name: str, why: str, pitfalls: _Pitfalls) -> Callable[..., Provider]:
-    def build(header: Mapping[str, Any], claims: Mapping[str, Any]) -> Provider:
-        return Provider(id_, name, why, tuple(pitfalls(header, claims)))
-
-    return build
-
 
 def guess_provider(
     iss: Any, header: Mapping[str, Any], claims: Mapping[str, Any]
 ) -> Provider | None:
-    """The provider ``iss`` (and, for custom domains, the token's shape) points at."""
+    """The provider ``iss`` (and, for custom domains, the token's shape) points at.
+
+    Every provider is asked; the strongest evidence wins (the issuer's host, then the
+    issuer's path, then the token's shape), and among equals the first provider by name.
+    """
     if not isinstance(iss, str):
         return None
-    parts = urlsplit(iss)
-    host, path = (parts.hostname or "").lower(), parts.path
-    build: Callable[..., Provider] | None = None
-    if host.endswith(".auth0.com"):
-        build = _provider("auth0", "Auth0", "iss host ends with .auth0.com", _auth0)
-    elif host == "sts.windows.net":
-        build = _provider(
-            "entra-v1",
-            "Microsoft Entra ID (v1.0 token)",
-            "iss is https://sts.windows.net/…",
-            _entra_v1,
-        )
-    elif host == "login.microsoftonline.com" and path.rstrip("/").endswith("/v2.0"):
-        build = _provider(
-            "entra-v2",
-            "Microsoft Entra ID (v2.0 token)",
-            "iss is https://login.microsoftonline.com/…/v2.0",
-            _entra_v2,
-        )
-    elif _COGNITO_HOST.fullmatch(host):
-        build = _provider("cognito", "Amazon Cognito", "iss host is cognito-idp.*", _cognito)
-    elif host == "accounts.google.com":
-        build = _provider("google", "Google", "iss is https://accounts.google.com", _google)
-    elif _KEYCLOAK_PATH.search(path):
-        build = _provider("keycloak", "Keycloak", "iss path is /realms/<realm>", _keycloak)
-    elif path.startswith("/oauth2/") and (_OKTA_HOST.fullmatch(host) or "cid" in claims):
-        build = _provider(
-            "okta-custom",
-            "Okta (custom authorization server)",
-            "iss path is /oauth2/<server>",
-            _okta_custom,
-        )
-    elif _OKTA_HOST.fullmatch(host) or "okta-internal" in str(header.get("typ", "")):
-        build = _provider(
-            "okta-org",
-            "Okta (org authorization server)",
-            "iss is an Okta org without /oauth2/",
-            _okta_org,
-        )
-    elif iss.endswith("/") and any(a == iss + "userinfo" for a in _audiences(claims)):
-        build = _provider(
-            "auth0", "Auth0", "aud lists the issuer's /userinfo (custom domain)", _auth0
-        )
-    return build(header, claims) if build is not None else None
+    token = UnverifiedToken(iss, header, claims)
+    found = [
+        recognition
+        for provider in PROVIDERS.values()
+        if (recognition := provider.recognize(token)) is not None
+    ]
+    if not found:
+        return None
+    best = min(found, key=lambda recognition: recognition.evidence)
+    return Provider(best.id, best.name, best.why, best.pitfalls)
 
 
 # -- machine output ---------------------------------------------------------------------------
