@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from audmw.errors import ConfigurationError
-from audmw.requirements import Requirement
+from audmw.requirements import ANY_VALID_TOKEN, Requirement
 
 _MEMO_SIZE = 1024
 # Longer keys are decided without being remembered: the memo's memory stays bounded too.
@@ -40,7 +40,8 @@ _ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212
 
 def has_control_characters(path: str) -> bool:
     """Whether ``path`` holds a C0 control character or DEL (refuse such a request with 400)."""
-    return _CONTROL.search(path) is not None
+    # A printable string holds none; only the others need the slower search.
+    return not path.isprintable() and _CONTROL.search(path) is not None
 
 
 def _refuse_pattern(pattern: str, problem: str, fix: str) -> ConfigurationError:
@@ -60,13 +61,22 @@ def _check_pattern(pattern: object) -> str:
             fix = "patterns match the path only, never a query or fragment: "
             fix += f"write {pattern[: bad.start()]!r}"
         elif char == "%" and not _NOT_IN_A_PATH.search(decoded := unquote(pattern)):
+            try:
+                _check_pattern(decoded)
+            except ConfigurationError as problem:
+                raise ConfigurationError(
+                    f"audmw: path pattern {pattern!r} holds '%': paths are matched decoded, "
+                    f"and decoded {str(problem).removeprefix('audmw: path pattern ')}"
+                ) from None
             fix = f"paths are matched decoded: write {decoded!r}"
         elif char == "%":
-            fix = "paths are matched decoded, and a router never sees that character in one"
+            fix = "paths are matched decoded, and a pattern cannot name that character: "
+            fix += "match it with '*'"
         elif char == "\\":
             fix = f"segments are separated by '/': write {pattern.replace(chr(92), '/')!r}"
         else:
-            fix = f"remove the whitespace or control character {char!r} at position {bad.start()}"
+            fix = f"remove the whitespace or control character {char!r} at position "
+            fix += f"{bad.start()}, or match it with '*'"
         raise _refuse_pattern(pattern, f"holds {char!r}", fix)
     segments = pattern[1:].split("/")
     for index, segment in enumerate(segments):
@@ -383,15 +393,23 @@ class PathDecision(NamedTuple):
     needed: Requirement | None
 
 
-_NOTHING = PathDecision(False, None)
+_CLOSED = PathDecision(False, None)
+_OPENED = PathDecision(True, None)
 
 
 class _Entry(NamedTuple):
-    order: int  # position among the rules: requirements combine in the order they were given
+    opens: bool  # an exempt path or a public rule, else a scope rule
+    order: int  # position in the list: requirements combine in the order rules were given
     methods: frozenset[str]  # empty: every method
     regex: re.Pattern[str]
     requirement: Requirement
     label: str
+    # The decisions when this is the only scope rule that applies: made once, not per path.
+    alone: tuple[PathDecision, PathDecision]
+
+
+def _by_order(entry: _Entry) -> int:
+    return entry.order
 
 
 class _Node:
@@ -405,35 +423,54 @@ class _Node:
 
 
 class _Index:
-    """Entries by their literal leading segments, so a path tries only the ones that fit it."""
+    """Entries by their literal leading segments, so a path tries only the ones that fit it.
 
-    def __init__(self, key: Any) -> None:
-        self._key = key  # segment -> index key (identity for openings, case-folding for rules)
+    Keys are case-folded for every entry: a scope rule needs that, and an opening's own
+    case-sensitive regex still decides, so folding only adds candidates.
+    """
+
+    def __init__(self) -> None:
         self.root = _Node()
         self.depth = 0
 
     def add(self, prefix: list[str], entry: _Entry) -> None:
         node = self.root
         for segment in prefix:
-            node = node.children.setdefault(self._key(segment), _Node())
+            node = node.children.setdefault(_case_key(segment), _Node())
         node.entries.append(entry)
         self.depth = max(self.depth, len(prefix))
 
-    def candidates(self, path: str) -> list[_Entry]:
-        node = self.root
-        found = list(node.entries)
-        if self.depth and path.startswith("/"):
-            key = self._key
-            for segment in path[1:].split("/", self.depth)[: self.depth]:
-                child = node.children.get(key(segment))
-                if child is None:
-                    break
-                node = child
-                found += node.entries
+    def matching(self, method: str | None, path: str, *, openings: bool) -> list[_Entry]:
+        """Entries for ``method`` (``None``: only those for every method) matching ``path``.
+
+        Openings are tried only when ``openings`` is true (a canonical path).
+        """
+        found = []
+        node: _Node | None = self.root
+        depth = self.depth
+        # segments[0] is the empty string before the leading slash; one split, at most depth.
+        segments = path.split("/", depth + 1) if depth and path.startswith("/") else [path]
+        last = min(depth, len(segments) - 1)
+        level = 0
+        while node is not None:
+            for entry in node.entries:
+                if entry.opens and not openings:
+                    continue
+                methods = entry.methods
+                if methods and (method is None or method not in methods):
+                    continue
+                if entry.regex.fullmatch(path):
+                    found.append(entry)
+            if level == last:
+                break
+            level += 1
+            segment = segments[level]
+            key = segment.lower() if segment.isascii() else _case_key(segment)
+            node = node.children.get(key)
         return found
 
 
-def _case_prefix(pattern: str) -> list[str]:
+def _index_prefix(pattern: str) -> list[str]:
     # A non-ASCII segment may match spellings no simple key captures: it ends the prefix.
     prefix = []
     for segment in _literal_prefix(pattern):
@@ -456,25 +493,40 @@ def _samples(pattern: str) -> list[str]:
     return list(dict.fromkeys(samples))
 
 
+def _entry(
+    opens: bool,
+    order: int,
+    methods: frozenset[str],
+    regex: re.Pattern[str],
+    label: str,
+    requirement: Requirement = ANY_VALID_TOKEN,
+) -> _Entry:
+    alone = (PathDecision(False, requirement), PathDecision(True, requirement))
+    return _Entry(opens, order, methods, regex, requirement, label, alone)
+
+
 class PathRules:
     """Exempt paths and rules compiled once: ``evaluate`` costs nearly the same for 10 or 1,000.
 
-    Raises ``ConfigurationError`` for a malformed exempt path, and for a scope rule that an
-    opening covers entirely (openings win, so it would never apply).
+    Raises ``ConfigurationError`` for a malformed exempt path or rule, and for a scope rule
+    that openings cover entirely (openings win, so it would never apply).
     """
 
     def __init__(self, rules: Iterable[Rule], exempt_paths: Iterable[str]) -> None:
-        self._scoped = _Index(_case_key)
-        self._openings = _Index(str)
+        self._index = _Index()
         self._memo: dict[tuple[str, str], PathDecision] = {}
         scope_rules: list[Rule] = []
         count = 0
+        if isinstance(exempt_paths, str):
+            raise ConfigurationError(
+                f"audmw: exempt_paths must be a list of path patterns, e.g. [{exempt_paths!r}]"
+            )
         for path in exempt_paths:
             regex = compile_path_pattern(path)
-            entry = _Entry(count, frozenset(), regex, Requirement(), f"exempt path {path!r}")
-            self._openings.add(_literal_prefix(path), entry)
+            entry = _entry(True, count, frozenset(), regex, f"exempt path {path!r}")
+            self._index.add(_index_prefix(path), entry)
             count += 1
-        for order, rule in enumerate(rules):
+        for rule in rules:
             if not isinstance(rule, Rule):
                 raise ConfigurationError(f"audmw: {rule!r} is not a Rule")
             applied: frozenset[str] = object.__getattribute__(rule, "_applied")
@@ -482,13 +534,11 @@ class PathRules:
             methods = _describe_methods(rule.methods)
             if rule.public:
                 label = f"public rule {rule.path!r} ({methods})"
-                entry = _Entry(order, applied, regex, rule.requirement, label)
-                self._openings.add(_literal_prefix(rule.path), entry)
             else:
                 label = f"rule {rule.path!r} ({methods}) needing {rule.requirement.describe()}"
-                entry = _Entry(order, applied, regex, rule.requirement, label)
-                self._scoped.add(_case_prefix(rule.path), entry)
                 scope_rules.append(rule)
+            entry = _entry(rule.public, count, applied, regex, label, rule.requirement)
+            self._index.add(_index_prefix(rule.path), entry)
             count += 1
         self._empty = count == 0
         conflicts = [message for rule in scope_rules if (message := self._covered(rule))]
@@ -498,7 +548,7 @@ class PathRules:
     def evaluate(self, method: str, path: str) -> PathDecision:
         """What exempt paths and rules say of a request; remembered per method and path."""
         if self._empty:
-            return _NOTHING
+            return _CLOSED
         key = (method, path)
         found = self._memo.get(key)
         if found is None:
@@ -509,34 +559,42 @@ class PathRules:
                 self._memo[key] = found
         return found
 
-    def _decide(self, method: str, path: str) -> PathDecision:
-        canonical = _is_canonical(path)
-        # Only a canonical path can be opened, and only as written.
-        opened = canonical and self._opens(method, path) is not None
-        forms = _path_forms(path, canonical)
-        matched: dict[int, Requirement] = {}
-        for form in forms:
-            for entry in self._scoped.candidates(form):
-                if entry.order in matched:
-                    continue
-                if entry.methods and method not in entry.methods:
-                    continue
-                if entry.regex.fullmatch(form):
-                    matched[entry.order] = entry.requirement
-        needed: Requirement | None = None
-        for order in sorted(matched):
-            requirement = matched[order]
-            needed = requirement if needed is None else needed & requirement
-        return PathDecision(opened, needed)
+    @property
+    def remembered(self) -> int:
+        """How many decisions the memo holds now (never more than 1,024)."""
+        return len(self._memo)
 
-    def _opens(self, method: str | None, path: str) -> _Entry | None:
-        """The opening that lets ``method`` (``None``: every method) on ``path`` through."""
-        for entry in self._openings.candidates(path):
-            if entry.methods and (method is None or method not in entry.methods):
-                continue
-            if entry.regex.fullmatch(path):
-                return entry
-        return None
+    def _decide(self, method: str, path: str) -> PathDecision:
+        # Only a canonical path can be opened, and only as written; scope rules hold for
+        # every form of the path.
+        if _is_canonical(path):
+            found = self._index.matching(method, path, openings=True)
+            if not found:
+                return _CLOSED
+            opened = False
+            matched = []
+            for entry in found:
+                if entry.opens:
+                    opened = True
+                else:
+                    matched.append(entry)
+        else:
+            opened = False
+            by_order = {
+                entry.order: entry
+                for form in _path_forms(path, False)
+                for entry in self._index.matching(method, form, openings=False)
+            }
+            matched = list(by_order.values())
+        if not matched:
+            return _OPENED if opened else _CLOSED
+        if len(matched) == 1:
+            return matched[0].alone[opened]
+        matched.sort(key=_by_order)
+        needed = matched[0].requirement
+        for entry in matched[1:]:
+            needed = needed & entry.requirement
+        return PathDecision(opened, needed)
 
     def _covered(self, rule: Rule) -> str | None:
         """A message when openings cover every sample path and method of a scope rule."""
@@ -545,7 +603,8 @@ class PathRules:
         openers: dict[str, None] = {}
         for sample in _samples(rule.path):
             for method in methods:
-                opener = self._opens(method, sample)
+                found = self._index.matching(method, sample, openings=True)
+                opener = next((entry for entry in found if entry.opens), None)
                 if opener is None:
                     return None
                 openers[opener.label] = None
