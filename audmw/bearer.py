@@ -33,33 +33,59 @@ def is_well_formed(token: bytes, *, compact: bool = False) -> bool:
     return bool(body) and not body.translate(None, _B64TOKEN_CHARS)
 
 
-def extract_bearer(authorization: Sequence[str], *, token_in_query: bool = False) -> str:
+def extract_bearer(
+    authorization: Sequence[str], *, token_in_query: bool = False, token_in_body: bool = False
+) -> str:
     """The token of the single ``Authorization: Bearer`` header among ``authorization``.
 
     ``authorization`` holds every value of the header in the request (a framework that folds
     repeated headers into one comma-joined value gives one value with a comma, which is
-    refused the same way). ``token_in_query`` says that an ``access_token`` query parameter
-    is present: that method is disabled (RFC 9700 §4.3.2), and using it together with the
-    header is a request with two methods (RFC 6750 §2).
+    refused the same way). ``token_in_query`` / ``token_in_body`` say that an
+    ``access_token`` query parameter or form field is present: those methods are disabled
+    (RFC 9700 §4.3.2), and using one together with the header is a request with two
+    methods (RFC 6750 §2).
     """
-    credentials = bearer_credentials(authorization, token_in_query=token_in_query)
+    credentials = bearer_credentials(
+        authorization, elsewhere=_elsewhere(token_in_query, token_in_body)
+    )
     check_b64token(credentials)
     return credentials
 
 
-def bearer_credentials(authorization: Sequence[str], *, token_in_query: bool = False) -> str:
+def _elsewhere(token_in_query: bool, token_in_body: bool) -> str | None:
+    return "query" if token_in_query else "body" if token_in_body else None
+
+
+_ELSEWHERE = {
+    "query": ("token_in_query", "the token came as ?access_token="),
+    "body": ("token_in_body", "the token came as an access_token form field"),
+}
+
+
+def _no_header(header: str | None, elsewhere: str | None) -> MissingToken:
+    if elsewhere is None:
+        if header is None:
+            return MissingToken("no_token")
+        return MissingToken("no_token", hint=f"no {header} header (token_header)")
+    reason, came = _ELSEWHERE[elsewhere]
+    send = "'Authorization: Bearer <token>'" if header is None else f"it in the {header} header"
+    return MissingToken(reason, hint=f"{came}; send {send}")
+
+
+def _two_methods(elsewhere: str) -> InvalidRequest:
+    place = "the query" if elsewhere == "query" else "a form body"
+    return InvalidRequest("multiple_methods", hint=f"token sent both in the header and {place}")
+
+
+def bearer_credentials(authorization: Sequence[str], *, elsewhere: str | None = None) -> str:
     """``extract_bearer`` but for the character check of the token (``check_b64token``).
 
     For a caller that finds the token among tokens verified earlier (which passed that
-    check) before checking its characters.
+    check) before checking its characters. ``elsewhere`` is ``"query"`` or ``"body"`` when
+    an ``access_token`` parameter came there too.
     """
     if not authorization:
-        if token_in_query:
-            raise MissingToken(
-                "token_in_query",
-                hint="the token came as ?access_token=; send 'Authorization: Bearer <token>'",
-            )
-        raise MissingToken("no_token")
+        raise _no_header(None, elsewhere)
     if len(authorization) > 1:
         raise InvalidRequest("multiple_authorization_headers")
     scheme, space, credentials = authorization[0].strip().partition(" ")
@@ -74,8 +100,8 @@ def bearer_credentials(authorization: Sequence[str], *, token_in_query: bool = F
             else "Authorization has no scheme; send 'Authorization: Bearer <token>'",
         )
     credentials = credentials.strip(" ")
-    if token_in_query:
-        raise InvalidRequest("multiple_methods", hint="token sent both in the header and the query")
+    if elsewhere is not None:
+        raise _two_methods(elsewhere)
     return credentials
 
 
@@ -88,23 +114,18 @@ def check_b64token(credentials: str) -> None:
         )
 
 
-def header_credentials(values: Sequence[str], header: str, *, token_in_query: bool = False) -> str:
+def header_credentials(values: Sequence[str], header: str, *, elsewhere: str | None = None) -> str:
     """The raw token (no scheme) of the single ``header`` among ``values``, its every value.
 
     The same refusals as for ``Authorization``: none is a missing token, two are a
     duplicate (400); ``check_compact`` then refuses anything but base64url and dots (400).
     """
     if not values:
-        if token_in_query:
-            raise MissingToken(
-                "token_in_query",
-                hint=f"the token came as ?access_token=; send it in the {header} header",
-            )
-        raise MissingToken("no_token", hint=f"no {header} header (token_header)")
+        raise _no_header(header, elsewhere)
     if len(values) > 1:
         raise InvalidRequest("multiple_token_headers", hint=f"more than one {header} header")
-    if token_in_query:
-        raise InvalidRequest("multiple_methods", hint="token sent both in the header and the query")
+    if elsewhere is not None:
+        raise _two_methods(elsewhere)
     return values[0].strip(" \t")
 
 

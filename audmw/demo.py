@@ -29,6 +29,7 @@ import httpx
 
 from audmw.errors import AuthError
 from audmw.guard import Guard
+from audmw.request import IncomingRequest
 from audmw.requirements import Requirement
 from audmw.settings import Settings
 from audmw.testing import LocalIssuer
@@ -278,9 +279,9 @@ def run_core(issuer: str, mint: Callable[..., str | None], paint: Any) -> bool:
         if requirement is None:
             ok &= report(case, 200, None, None, paint)
             continue
-        values = [value for name, value in case.headers if name == "Authorization"]
+        values = tuple(value for name, value in case.headers if name == "Authorization")
         try:
-            guard.authorize(values, requirement)
+            guard.authorize(IncomingRequest(case.method, case.path, values), requirement)
         except AuthError as error:
             answer = guard.answer(error)
             challenge = dict(answer.headers).get("WWW-Authenticate")

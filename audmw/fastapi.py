@@ -42,7 +42,7 @@ from audmw.guard import Guard
 from audmw.marks import public, require_any_scope, require_scopes, requirement_of
 from audmw.requirements import Requirement
 from audmw.settings import AUTHORIZATION_HEADER, Settings
-from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, TokenUser
+from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, TokenUser, incoming_request
 from audmw.token import AccessToken
 
 __all__ = [
@@ -161,9 +161,7 @@ class BearerToken(SecurityBase):
         guard = self._guard_for(connection)
         try:
             return await guard.authorize_async(
-                connection.headers.getlist(guard.token_header),
-                requirement,
-                token_in_query="access_token" in connection.query_params,
+                incoming_request(connection.scope, guard.token_header_bytes), requirement
             )
         except AuthError as error:
             raise AuthRefused(guard.answer(error)) from None

@@ -1,17 +1,15 @@
 """``Guard``: the whole decision for one request, shared by every framework adapter.
 
-An adapter resolves the view, asks ``requirement`` what it needs, and if a token is needed
-calls ``authorize`` (or ``authorize_async``) with every value of the request's token header
-(``Authorization``, or the header ``Settings.token_header`` names: ``token_header``,
-``token_header_bytes`` and ``token_environ_key`` spell it for each framework); a refusal
-comes back as an ``AuthError`` that ``answer`` turns into the response.
+An adapter builds an ``IncomingRequest``, lists the ``View`` the framework will call (or
+None), and asks ``requirement`` what the request needs. If a token is needed it calls
+``authorize`` (or ``authorize_async``); a refusal comes back as an ``AuthError`` that
+``answer`` turns into status, headers and body. Adapters that want no coroutine on a cache
+hit call ``lookup`` and, on a miss, ``verify_async`` themselves.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from audmw import diagnostics
 from audmw.answer import Answer, answer
@@ -22,23 +20,17 @@ from audmw.bearer import (
     header_credentials,
     is_well_formed,
 )
-from audmw.errors import AuthError, InsufficientScope
+from audmw.decision import View, decide, view_marks
+from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
-from audmw.rules import compile_path_pattern
+from audmw.rules import PathRules, has_control_characters
 from audmw.settings import AUTHORIZATION_HEADER, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
+from audmw.verifier import PendingToken, Verifier, pending_token
 
-_PATH_MEMO_SIZE = 1024
-_MISSING: Any = object()
-
-
-class PendingToken(NamedTuple):
-    """A token ``Guard.lookup`` did not find among verified ones: ``verify`` checks it."""
-
-    token: str
-    raw: bytes
-    digest: bytes  # empty when the validator must see the token itself
+__all__ = ["Guard", "PendingToken"]
 
 
 class Guard:
@@ -48,21 +40,23 @@ class Guard:
         self,
         settings: Settings | None = None,
         *,
-        validator: TokenValidator | None = None,
+        validator: Verifier | None = None,
         **options: Any,
     ) -> None:
         if validator is not None:
-            settings = validator.settings
+            if settings is None:
+                settings = getattr(validator, "settings", None)
+            if not isinstance(settings, Settings):
+                raise TypeError("pass the Settings the validator was built with")
         elif settings is None:
             settings = Settings.from_env(**options) if options else Settings.from_env()
         elif options:
             raise TypeError("pass either a Settings or keyword options, not both")
         self.settings = settings
-        self.validator = validator or TokenValidator(settings)
-        self._by_path: dict[tuple[str, str], Requirement | None] = {}
-        self._exempt: tuple[re.Pattern[str], ...] = tuple(
-            compile_path_pattern(path) for path in settings.exempt_paths
-        )
+        self.validator: Verifier = validator or TokenValidator(settings)
+        self.cache = self.validator.cache
+        self.paths = PathRules(settings.rules, settings.exempt_paths)
+        self._preflight = settings.cors_preflight
         header = settings.token_header
         self.token_header: str = header
         """The lower-case name of the header that carries the token (ASGI, ``getlist``)."""
@@ -78,160 +72,104 @@ class Guard:
         )
         self._prefix_bytes = tuple(prefix.encode("ascii") for prefix in self._prefixes)
         self._prefix_length = len(self._prefixes[0])
-        # Cache hits first, unless a subclass of the validator wants to see every token.
-        kind = type(self.validator)
-        self._hits_first = (
-            kind.validate is TokenValidator.validate
-            and kind.validate_async is TokenValidator.validate_async
+        self._max_bytes = self.validator.max_token_bytes
+
+    # -- which requirement -------------------------------------------------------------------
+
+    def requirement(self, request: IncomingRequest, view: View | None = None) -> Requirement | None:
+        """What ``request`` needs: None for a public one, else the requirement to check.
+
+        ``view`` is what the framework will call (None when no view answers: unknown URL,
+        wrong method, an answer the framework gives on its own). A path with control
+        characters is refused here (400), whatever it leads to.
+        """
+        path = request.path
+        if has_control_characters(path):
+            error = InvalidRequest(
+                "path_control_characters",
+                hint="the decoded path holds control characters; routers and rules may read "
+                "it differently",
+            )
+            diagnostics.log_refusal(error)
+            raise error
+        opened, needed = self.paths.evaluate(request.method, path)
+        return decide(
+            None if view is None else view_marks(view),
+            opened=opened,
+            needed=needed,
+            preflight=self._preflight and request.preflight,
         )
 
-    def requirement(
-        self,
-        method: str,
-        path: str,
-        marked: Requirement | None = None,
-        *,
-        public: bool = False,
-    ) -> Requirement | None:
-        """What a request needs: ``None`` for a public one, else the scopes to check.
-
-        ``marked`` and ``public`` come from the view the framework resolved (``None`` and
-        ``False`` when nothing resolved: an unknown URL still needs a valid token).
-        """
-        if public:
-            return None
-        if not self._exempt and not self.settings.rules:
-            return marked or ANY_VALID_TOKEN
-        found: Requirement | None = self._by_path.get((method, path), _MISSING)
-        if found is _MISSING:
-            found = self._path_requirement(method, path)
-            if len(self._by_path) >= _PATH_MEMO_SIZE:
-                self._by_path.clear()  # paths are the client's to make up: start over
-            self._by_path[(method, path)] = found
-        if found is None:
-            return None
-        if found is ANY_VALID_TOKEN:
-            return marked or ANY_VALID_TOKEN
-        return found if marked is None else marked & found
-
-    def _path_requirement(self, method: str, path: str) -> Requirement | None:
-        """What exempt paths and rules say of a method and path: None for public."""
-        if any(pattern.fullmatch(path) for pattern in self._exempt):
-            return None
-        needed = ANY_VALID_TOKEN
-        for rule in self.settings.rules:
-            if rule.matches(method, path):
-                if rule.public:
-                    return None
-                needed = needed & rule.requirement
-        return needed
+    # -- is the token good enough --------------------------------------------------------------
 
     def authorize(
-        self,
-        authorization: Sequence[str] | Sequence[bytes],
-        requirement: Requirement = ANY_VALID_TOKEN,
-        *,
-        token_in_query: bool = False,
+        self, request: IncomingRequest, requirement: Requirement = ANY_VALID_TOKEN
     ) -> AccessToken:
-        """The verified token of a request, ``authorization`` being the token header's values."""
-        found = self.lookup(authorization, token_in_query=token_in_query)
+        """The verified token of ``request``, meeting ``requirement``, or an ``AuthError``."""
+        found = self.lookup(request)
         if isinstance(found, PendingToken):
-            found = self.verify(found)
+            found = self.validator.verify(found)
         return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
 
     async def authorize_async(
-        self,
-        authorization: Sequence[str] | Sequence[bytes],
-        requirement: Requirement = ANY_VALID_TOKEN,
-        *,
-        token_in_query: bool = False,
+        self, request: IncomingRequest, requirement: Requirement = ANY_VALID_TOKEN
     ) -> AccessToken:
-        found = self.lookup(authorization, token_in_query=token_in_query)
+        found = self.lookup(request)
         if isinstance(found, PendingToken):  # no await on a cache hit
-            found = await self.verify_async(found)
+            found = await self.validator.verify_async(found)
         return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
 
-    def lookup(
-        self, authorization: Sequence[str] | Sequence[bytes], *, token_in_query: bool = False
-    ) -> AccessToken | PendingToken:
+    def lookup(self, request: IncomingRequest) -> AccessToken | PendingToken:
         """``authorize`` up to the signature: the token from the verified-token cache, or the
         ``PendingToken`` that ``verify``/``verify_async`` check in full.
 
-        Refusals of the header itself (none, two, malformed) are raised here. ASGI adapters
-        pass the header values as bytes, as the server gave them.
+        Refusals of the credentials themselves (none, two, malformed, sent two ways) are
+        raised here. ASGI adapters pass the header values as bytes, as the server gave them.
         """
-        validator = self.validator
-        exact: tuple[bytes, bytes] | None = None
-        if self._hits_first and len(authorization) == 1 and not token_in_query:
+        credentials = request.credentials
+        elsewhere = "query" if request.token_in_query else "body" if request.token_in_body else None
+        exact: PendingToken | None = None
+        if len(credentials) == 1 and elsewhere is None:
             # The usual request, "Bearer <token>" and nothing else around it: a hit needs only
             # the digest. A token found by its digest was a compact JWS, so only a miss needs
             # the checks of the header and of the token's characters.
-            exact = self._exact_key(authorization[0])
+            exact = self._exact(credentials[0])
             if exact is not None:
-                found = validator._cached(exact[1])
+                found = self.cache.get(exact.key)
                 if found is not None:
                     return found
-                raw, digest = exact
-                if is_well_formed(raw, compact=self._raw_header is not None):
-                    # Exactly the scheme and a clean token: what the header checks would find.
-                    return PendingToken(raw.decode("ascii"), raw, digest)
+                if is_well_formed(exact.raw, compact=self._raw_header is not None):
+                    return exact  # exactly the scheme and a clean token
         values = [
-            value.decode("latin-1") if isinstance(value, bytes) else value
-            for value in authorization
+            value.decode("latin-1") if isinstance(value, bytes) else value for value in credentials
         ]
-        raw_header = self._raw_header
         try:
-            if raw_header is None:
-                token = bearer_credentials(values, token_in_query=token_in_query)
+            if self._raw_header is None:
+                token = bearer_credentials(values, elsewhere=elsewhere)
             else:
-                token = header_credentials(values, raw_header, token_in_query=token_in_query)
-            if not self._hits_first:
-                self._check_characters(token)
-                return PendingToken(token, b"", b"")
-            if exact is None or len(token) != len(exact[0]):
+                token = header_credentials(values, self._raw_header, elsewhere=elsewhere)
+            if exact is None or len(token) != len(exact.raw):
                 # Spaces around the token: the stripped token may still be a known one.
-                exact = validator._key(token)
-                if exact is not None:
-                    found = validator._cached(exact[1])
+                stripped = self._pending(token)
+                if stripped is not None:
+                    found = self.cache.get(stripped.key)
                     if found is not None:
                         return found
-            self._check_characters(token)
+            if self._raw_header is None:
+                check_b64token(token)
+            else:
+                check_compact(token, self._raw_header)
         except AuthError as error:
             diagnostics.log_refusal(error)
             raise
-        raw, digest = exact or validator._prepare(token)
-        return PendingToken(token, raw, digest)
+        return pending_token(token, self._max_bytes)
 
     def verify(self, pending: PendingToken) -> AccessToken:
         """The full checks of a token ``lookup`` did not find (sync: may fetch keys)."""
-        if not pending.digest:
-            return self.validator.validate(pending.token)
-        return self.validator._verify(pending.raw, pending.digest)
+        return self.validator.verify(pending)
 
     async def verify_async(self, pending: PendingToken) -> AccessToken:
-        if not pending.digest:
-            return await self.validator.validate_async(pending.token)
-        return await self.validator._verify_async(pending.raw, pending.digest)
-
-    def answer(self, error: AuthError) -> Answer:
-        return answer(error, self.settings.realm)
-
-    def _exact_key(self, value: str | bytes) -> tuple[bytes, bytes] | None:
-        """Bytes and cache key of the token in a header value that is exactly the scheme and
-        the token (or just the token, for a custom header); None for anything else."""
-        if isinstance(value, str):
-            if not value.startswith(self._prefixes):
-                return None
-        elif not value.startswith(self._prefix_bytes):
-            return None
-        token = value[self._prefix_length :]
-        return self.validator._key(token) if token else None
-
-    def _check_characters(self, token: str) -> None:
-        if self._raw_header is None:
-            check_b64token(token)
-        else:
-            check_compact(token, self._raw_header)
+        return await self.validator.verify_async(pending)
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
@@ -247,3 +185,33 @@ class Guard:
                 diagnostics.log_refusal(error, token.fingerprint)
                 raise
         return token
+
+    # -- the answer ----------------------------------------------------------------------------
+
+    def answer(self, error: AuthError) -> Answer:
+        """Status, headers and JSON body of a refusal (RFC 6750 and friends)."""
+        return answer(error, self.settings.realm)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _exact(self, value: str | bytes) -> PendingToken | None:
+        """The token of a header value that is exactly the scheme and the token (or just the
+        token, for a custom header); None for anything else."""
+        if isinstance(value, str):
+            if not value.startswith(self._prefixes):
+                return None
+        elif not value.startswith(self._prefix_bytes):
+            return None
+        return self._pending(value[self._prefix_length :])
+
+    def _pending(self, token: str | bytes) -> PendingToken | None:
+        """A ``PendingToken``, or None when ``pending_token`` would refuse the token."""
+        if not token or len(token) > self._max_bytes:
+            return None
+        if isinstance(token, str):
+            if not token.isascii():
+                return None
+            raw = token.encode("ascii")
+        else:
+            raw = bytes(token)
+        return PendingToken(raw, self.cache.key(raw))

@@ -16,24 +16,34 @@ import inspect
 import logging
 from collections.abc import Sequence
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Match, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audmw.decision import HTTP_METHODS, View, handler_levels
 from audmw.errors import AuthError
-from audmw.guard import Guard, PendingToken
-from audmw.marks import is_public, public, require_any_scope, require_scopes, requirement_of
+from audmw.guard import Guard
+from audmw.marks import public, require_any_scope, require_scopes, requirement_of
+from audmw.request import (
+    IncomingRequest,
+    check_form_size,
+    is_form,
+    is_preflight,
+    token_in_form,
+    token_in_query,
+)
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.settings import Settings
 from audmw.token import AccessToken
+from audmw.verifier import PendingToken
 
 __all__ = [
     "GUARD_SCOPE_KEY",
     "AudienceMiddleware",
     "TokenUser",
+    "incoming_request",
     "public",
     "require_any_scope",
     "require_scopes",
@@ -61,29 +71,22 @@ class TokenUser(BaseUser):
 
     @property
     def display_name(self) -> str:
-        return self.token.subject or self.token.client_id or ""
+        return self.token.display_name
 
     @property
     def identity(self) -> str:
-        return self.token.subject or self.token.client_id or ""
+        return self.token.display_name
 
     def __repr__(self) -> str:
         return f"TokenUser(subject={self.token.subject!r})"
 
 
 class _Resolved(NamedTuple):
-    leaf: object  # the matched route (or FastAPI route context, or mounted ASGI app)
-    marked: tuple[object, ...]  # what may carry marks, outermost first
-    dependant: Any  # a FastAPI route's dependency tree, or None
+    view: View | None  # None: the router or the endpoint answers on its own (405)
     cacheable: bool  # no path parameter, no host: the same method and path resolve the same
 
 
-class _Decision(NamedTuple):
-    public: bool
-    requirement: Requirement | None
-
-
-_UNRESOLVED = _Decision(False, None)
+_UNRESOLVED = _Resolved(None, False)
 _MISSING = object()
 
 
@@ -93,71 +96,82 @@ def _unwrap(endpoint: Any) -> Any:
     return endpoint
 
 
-def _handler(endpoint: Any, scope: Scope) -> object | None:
-    """The method of an ``HTTPEndpoint`` that will answer, as ``HTTPEndpoint.dispatch`` picks it."""
-    method = scope["method"]
-    name = "get" if method == "HEAD" and not hasattr(endpoint, "head") else method.lower()
-    handler: object | None = getattr(endpoint, name, None)
-    return handler
-
-
 def _predictable(route: BaseRoute) -> bool:
     """Whether the route matches on the method and path alone (not on the host, headers...)."""
     matches = type(route).matches
     return not isinstance(route, Host) and getattr(matches, "__module__", None) in _STOCK_ROUTING
 
 
-def _resolve(routes: Sequence[BaseRoute], scope: Scope, depth: int = 0) -> _Resolved | None:
-    """The route the router will hand ``scope`` to; None when it answers 404 or 405 itself."""
+def _matches(route: BaseRoute, scope: Scope) -> tuple[Match, Scope]:
+    """``route.matches``, where a convertor's error (a 5,000-digit int) is no match."""
+    try:
+        return route.matches(scope)
+    except Exception:
+        return Match.NONE, {}
+
+
+def _resolve(
+    routes: Sequence[BaseRoute], scope: Scope, outer: tuple[object, ...] = (), depth: int = 0
+) -> _Resolved:
+    """The view the router will hand ``scope`` to, with the levels of marks on the way."""
     if depth > _MAX_DEPTH:
-        return None
+        return _UNRESOLVED
     predictable = True
     for route in routes:
         predictable = predictable and _predictable(route)
-        match, child = route.matches(scope)
+        match, child = _matches(route, scope)
         if match is not Match.FULL:
             continue  # Match.PARTIAL ends as 405 when nothing matches fully: unresolved
         cacheable = predictable and not child.get("path_params")
         if hasattr(route, "original_router") and hasattr(route, "_match"):
             # FastAPI's included router: the effective route (with the include's dependencies).
-            return _resolve_included(route, scope, depth)
-        if isinstance(route, (Mount, Host)):
+            found = _resolve_included(route, scope, outer, depth)
+        elif isinstance(route, (Mount, Host)):
             base = getattr(route, "_base_app", route.app)
             inner = getattr(base, "routes", None)
             if inner is None:  # an ASGI app mounted as a whole, e.g. StaticFiles
-                return _Resolved(base, (base,), None, False)
-            found = _resolve(inner, {**scope, **child}, depth + 1)
-            if found is None:
-                return None
-            return found._replace(
-                marked=(base, *found.marked), cacheable=cacheable and found.cacheable
-            )
-        return _leaf(route, route, scope, cacheable)
-    return None
+                return _Resolved(View((*outer, base)), False)
+            found = _resolve(inner, {**scope, **child}, (*outer, base), depth + 1)
+        else:
+            found = _leaf(route, route, scope, outer, cacheable)
+        return found._replace(cacheable=cacheable and found.cacheable)
+    return _UNRESOLVED
 
 
-def _resolve_included(route: Any, scope: Scope, depth: int) -> _Resolved | None:
-    match, child, inner, context = route._match(dict(scope))
+def _resolve_included(route: Any, scope: Scope, outer: tuple[object, ...], depth: int) -> _Resolved:
+    try:
+        match, child, inner, context = route._match(dict(scope))
+    except Exception:
+        return _UNRESOLVED
     if match is not Match.FULL or inner is None:
-        return None
+        return _UNRESOLVED
+    outer = (*outer, route.original_router)
     if hasattr(inner, "original_router"):
-        return _resolve([inner], {**scope, **child}, depth + 1)
+        return _resolve([inner], {**scope, **child}, outer, depth + 1)
     if context is not None and context.original_route is inner:
-        return _leaf(context, inner, scope, False)
-    return _resolve([inner], scope, depth + 1)
+        return _leaf(context, inner, scope, outer, False)
+    return _resolve([inner], scope, outer, depth + 1)
 
 
-def _leaf(leaf: Any, route: Any, scope: Scope, cacheable: bool) -> _Resolved | None:
+def _leaf(
+    leaf: Any, route: Any, scope: Scope, outer: tuple[object, ...], cacheable: bool
+) -> _Resolved:
     endpoint = _unwrap(getattr(leaf, "endpoint", None) or getattr(route, "endpoint", None))
-    dependant = getattr(leaf, "dependant", None)
+    dependencies = _dependency_requirement(getattr(leaf, "dependant", None))
+    needs = () if dependencies is None else (dependencies,)
     if inspect.isclass(endpoint) and issubclass(endpoint, HTTPEndpoint):
         if scope["type"] != "http":
-            return None
-        handler = _handler(endpoint, scope)
-        if handler is None:
-            return None  # the endpoint answers 405
-        return _Resolved(leaf, (endpoint, handler), dependant, cacheable)
-    return _Resolved(leaf, (endpoint,), dependant, cacheable)
+            return _UNRESOLVED
+        # As HTTPEndpoint.dispatch picks it: any attribute named after the method.
+        method = scope["method"]
+        name = "get" if method == "HEAD" and not hasattr(endpoint, "head") else method.lower()
+        if getattr(endpoint, name, None) is None:
+            return _UNRESOLVED  # the endpoint answers 405
+        others = tuple(m for m in HTTP_METHODS if m != name and hasattr(endpoint, m))
+        levels = handler_levels(endpoint, "dispatch", name)
+        elsewhere = handler_levels(endpoint, *others)[1:]
+        return _Resolved(View((*outer, *levels, *needs), elsewhere), cacheable)
+    return _Resolved(View((*outer, endpoint, *needs)), cacheable)
 
 
 def _dependency_requirement(dependant: Any, scopes: tuple[str, ...] = ()) -> Requirement | None:
@@ -176,22 +190,6 @@ def _dependency_requirement(dependant: Any, scopes: tuple[str, ...] = ()) -> Req
         if found is not None:
             result = found if result is None else result & found
     return result
-
-
-def _decide(resolved: _Resolved) -> _Decision:
-    """Marks on the way down combine; ``@public`` holds only where nothing asks for scopes."""
-    requirement: Requirement | None = None
-    marked_public = False
-    for target in resolved.marked:
-        found = requirement_of(target)
-        if found is not None:
-            requirement = found if requirement is None else requirement & found
-        marked_public = marked_public or is_public(target)
-    if resolved.dependant is not None:
-        found = _dependency_requirement(resolved.dependant)
-        if found is not None:
-            requirement = found if requirement is None else requirement & found
-    return _Decision(marked_public and requirement is None, requirement)
 
 
 def _app_routes(app: Any) -> Sequence[BaseRoute] | None:
@@ -232,7 +230,6 @@ class AudienceMiddleware:
             raise TypeError("pass either a Guard, a Settings or keyword options")
         self.guard = guard or Guard(settings, **options)
         self._routes = routes
-        self._decisions: dict[tuple[object, ...], tuple[tuple[object, ...], _Decision]] = {}
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
         self._warned = False
 
@@ -241,34 +238,25 @@ class AudienceMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)  # lifespan and anything else pass untouched
             return
-        method = scope["method"] if kind == "http" else "GET"
-        requirement = self._requirement(scope, method)
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
-        if requirement is None:
-            scope["auth"] = AuthCredentials()
-            scope["user"] = UnauthenticatedUser()
-            await self.app(scope, receive, send)
-            return
-        # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
-        header = guard.token_header_bytes  # b"authorization" unless the settings name another
-        authorization = []
-        for name, value in scope["headers"]:  # a loop: no comprehension frame per request
-            if name == header:
-                authorization.append(value)
-        query = scope.get("query_string", b"")
-        in_query = b"access_token" in query and any(
-            name == "access_token"
-            for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        )
+        request = incoming_request(scope, guard.token_header_bytes)
         try:
-            token = guard.lookup(authorization, token_in_query=in_query)
+            requirement = self._requirement(scope, request)
+            if requirement is None:
+                scope["auth"] = AuthCredentials()
+                scope["user"] = UnauthenticatedUser()
+                await self.app(scope, receive, send)
+                return
+            if kind == "http" and is_form(_header(scope, b"content-type")):
+                request, receive = await _read_form(request, receive)
+            token = guard.lookup(request)
             if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
                 token = await guard.verify_async(token)
             if requirement is not ANY_VALID_TOKEN:
                 guard.check_scopes(token, requirement)
         except AuthError as error:
-            await self._refuse(error, scope, send)
+            await self.refuse(error, scope, send)
             return
         scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
         scope["user"] = TokenUser(token)
@@ -276,17 +264,17 @@ class AudienceMiddleware:
 
     # -- route resolution ------------------------------------------------------------------
 
-    def _requirement(self, scope: Scope, method: str) -> Requirement | None:
+    def _requirement(self, scope: Scope, request: IncomingRequest) -> Requirement | None:
         """What this request needs (None: public), from its route, exempt paths and rules."""
         routes = self._routes_for(scope)
         key = None
-        if routes is not None:
+        if routes is not None and not request.preflight:
             # Routes added later change the length; a cached match stays right when routes
             # are appended, as the router also takes the first full match.
             key = (
                 scope["type"],
-                method,
-                scope["path"],
+                request.method,
+                request.path,
                 scope.get("root_path", ""),
                 id(routes),
                 len(routes),
@@ -294,29 +282,14 @@ class AudienceMiddleware:
             cached = self._paths.get(key, _MISSING)
             if cached is not _MISSING:
                 return cached  # type: ignore[return-value]
-        resolved = _resolve(routes, scope) if routes is not None else None
-        decision = _UNRESOLVED if resolved is None else self._leaf_decision(resolved, method)
-        requirement = self.guard.requirement(
-            method, _route_path(scope), decision.requirement, public=decision.public
-        )
+        resolved = _resolve(routes, scope) if routes is not None else _UNRESOLVED
+        requirement = self.guard.requirement(request, resolved.view)
         # Only routes without path parameters are remembered, and only so many: the cache
         # cannot grow with the URLs clients make up. Exempt paths and rules depend on the
         # method and path alone, so the guard's answer is remembered with the route.
-        cacheable = resolved is not None and resolved.cacheable
-        if key is not None and cacheable and len(self._paths) < _CACHE_SIZE:
+        if key is not None and resolved.cacheable and len(self._paths) < _CACHE_SIZE:
             self._paths[key] = requirement
         return requirement
-
-    def _leaf_decision(self, resolved: _Resolved, method: str) -> _Decision:
-        targets = (resolved.leaf, *resolved.marked)
-        key = (*map(id, targets), method)
-        entry = self._decisions.get(key)
-        if entry is not None and all(a is b for a, b in zip(entry[0], targets, strict=True)):
-            return entry[1]
-        decision = _decide(resolved)
-        if len(self._decisions) < _CACHE_SIZE:
-            self._decisions[key] = (targets, decision)  # holding them keeps their ids valid
-        return decision
 
     def _routes_for(self, scope: Scope) -> Sequence[BaseRoute] | None:
         if self._routes is not None:
@@ -340,7 +313,8 @@ class AudienceMiddleware:
 
     # -- refusals --------------------------------------------------------------------------
 
-    async def _refuse(self, error: AuthError, scope: Scope, send: Send) -> None:
+    async def refuse(self, error: AuthError, scope: Scope, send: Send) -> None:
+        """Send the core's answer to a refused request; override to shape it differently."""
         answer = self.guard.answer(error)
         headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
@@ -363,6 +337,66 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+def incoming_request(scope: Scope, token_header: bytes = b"authorization") -> IncomingRequest:
+    """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope."""
+    # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
+    credentials = []
+    host = b""
+    origin = request_method = False
+    for name, value in scope["headers"]:  # a loop: no comprehension frame per request
+        if name == token_header:
+            credentials.append(value)
+        elif name == b"host":
+            host = value
+        elif name == b"origin":
+            origin = True
+        elif name == b"access-control-request-method":
+            request_method = True
+    method = scope["method"] if scope["type"] == "http" else "GET"
+    query = scope.get("query_string")
+    return IncomingRequest(
+        method,
+        _route_path(scope),
+        tuple(credentials),
+        token_in_query(query) if query else False,
+        False,
+        is_preflight(method, origin, request_method),
+        scope.get("scheme", "http"),
+        host.decode("latin-1"),
+        scope.get("root_path", ""),
+    )
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+async def _read_form(request: IncomingRequest, receive: Receive) -> tuple[IncomingRequest, Receive]:
+    """Read a form body for an ``access_token`` field; the app receives the same messages."""
+    messages: list[Message] = []
+    body = bytearray()
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        check_form_size(len(body))
+        if not message.get("more_body", False):
+            break
+    replay = iter(messages)
+
+    async def replayed() -> Message:
+        return next(replay, None) or await receive()
+
+    if token_in_form(bytes(body)):
+        request = request._replace(token_in_body=True)
+    return request, replayed
 
 
 def _route_path(scope: Scope) -> str:

@@ -54,7 +54,7 @@ class AccessToken:
         )
 
     @classmethod
-    def _verified(
+    def verified(
         cls,
         claims: Mapping[str, Any],
         subject: str | None,
@@ -81,6 +81,11 @@ class AccessToken:
         fields["not_before"] = not_before
         fields["fingerprint"] = fingerprint
         return token
+
+    @property
+    def display_name(self) -> str:
+        """Who the token speaks for: its subject, else its client, else empty."""
+        return self.subject or self.client_id or ""
 
     def has_scopes(self, *scopes: str) -> bool:
         return self.scopes.issuperset(scopes)

@@ -7,8 +7,6 @@ when they must be fetched first (then it runs again, with them); ``validate`` an
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import math
 import re
 import time
@@ -20,23 +18,23 @@ import httpx
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from audmw import diagnostics, jws
+from audmw.cache import VerifiedTokens
 from audmw.errors import AuthError, InvalidToken, KeysUnavailable
 from audmw.keys import IssuerKeys, VerificationKey
 from audmw.settings import HMAC_ALGORITHMS, TENANT_PLACEHOLDER, Settings
 from audmw.token import CLIENT_ID_CLAIMS, AccessToken
+from audmw.verifier import PendingToken, pending_token
 
 _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 _NO_SCOPES: frozenset[str] = frozenset()
-_verified_token = AccessToken._verified
+_verified_token = AccessToken.verified
 _MAX_KID = 256
 # Claims that may mark an ID token ("token_use" is Cognito's, the body "typ" Keycloak's marker).
 _ID_TOKEN_MARKS = frozenset({"nonce", "at_hash", "c_hash", "token_use", "typ"})
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
-# A cached verification: the token, the key that verified it and the set it came from.
-_Entry = tuple[AccessToken, "VerificationKey | None", "IssuerKeys | None"]
 _KeysWanted = tuple[IssuerKeys, int]
 
 
@@ -89,14 +87,12 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     return number
 
 
-def _fingerprint(token: str | bytes) -> str:
-    """The log fingerprint of a token refused before it became bytes."""
-    raw = token.encode("utf-8", "surrogatepass") if isinstance(token, str) else bytes(token)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 class TokenValidator:
-    """Validates access tokens for one ``Settings``; thread-safe, and safe in any event loop."""
+    """Validates access tokens for one ``Settings``; thread-safe, and safe in any event loop.
+
+    A ``Verifier``: ``verify``/``verify_async`` check a token in full and remember it in
+    ``cache`` (a ``VerifiedTokens``, given or made here), which ``validate`` looks in first.
+    """
 
     def __init__(
         self,
@@ -105,15 +101,18 @@ class TokenValidator:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        cache: VerifiedTokens | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._algorithms = frozenset(settings.algorithms)
         self._audiences = frozenset(settings.audience)
         self._leeway = settings.leeway
-        self._max_bytes = settings.max_token_bytes
-        self._cache_size = settings.token_cache_size
-        self._cache: dict[bytes, _Entry] = {}
+        self.max_token_bytes = settings.max_token_bytes
+        self.cache = cache or VerifiedTokens(
+            settings.token_cache_size, leeway=settings.leeway, clock=clock
+        )
+        self._remember = self.cache.remember if self.cache.size else None
         self._headers: dict[bytes, dict[str, Any]] = {}
         self._scope_claims = settings.scope_claims
         # (name, dotted): a dotted name may also be a path into nested claims.
@@ -158,24 +157,23 @@ class TokenValidator:
 
     def validate(self, token: str | bytes) -> AccessToken:
         """The verified ``AccessToken``, or an ``AuthError`` (logged with its reason)."""
-        raw, digest = self._prepare(token)
-        cached = self._cached(digest)
+        pending = pending_token(token, self.max_token_bytes)
+        cached = self.cache.get(pending.key)
         if cached is not None:
             return cached
-        return self._verify(raw, digest)
+        return self.verify(pending)
 
     async def validate_async(self, token: str | bytes) -> AccessToken:
         """``validate`` for async code: key fetches never block the event loop."""
-        raw, digest = self._prepare(token)
-        cached = self._cached(digest)
+        pending = pending_token(token, self.max_token_bytes)
+        cached = self.cache.get(pending.key)
         if cached is not None:
             return cached
-        return await self._verify_async(raw, digest)
+        return await self.verify_async(pending)
 
-    # -- the checks --------------------------------------------------------------------------
-
-    def _verify(self, raw: bytes, digest: bytes) -> AccessToken:
-        """The full checks of a token not found in the cache (``_prepare`` gave its bytes)."""
+    def verify(self, pending: PendingToken) -> AccessToken:
+        """The full checks of a token not looked up (or not found) in the cache."""
+        raw, digest = pending
         try:
             result = self._checks(raw, digest, None)
             if isinstance(result, tuple):
@@ -187,7 +185,8 @@ class TokenValidator:
             raise
         return cast(AccessToken, result)  # a second run uses the keys as they are
 
-    async def _verify_async(self, raw: bytes, digest: bytes) -> AccessToken:
+    async def verify_async(self, pending: PendingToken) -> AccessToken:
+        raw, digest = pending
         try:
             result = self._checks(raw, digest, None)
             if isinstance(result, tuple):
@@ -198,58 +197,6 @@ class TokenValidator:
             diagnostics.log_refusal(error, digest[:8].hex())
             raise
         return cast(AccessToken, result)  # a second run uses the keys as they are
-
-    def _key(self, token: str | bytes) -> tuple[bytes, bytes] | None:
-        """The token's bytes and cache key, or None when ``_prepare`` would refuse it."""
-        if len(token) > self._max_bytes:
-            return None
-        if isinstance(token, str):
-            if not token.isascii():
-                return None
-            raw = token.encode("ascii")
-        else:
-            raw = bytes(token)
-        # The cache is keyed by a digest, never by the token itself (RFC 9700 §4.9.3).
-        return raw, hashlib.sha256(raw).digest()
-
-    def _prepare(self, token: str | bytes) -> tuple[bytes, bytes]:
-        """``_key``, or the logged refusal of a token too long or not ASCII."""
-        if len(token) <= self._max_bytes:
-            if not isinstance(token, str):
-                raw = bytes(token)
-                return raw, hashlib.sha256(raw).digest()
-            if token.isascii():
-                raw = token.encode("ascii")
-                return raw, hashlib.sha256(raw).digest()
-        if len(token) > self._max_bytes:
-            error = InvalidToken(
-                "token_too_large", hint=f"token is {len(token)} bytes, limit {self._max_bytes}"
-            )
-        else:
-            error = InvalidToken("not_a_jwt", hint="token contains non-ASCII characters")
-        diagnostics.log_refusal(error, _fingerprint(token))
-        raise error
-
-    def _cached(self, digest: bytes) -> AccessToken | None:
-        entry = self._cache.get(digest)
-        if entry is None:
-            return None
-        token, key, keys = entry
-        if token.expires_at + self._leeway < self._clock() or (
-            keys is not None and key not in keys.active
-        ):
-            # Expired, or its key is no longer published: the full checks give the reason.
-            self._cache.pop(digest, None)
-            return None
-        return token
-
-    def _remember(self, digest: bytes, entry: _Entry) -> None:
-        cache = self._cache
-        if len(cache) >= self._cache_size:
-            # Oldest first; another thread may change the cache meanwhile, then the next trims.
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del cache[next(iter(cache))]
-        cache[digest] = entry
 
     def _checks(
         self, raw: bytes, digest: bytes, refreshed: IssuerKeys | None
@@ -308,8 +255,8 @@ class TokenValidator:
             self._check_key_issuer(key, iss, claims)
 
         access_token = self._check_claims(claims, iss, header, digest)
-        if self._cache_size:
-            self._remember(digest, (access_token, key, keys))
+        if self._remember is not None:
+            self._remember(digest, access_token, key, keys)
         return access_token
 
     def _issuer_template(

@@ -17,10 +17,20 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
-from audmw import AccessToken, AuthError, Guard, Requirement
-from audmw.marks import is_public, requirement_of
+from audmw import AccessToken, AuthError, Requirement
+from audmw.decision import HTTP_METHODS, View, handler_levels, handler_name
+from audmw.request import (
+    IncomingRequest,
+    check_form_size,
+    is_form,
+    is_preflight,
+    token_in_form,
+    token_in_query,
+)
 from audmw_django.conf import Config, current
 from audmw_django.user import TokenUser
+
+__all__ = ["AudienceMiddleware", "incoming_request", "view_of"]
 
 ViewFunc = Callable[..., Any]
 MaybeResponse = HttpResponseBase | None
@@ -31,51 +41,71 @@ ProcessView = Callable[
 
 # Set on every request that went through process_view: the view resolved and was judged.
 _JUDGED = "_audmw_judged"
+_VIEWS_SIZE = 1024
+_STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
 
 
-def authorization_of(request: HttpRequest, key: str = "HTTP_AUTHORIZATION") -> tuple[str, ...]:
-    """Every value of the token header (servers fold repeated headers into one).
+def incoming_request(
+    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION"
+) -> IncomingRequest:
+    """The core's ``IncomingRequest`` of a Django request.
 
-    ``key`` is the header's ``META`` key, ``Guard.token_environ_key``: ``Authorization``
-    unless ``token_header`` names another header.
+    ``header_key`` is the token header's ``META`` key (``Guard.token_environ_key``). Servers
+    fold repeated headers into one value, so there is at most one.
     """
-    value = request.META.get(key)
-    return () if value is None else (value,)
+    meta = request.META
+    value = meta.get(header_key)
+    method = request.method or "GET"
+    return IncomingRequest(
+        method,
+        request.path_info,
+        () if value is None else (value,),
+        token_in_query(meta.get("QUERY_STRING", "")),
+        False,
+        is_preflight(
+            method, meta.get("HTTP_ORIGIN"), meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        ),
+        request.scheme or "http",
+        meta.get("HTTP_HOST") or meta.get("SERVER_NAME", ""),
+        meta.get("SCRIPT_NAME", ""),
+    )
 
 
-def token_in_query(request: HttpRequest) -> bool:
-    """An ``access_token`` query parameter is present (a refused way to send the token)."""
-    # The substring test spares parsing the query string on almost every request.
-    return "access_token" in request.META.get("QUERY_STRING", "") and "access_token" in request.GET
+def view_of(view_func: ViewFunc, method: str) -> View:
+    """The levels of marks on the way to the handler Django will call for ``method``.
 
-
-def refusal(guard: Guard, error: AuthError) -> HttpResponse:
-    """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""
-    status, headers, body = guard.answer(error)
-    return HttpResponse(body, status=status, headers=dict(headers))
-
-
-def view_marks(view_func: ViewFunc, method: str) -> tuple[Requirement | None, bool]:
-    """The requirement and public mark of a view: the function, its class, the method handler."""
-    targets: list[object] = [view_func]
+    The view function (as ``as_view()`` or ``@api_view`` made it), its class, ``dispatch``
+    and the method handler along the class's MRO; a DRF viewset's action for the method
+    (HEAD falls back to GET's, as DRF maps it).
+    """
     view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
-    if isinstance(view_class, type):
-        targets.append(view_class)
-        name = method.lower()
-        actions = getattr(view_func, "actions", None)  # DRF viewsets map methods to actions
-        if isinstance(actions, dict):
-            name = actions.get(name, name)
-        handler = getattr(view_class, name, None)
-        if handler is None and method == "HEAD":
-            handler = getattr(view_class, "get", None)
-        if handler is not None:
-            targets.append(handler)
-    requirement: Requirement | None = None
-    for target in targets:
-        marked = requirement_of(target)
-        if marked is not None:
-            requirement = marked if requirement is None else requirement & marked
-    return requirement, any(is_public(target) for target in targets)
+    if not isinstance(view_class, type):
+        return View((view_func,))
+    actions = getattr(view_func, "actions", None)
+    if isinstance(actions, dict):
+        key = handler_name(method, actions)
+        name = actions.get(key) if key else None
+        others = [action for method_name, action in actions.items() if action != name]
+    else:
+        allowed = getattr(view_class, "http_method_names", HTTP_METHODS)
+        defined = [m for m in allowed if getattr(view_class, m, None) is not None]
+        name = handler_name(method, defined)
+        others = [m for m in defined if m != name]
+    names = ("dispatch", name) if isinstance(name, str) else ("dispatch",)
+    levels = (view_func, *handler_levels(view_class, *names))
+    return View(levels, handler_levels(view_class, *map(str, others))[1:])
+
+
+def _needs_form_check(request: HttpRequest) -> bool:
+    return is_form(request.META.get("CONTENT_TYPE"))
+
+
+def _read_form(request: HttpRequest, incoming: IncomingRequest) -> IncomingRequest:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    check_form_size(int(length) if length.isdigit() else 0)
+    body = request.body
+    check_form_size(len(body))
+    return incoming._replace(token_in_body=True) if token_in_form(body) else incoming
 
 
 class AudienceMiddleware:
@@ -83,7 +113,8 @@ class AudienceMiddleware:
 
     Views opt out with ``@public`` or ``AUDMW["EXEMPT_PATHS"]``, and ask for scopes with
     ``@require_scopes``/``@require_any_scope`` or ``AUDMW["RULES"]``. On success
-    ``request.access_token`` is the ``AccessToken`` (None on public views).
+    ``request.access_token`` is the ``AccessToken`` (None on public views). ``refuse`` turns
+    a refusal into the response; override it to shape refusals differently.
     """
 
     sync_capable = True
@@ -93,7 +124,7 @@ class AudienceMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
-        self._marks: dict[tuple[ViewFunc, str], tuple[Requirement | None, bool]] = {}
+        self._views: dict[tuple[ViewFunc, str], View] = {}
         if self.async_mode:
             markcoroutinefunction(self)
             # Django awaits a coroutine process_view as is: no thread, the async key fetches.
@@ -106,33 +137,13 @@ class AudienceMiddleware:
             return self.__acall__(request)
         response: HttpResponseBase = self.get_response(request)
         if _unresolved(request):
-            config = current()
-            needed = _needed_without_view(config.guard, request)
-            if needed is not None:
-                try:
-                    config.guard.authorize(
-                        authorization_of(request, config.guard.token_environ_key),
-                        needed,
-                        token_in_query=token_in_query(request),
-                    )
-                except AuthError as error:
-                    return refusal(config.guard, error)
+            return self._enforce(request, None) or response
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase = await self.get_response(request)
         if _unresolved(request):
-            config = current()
-            needed = _needed_without_view(config.guard, request)
-            if needed is not None:
-                try:
-                    await config.guard.authorize_async(
-                        authorization_of(request, config.guard.token_environ_key),
-                        needed,
-                        token_in_query=token_in_query(request),
-                    )
-                except AuthError as error:
-                    return refusal(config.guard, error)
+            return await self._enforce_async(request, None) or response
         return response
 
     def _process_view_sync(
@@ -141,20 +152,8 @@ class AudienceMiddleware:
         view_func: ViewFunc,
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
-    ) -> HttpResponse | None:
-        config, needed = self._judge(request, view_func)
-        if needed is None:
-            return None
-        try:
-            token = config.guard.authorize(
-                authorization_of(request, config.guard.token_environ_key),
-                needed,
-                token_in_query=token_in_query(request),
-            )
-        except AuthError as error:
-            return refusal(config.guard, error)
-        _accept(request, token, config)
-        return None
+    ) -> HttpResponseBase | None:
+        return self._enforce(request, self._view(request, view_func))
 
     async def _process_view_async(
         self,
@@ -162,44 +161,70 @@ class AudienceMiddleware:
         view_func: ViewFunc,
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
-    ) -> HttpResponse | None:
-        config, needed = self._judge(request, view_func)
-        if needed is None:
-            return None
+    ) -> HttpResponseBase | None:
+        return await self._enforce_async(request, self._view(request, view_func))
+
+    # -- the one enforcement path, in its sync and async spellings --------------------------
+
+    def _enforce(self, request: HttpRequest, view: View | None) -> HttpResponseBase | None:
+        """None to let the request through, else the refusal."""
+        config = current()
         try:
-            token = await config.guard.authorize_async(
-                authorization_of(request, config.guard.token_environ_key),
-                needed,
-                token_in_query=token_in_query(request),
-            )
+            judged = self._judge(request, view, config)
+            if judged is not None:
+                _accept(request, config.guard.authorize(*judged), config)
         except AuthError as error:
-            return refusal(config.guard, error)
-        _accept(request, token, config)
+            return self.refuse(request, error)
+        return None
+
+    async def _enforce_async(
+        self, request: HttpRequest, view: View | None
+    ) -> HttpResponseBase | None:
+        config = current()
+        try:
+            judged = self._judge(request, view, config)
+            if judged is not None:
+                _accept(request, await config.guard.authorize_async(*judged), config)
+        except AuthError as error:
+            return self.refuse(request, error)
         return None
 
     def _judge(
-        self, request: HttpRequest, view_func: ViewFunc
-    ) -> tuple[Config, Requirement | None]:
-        """What the resolved view needs (None: public, the token is not read)."""
+        self, request: HttpRequest, view: View | None, config: Config
+    ) -> tuple[IncomingRequest, Requirement] | None:
+        """What to authorize: the request and its requirement, None when it is public."""
+        guard = config.guard
+        incoming = incoming_request(request, guard.token_environ_key)
+        needed = guard.requirement(incoming, view)
+        if needed is None:
+            return None
+        if _needs_form_check(request):
+            incoming = _read_form(request, incoming)
+        return incoming, needed
+
+    def _view(self, request: HttpRequest, view_func: ViewFunc) -> View:
         setattr(request, _JUDGED, True)
         request.access_token = None  # type: ignore[attr-defined]
-        config = current()
         method = request.method or "GET"
+        if method not in _STANDARD_METHODS:
+            return view_of(view_func, method)  # a made-up method: not worth remembering
         key = (view_func, method)
-        marks = self._marks.get(key)
-        if marks is None:
-            marks = self._marks[key] = view_marks(view_func, method)
-        marked, public = marks
-        return config, config.guard.requirement(method, request.path_info, marked, public=public)
+        view = self._views.get(key)
+        if view is None:
+            if len(self._views) >= _VIEWS_SIZE:
+                self._views.clear()
+            view = self._views[key] = view_of(view_func, method)
+        return view
+
+    def refuse(self, request: HttpRequest, error: AuthError) -> HttpResponse:
+        """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""
+        status, headers, body = current().guard.answer(error)
+        return HttpResponse(body, status=status, headers=dict(headers))
 
 
 def _unresolved(request: HttpRequest) -> bool:
     """No view was judged and the URL did not resolve (a 404, or a response from below)."""
     return not getattr(request, _JUDGED, False) and request.resolver_match is None
-
-
-def _needed_without_view(guard: Guard, request: HttpRequest) -> Requirement | None:
-    return guard.requirement(request.method or "GET", request.path_info)
 
 
 def _accept(request: HttpRequest, token: AccessToken, config: Config) -> None:

@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
 from audmw.answer import challenge
 from audmw_django.conf import current
-from audmw_django.middleware import authorization_of, token_in_query
+from audmw_django.middleware import incoming_request
 from audmw_django.user import TokenUser
+
+if TYPE_CHECKING:
+    # Not at import time: DRF imports this module while importing rest_framework.views, when
+    # the setting DEFAULT_AUTHENTICATION_CLASSES names it.
+    from rest_framework.views import APIView
 
 
 class TokenRefused(exceptions.APIException):
@@ -68,12 +72,11 @@ class AudienceAuthentication(BaseAuthentication):
         if isinstance(token, AccessToken):
             return TokenUser(token), token
         guard = current().guard
-        authorization = authorization_of(django_request, guard.token_environ_key)
-        in_query = token_in_query(django_request)
-        if not authorization and not in_query:
+        incoming = incoming_request(django_request, guard.token_environ_key)
+        if not incoming.credentials and not incoming.token_in_query:
             return None
         try:
-            token = guard.authorize(authorization, token_in_query=in_query)
+            token = guard.authorize(incoming)
         except MissingToken:
             return None  # another scheme (Basic, ...): not ours to judge
         except AuthError as error:

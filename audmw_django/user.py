@@ -32,7 +32,7 @@ class TokenUser:
 
     @property
     def username(self) -> str:
-        return self.token.subject or self.token.client_id or ""
+        return self.token.display_name
 
     def get_username(self) -> str:
         return self.username

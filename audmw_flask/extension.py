@@ -30,15 +30,25 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from audmw.answer import Answer
+from audmw.decision import HTTP_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError
 from audmw.guard import Guard
-from audmw.marks import is_public, require_any_scope, require_scopes, requirement_of
-from audmw.requirements import Requirement
+from audmw.marks import require_any_scope, require_scopes
+from audmw.request import (
+    IncomingRequest,
+    check_form_size,
+    is_form,
+    is_preflight,
+    token_in_form,
+    token_in_query,
+)
 from audmw.settings import Settings
 from audmw.token import AccessToken
 
 EXTENSION_KEY = "audmw"
 B = TypeVar("B", bound=Blueprint)
+_VIEWS_SIZE = 1024
+_STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
 
 
 class Refusal(HTTPException):
@@ -108,6 +118,55 @@ def protect(
     return blueprint
 
 
+def incoming_request(req: Request, header_key: str = "HTTP_AUTHORIZATION") -> IncomingRequest:
+    """The core's ``IncomingRequest`` of a Flask request.
+
+    ``header_key`` is the token header's environ key (``Guard.token_environ_key``); WSGI
+    servers fold repeated headers into one value, so there is at most one.
+    """
+    environ = req.environ
+    value = environ.get(header_key)
+    method = req.method
+    return IncomingRequest(
+        method,
+        req.path,
+        () if value is None else (value,),
+        token_in_query(environ.get("QUERY_STRING", "")),
+        False,
+        is_preflight(
+            method, environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        ),
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+        environ.get("SCRIPT_NAME", ""),
+    )
+
+
+def view_of(app: Flask, req: Request) -> View | None:
+    """The levels of marks on the way to the view Flask will call; None when Flask answers
+    itself (unknown URL, wrong method, redirect, automatic OPTIONS)."""
+    endpoint, rule, method = req.endpoint, req.url_rule, req.method
+    if endpoint is None or rule is None or req.routing_exception is not None:
+        return None
+    if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+        return None  # Flask's make_default_options_response, no view code runs
+    view = app.view_functions.get(endpoint)
+    if view is None:
+        return None
+    levels: list[object] = [app.blueprints.get(name) for name in reversed(req.blueprints)]
+    others: tuple[object, ...] = ()
+    view_class = getattr(view, "view_class", None)
+    if isinstance(view_class, type):
+        # As MethodView.dispatch_request picks the handler (a View has dispatch_request only).
+        defined = [m for m in HTTP_METHODS if getattr(view_class, m, None) is not None]
+        name = handler_name(method, defined)
+        names = ("dispatch_request", name) if name else ("dispatch_request",)
+        levels.extend(handler_levels(view_class, *names))
+        others = handler_levels(view_class, *(m for m in defined if m != name))[1:]
+    levels.append(view)
+    return View(tuple(level for level in levels if level is not None), others)
+
+
 @dataclass(eq=False)
 class AudmwState:
     """What ``init_app`` keeps per application in ``app.extensions["audmw"]``."""
@@ -115,8 +174,8 @@ class AudmwState:
     app: Flask
     guard: Guard
     extension: Audmw
-    # (endpoint, method) -> (marked requirement, public); endpoints are fixed once serving.
-    marks: dict[tuple[str, str], tuple[Requirement | None, bool]] = field(default_factory=dict)
+    # (endpoint, method) -> its view; endpoints are fixed once serving, methods bounded.
+    views: dict[tuple[str, str], View | None] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -125,62 +184,37 @@ class AudmwState:
     def check_request(self) -> None:
         """The ``before_request`` function: refuse by raising a ``Refusal``, else set the token."""
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        marked, is_open = self.marks_of(req)
         guard = self.guard
-        needed = guard.requirement(req.method, req.path, marked, public=is_open)
-        if needed is None:
-            g.access_token = None
-            return
-        environ = req.environ
-        authorization = environ.get(guard.token_environ_key)
-        token_in_query = bool(environ.get("QUERY_STRING")) and "access_token" in req.args
+        g.access_token = None
         try:
-            g.access_token = guard.authorize(
-                () if authorization is None else (authorization,),
-                needed,
-                token_in_query=token_in_query,
-            )
+            incoming = incoming_request(req, guard.token_environ_key)
+            needed = guard.requirement(incoming, self.view(req))
+            if needed is None:
+                return
+            if is_form(req.environ.get("CONTENT_TYPE")):
+                incoming = _read_form(req, incoming)
+            g.access_token = guard.authorize(incoming, needed)
         except AuthError as error:
-            g.access_token = None
-            raise refusal(error, guard.answer(error)) from None
+            raise self.extension.refusal(error, guard.answer(error)) from None
 
-    def marks_of(self, req: Request) -> tuple[Requirement | None, bool]:
-        """The requirement marked on the matched endpoint and whether it is public.
-
-        Levels go from the outermost blueprint to the method: requirements combine with
-        ``&``; ``public`` on a level holds unless a more specific level asks for scopes.
-        """
+    def view(self, req: Request) -> View | None:
         endpoint, method = req.endpoint, req.method
-        if endpoint is None:  # unknown URL, wrong method, redirect: needs a token first
-            return None, False
+        if endpoint is None or method not in _STANDARD_METHODS:
+            return view_of(self.app, req)
         key = (endpoint, method)
-        cached = self.marks.get(key)
-        if cached is not None:
-            return cached
-        app = self.app
-        levels: list[object] = [app.blueprints.get(name) for name in reversed(req.blueprints)]
-        view = app.view_functions.get(endpoint)
-        view_class = getattr(view, "view_class", None)
-        if view_class is not None:
-            levels.append(view_class)
-            handler = getattr(view_class, method.lower(), None)
-            if handler is None and method == "HEAD":
-                handler = getattr(view_class, "get", None)  # what MethodView dispatches to
-            levels.append(handler)
-        levels.append(view)
-        requirement: Requirement | None = None
-        is_open = False
-        for level in levels:
-            if level is None:
-                continue
-            if is_public(level):
-                is_open = True
-            marked = requirement_of(level)
-            if marked is not None:
-                requirement = marked if requirement is None else requirement & marked
-                is_open = False
-        self.marks[key] = (requirement, is_open)
-        return requirement, is_open
+        if key in self.views:
+            return self.views[key]
+        if len(self.views) >= _VIEWS_SIZE:
+            self.views.clear()
+        found = self.views[key] = view_of(self.app, req)
+        return found
+
+
+def _read_form(req: Request, incoming: IncomingRequest) -> IncomingRequest:
+    check_form_size(req.content_length or 0)
+    body = req.get_data(cache=True)  # the view still reads the same body and form
+    check_form_size(len(body))
+    return incoming._replace(token_in_body=True) if token_in_form(body) else incoming
 
 
 class Audmw:
@@ -195,6 +229,11 @@ class Audmw:
         self.settings = settings
         if app is not None:
             self.init_app(app)
+
+    def refusal(self, error: AuthError, answer: Answer) -> HTTPException:
+        """The exception ``before_request`` raises for a refused request; override it to
+        shape refusals differently (the app's error handlers still see what it returns)."""
+        return refusal(error, answer)
 
     def init_app(self, app: Flask, *, settings: Settings | None = None) -> AudmwState:
         """Validate the settings (raising ``ConfigurationError``) and install the check."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
+from audmw.request import IncomingRequest
 from audmw.testing import LocalIssuer, SigningKey, sign_compact
 
 from .conftest import AUDIENCE
@@ -51,3 +53,16 @@ def craft(
     full_header = {k: v for k, v in full_header.items() if v is not ...}
     body = claims_for(issuer) if payload is None else payload
     return sign_compact(full_header, body, signing.private_key)
+
+
+def sent(
+    values: Iterable[str | bytes], *, token_in_query: bool = False, token_in_body: bool = False
+) -> IncomingRequest:
+    """A request to ``GET /`` whose token header had ``values``."""
+    return IncomingRequest(
+        "GET",
+        "/",
+        tuple(values),  # type: ignore[arg-type]
+        token_in_query=token_in_query,
+        token_in_body=token_in_body,
+    )

@@ -25,6 +25,7 @@ from audmw.errors import AuthError
 from audmw.testing import LocalIssuer
 
 from .conftest import AUDIENCE
+from .crafting import sent
 
 
 def headers(error: AuthError, realm: str | None = None) -> dict[str, str]:
@@ -239,33 +240,33 @@ def guard(issuer: LocalIssuer, validator: TokenValidator) -> Guard:
 def test_authorize(issuer: LocalIssuer, guard: Guard) -> None:
     token = issuer.mint(scopes="read write")
     needs_read = Requirement.of(all_of=["read"])
-    assert guard.authorize([f"Bearer {token}"], needs_read).scopes == {"read", "write"}
-    assert guard.authorize([f"bearer {token}"]).subject == "user-123"
+    assert guard.authorize(sent([f"Bearer {token}"]), needs_read).scopes == {"read", "write"}
+    assert guard.authorize(sent([f"bearer {token}"])).subject == "user-123"
     with pytest.raises(InsufficientScope) as refused:
-        guard.authorize([f"Bearer {token}"], Requirement.of(any_of=["admin", "owner"]))
+        guard.authorize(sent([f"Bearer {token}"]), Requirement.of(any_of=["admin", "owner"]))
     assert refused.value.scope == ("admin", "owner")
     with pytest.raises(InvalidToken):
-        guard.authorize([f"Bearer {issuer.mint(aud='https://other.example.com')}"])
+        guard.authorize(sent([f"Bearer {issuer.mint(aud='https://other.example.com')}"]))
     with pytest.raises(MissingToken):
-        guard.authorize([])
+        guard.authorize(sent([]))
     with pytest.raises(InvalidRequest):
-        guard.authorize([f"Bearer {token}", f"Bearer {token}"])
+        guard.authorize(sent([f"Bearer {token}", f"Bearer {token}"]))
     with pytest.raises(InvalidRequest):
-        guard.authorize([f"Bearer {token}"], token_in_query=True)
+        guard.authorize(sent([f"Bearer {token}"], token_in_query=True))
 
 
 @pytest.mark.anyio
 async def test_authorize_async(issuer: LocalIssuer, guard: Guard) -> None:
     token = issuer.mint(scopes="read")
-    assert (await guard.authorize_async([f"Bearer {token}"])).scopes == {"read"}
+    assert (await guard.authorize_async(sent([f"Bearer {token}"]))).scopes == {"read"}
     with pytest.raises(InsufficientScope):
-        await guard.authorize_async([f"Bearer {token}"], Requirement.of(all_of=["write"]))
+        await guard.authorize_async(sent([f"Bearer {token}"]), Requirement.of(all_of=["write"]))
 
 
 def test_answers_never_carry_the_reason_or_the_hint(issuer: LocalIssuer, guard: Guard) -> None:
     wrong = issuer.mint(aud="https://issuer.example.com/userinfo")
     with pytest.raises(InvalidToken) as refused:
-        guard.authorize([f"Bearer {wrong}"])
+        guard.authorize(sent([f"Bearer {wrong}"]))
     result = guard.answer(refused.value)
     text = result.body.decode() + repr(result.headers)
     assert refused.value.hint is not None
@@ -278,7 +279,7 @@ def test_answers_never_carry_the_reason_or_the_hint(issuer: LocalIssuer, guard: 
 def test_keys_unavailable_through_the_guard(issuer: LocalIssuer, guard: Guard) -> None:
     issuer.set_mode("error")
     with pytest.raises(KeysUnavailable) as refused:
-        guard.authorize([f"Bearer {issuer.mint()}"])
+        guard.authorize(sent([f"Bearer {issuer.mint()}"]))
     result = guard.answer(refused.value)
     assert result.status == 503
     assert dict(result.headers)["Retry-After"] == "5"

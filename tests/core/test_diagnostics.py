@@ -14,7 +14,7 @@ from audmw import AuthError, Guard, Requirement, TokenValidator
 from audmw.testing import LocalIssuer, generate_key
 
 from .conftest import AUDIENCE, MakeValidator
-from .crafting import b64, claims_for, craft, segment
+from .crafting import b64, claims_for, craft, segment, sent
 
 Case = Callable[[LocalIssuer], str]
 
@@ -125,12 +125,12 @@ def test_guard_refusals_never_log_the_token(
     token = issuer.mint(scopes="read")
     with caplog.at_level(logging.INFO, logger="audmw"):
         with pytest.raises(AuthError) as scope:
-            guard.authorize([f"Bearer {token}"], Requirement.of(all_of=["admin"]))
+            guard.authorize(sent([f"Bearer {token}"]), Requirement.of(all_of=["admin"]))
         for values in ([f"Bearer {token}!"], [f"Bearer {token}", f"Bearer {token}"]):
             with pytest.raises(AuthError):
-                guard.authorize(values)
+                guard.authorize(sent(values))
         with pytest.raises(AuthError):
-            guard.authorize([f"Bearer {token}"], token_in_query=True)
+            guard.authorize(sent([f"Bearer {token}"], token_in_query=True))
     reasons = [getattr(r, "audmw_reason", None) for r in caplog.records]
     assert reasons == [
         "insufficient_scope",

@@ -11,7 +11,7 @@ import pytest
 
 from audmw import Guard, InvalidToken, MissingToken, TokenValidator
 
-from .crafting import b64, segment
+from .crafting import b64, segment, sent
 
 # -- JSON nested past the interpreter's recursion limit ------------------------------------------
 
@@ -46,7 +46,7 @@ def test_a_token_sent_without_a_scheme_is_not_logged(
     caplog.set_level(logging.INFO, logger="audmw")
     for value in (opaque, "Basic dXNlcjpwYXNz"):
         with pytest.raises(MissingToken) as caught:
-            guard.authorize([value])
+            guard.authorize(sent([value]))
         assert caught.value.reason == "unsupported_scheme"
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "has no scheme" in logged

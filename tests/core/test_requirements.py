@@ -17,7 +17,9 @@ from audmw import (
     require_any_scope,
     require_scopes,
 )
+from audmw.decision import View
 from audmw.marks import is_public, requirement_of
+from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN
 from audmw.rules import compile_path_pattern
 from audmw.token import AccessToken
@@ -204,14 +206,21 @@ def test_rule_from_mapping() -> None:
     assert rule.matches("get", "/reports/1")
     assert not rule.matches("POST", "/reports/1")
     assert not rule.matches("GET", "/other")
-    single = Rule.from_mapping({"method": "DELETE", "path": "/x"})
+    single = Rule.from_mapping({"methods": "DELETE", "path": "/x", "scopes": "delete"})
     assert single.matches("DELETE", "/x")
     assert not single.matches("GET", "/x")
-    assert Rule.from_mapping({"path": "/any"}).matches("PATCH", "/any")
+    assert Rule.from_mapping({"path": "/any", "scopes": "a"}).matches("PATCH", "/any")
 
 
 @pytest.mark.parametrize(
-    "data", [{"methods": ["GET"]}, "/path", {"path": "/x", "scope": "read"}, ["/x"]]
+    "data",
+    [
+        {"methods": ["GET"]},
+        "/path",
+        {"path": "/x", "scope": "read"},
+        {"path": "/x", "method": ["GET"], "scopes": ["read"]},
+        ["/x"],
+    ],
 )
 def test_bad_rules_are_refused(data: Any) -> None:
     with pytest.raises(ConfigurationError):
@@ -232,22 +241,31 @@ def test_guard_requirement() -> None:
             ],
         )
     )
-    marked = Requirement.of(all_of=["read"])
+    marked = View((Requirement.of(all_of=["read"]),))
+    open_view = View((public(lambda: None),))
+    plain = View((lambda: None,))
+
+    def needs(method: str, path: str, view: View | None = plain) -> Requirement | None:
+        return guard.requirement(IncomingRequest(method, path), view)
+
     # Public views and exempt paths never read the token.
-    assert guard.requirement("GET", "/anything", marked, public=True) is None
-    assert guard.requirement("GET", "/health") is None
-    assert guard.requirement("GET", "/docs") is None
-    assert guard.requirement("GET", "/docs/openapi.json", marked) is None
-    assert guard.requirement("GET", "/status") is None
+    assert needs("GET", "/anything", open_view) is None
+    assert needs("GET", "/health") is None
+    assert needs("GET", "/docs") is None
+    assert needs("GET", "/docs/openapi.json", None) is None
+    assert needs("GET", "/status") is None
+    # ...but never open a view that asks for a requirement.
+    assert needs("GET", "/docs/openapi.json", marked) == Requirement.of(all_of=["read"])
+    assert needs("GET", "/health", marked) == Requirement.of(all_of=["read"])
     # Everything else needs a token: deny by default, also for unknown URLs.
-    assert guard.requirement("GET", "/healthz") == ANY_VALID_TOKEN
-    assert guard.requirement("GET", "/unknown") == ANY_VALID_TOKEN
-    assert guard.requirement("GET", "/x", marked) == marked
-    assert guard.requirement("GET", "/reports/1") == Requirement.of(all_of=["read:reports"])
-    assert guard.requirement("POST", "/reports/1", marked) == Requirement.of(
-        all_of=["read", "write:reports"]
-    )
-    assert guard.requirement("GET", "/admin/users") == Requirement.of(any_of=["admin", "owner"])
+    assert needs("GET", "/healthz") == ANY_VALID_TOKEN
+    assert needs("GET", "/unknown", None) == ANY_VALID_TOKEN
+    assert needs("GET", "/x", marked) == Requirement.of(all_of=["read"])
+    assert needs("GET", "/reports/1") == Requirement.of(all_of=["read:reports"])
+    assert needs("POST", "/reports/1", marked) == Requirement.of(all_of=["read", "write:reports"])
+    assert needs("GET", "/admin/users") == Requirement.of(any_of=["admin", "owner"])
+    # A scope rule on the path wins over @public.
+    assert needs("GET", "/reports/1", open_view) == Requirement.of(all_of=["read:reports"])
 
 
 def test_guard_construction(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from audmw.requirements import Requirement
 from audmw.testing import LocalIssuer
 
 from .conftest import AUDIENCE
+from .crafting import sent
 
 IAP_HEADER = "x-goog-iap-jwt-assertion"
 
@@ -67,22 +68,22 @@ def test_a_name_that_is_not_a_plain_header_name_is_refused(issuer: LocalIssuer, 
 
 def test_raw_token_in_the_named_header_is_accepted(guard: Guard, issuer: LocalIssuer) -> None:
     token = issuer.mint(sub="alice", scopes=["read"])
-    assert guard.authorize([token]).subject == "alice"
+    assert guard.authorize(sent([token])).subject == "alice"
     # Optional whitespace around a field value is not part of it (RFC 9110 §5.5).
-    assert guard.authorize([f" {token}\t"], Requirement.of(["read"])).subject == "alice"
+    assert guard.authorize(sent([f" {token}\t"]), Requirement.of(["read"])).subject == "alice"
 
 
 @pytest.mark.anyio
 async def test_raw_token_accepted_async(guard: Guard, issuer: LocalIssuer) -> None:
     token = issuer.mint(sub="bob")
-    assert (await guard.authorize_async([token])).subject == "bob"
+    assert (await guard.authorize_async(sent([token]))).subject == "bob"
     with pytest.raises(InvalidRequest):
-        await guard.authorize_async([f"Bearer {token}"])
+        await guard.authorize_async(sent([f"Bearer {token}"]))
 
 
 def test_no_header_is_a_missing_token_with_a_bare_challenge(guard: Guard) -> None:
     with pytest.raises(MissingToken) as caught:
-        guard.authorize([])
+        guard.authorize(sent([]))
     answer = guard.answer(caught.value)
     assert answer.status == 401
     assert dict(answer.headers)["WWW-Authenticate"] == "Bearer"
@@ -91,7 +92,7 @@ def test_no_header_is_a_missing_token_with_a_bare_challenge(guard: Guard) -> Non
 def test_two_headers_are_an_invalid_request(guard: Guard, issuer: LocalIssuer) -> None:
     token = issuer.mint()
     with pytest.raises(InvalidRequest) as caught:
-        guard.authorize([token, token])
+        guard.authorize(sent([token, token]))
     assert caught.value.reason == "multiple_token_headers"
     assert guard.answer(caught.value).status == 400
 
@@ -114,34 +115,34 @@ def test_anything_but_one_compact_token_is_malformed(
     guard: Guard, issuer: LocalIssuer, value: str
 ) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        guard.authorize([value.format(token=issuer.mint())])
+        guard.authorize(sent([value.format(token=issuer.mint())]))
     assert caught.value.reason == "malformed_token_header"
     assert guard.answer(caught.value).status == 400
 
 
 def test_the_query_stays_a_refused_way(guard: Guard, issuer: LocalIssuer) -> None:
     with pytest.raises(MissingToken) as missing:
-        guard.authorize([], token_in_query=True)
+        guard.authorize(sent([], token_in_query=True))
     assert missing.value.reason == "token_in_query"
     with pytest.raises(InvalidRequest) as both:
-        guard.authorize([issuer.mint()], token_in_query=True)
+        guard.authorize(sent([issuer.mint()], token_in_query=True))
     assert both.value.reason == "multiple_methods"
 
 
 def test_token_is_still_validated_and_scoped(guard: Guard, issuer: LocalIssuer) -> None:
     with pytest.raises(InsufficientScope):
-        guard.authorize([issuer.mint(scopes=["read"])], Requirement.of(["write"]))
+        guard.authorize(sent([issuer.mint(scopes=["read"])]), Requirement.of(["write"]))
     with pytest.raises(InvalidToken) as caught:
-        guard.authorize([issuer.mint(aud="https://other.example.com")])
+        guard.authorize(sent([issuer.mint(aud="https://other.example.com")]))
     assert caught.value.reason == "aud_mismatch"
 
 
 def test_default_guard_does_not_take_a_raw_token(issuer: LocalIssuer) -> None:
     guard = Guard(Settings(issuer=issuer.issuer, audience=AUDIENCE))
     token = issuer.mint(sub="alice")
-    assert guard.authorize([f"Bearer {token}"]).subject == "alice"
+    assert guard.authorize(sent([f"Bearer {token}"])).subject == "alice"
     with pytest.raises(MissingToken) as caught:
-        guard.authorize([token])
+        guard.authorize(sent([token]))
     assert caught.value.reason == "unsupported_scheme"
 
 
@@ -152,7 +153,7 @@ def test_refusals_do_not_log_the_token(
     with caplog.at_level(logging.DEBUG, logger="audmw"):
         for values in ([token, token], [f"Bearer {token}"], []):
             with pytest.raises((InvalidRequest, MissingToken)) as caught:
-                guard.authorize(values)
+                guard.authorize(sent(values))
             assert token not in str(caught.value)
             assert token not in repr(caught.value)
             assert token not in (caught.value.hint or "")

@@ -175,7 +175,9 @@ def test_class_mark_combines_with_method_marks(make_app, issuer: LocalIssuer) ->
     both = bearer(issuer.mint(scopes="docs docs:read"))
     assert client.get("/scoped", headers=both).status_code == 200
     assert client.delete("/scoped", headers=only_method).status_code == 403
-    assert client.options("/scoped").status_code == 200  # method @public beats the class
+    # @public on a method does not loosen the class's requirement.
+    assert client.options("/scoped").status_code == 401
+    assert client.options("/scoped", headers=bearer(issuer.mint(scopes="docs"))).status_code == 200
 
 
 def test_view_class_decorators_and_marked_as_view(make_app, issuer: LocalIssuer) -> None:
@@ -249,7 +251,10 @@ def test_blueprint_requirement_combines_with_route_requirement(
     both = bearer(issuer.mint(scopes="reports export"))
     assert client.get("/reports/export", headers=both).status_code == 200
     assert client.get("/reports/", headers=bearer(issuer.mint(scopes="reports"))).status_code == 200
-    assert client.get("/reports/about").status_code == 200  # @public view in the blueprint
+    # @public on a view does not loosen its blueprint's requirement.
+    assert client.get("/reports/about").status_code == 401
+    assert client.get("/reports/about", headers=route_only).status_code == 403
+    assert client.get("/reports/about", headers=both).status_code == 200
     assert ran == ["export", "index"]
 
 

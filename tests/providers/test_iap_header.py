@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from core.crafting import sent
 
 from audmw import Guard, Settings
 from audmw.errors import InvalidRequest, MissingToken
@@ -19,11 +20,11 @@ def test_preset_names_the_iap_header(issuer: LocalIssuer) -> None:
     guard = Guard(settings)
     assert guard.token_environ_key == "HTTP_X_GOOG_IAP_JWT_ASSERTION"
     token = iap_token(issuer)
-    assert guard.authorize([token]).subject == "accounts.google.com:112233445566778899001"
+    assert guard.authorize(sent([token])).subject == "accounts.google.com:112233445566778899001"
     with pytest.raises(InvalidRequest):
-        guard.authorize([f"Bearer {token}"])  # IAP sends the bare JWT: no scheme is parsed
+        guard.authorize(sent([f"Bearer {token}"]))  # IAP sends the bare JWT: no scheme is parsed
     with pytest.raises(MissingToken):
-        guard.authorize([])
+        guard.authorize(sent([]))
 
 
 def test_preset_from_the_environment(issuer: LocalIssuer) -> None:
@@ -43,6 +44,6 @@ def test_an_explicit_token_header_overrides_the_preset(issuer: LocalIssuer) -> N
     )
     guard = Guard(settings)
     token = iap_token(issuer)
-    assert guard.authorize([f"Bearer {token}"]).issuer == "https://cloud.google.com/iap"
+    assert guard.authorize(sent([f"Bearer {token}"])).issuer == "https://cloud.google.com/iap"
     with pytest.raises(MissingToken):
-        guard.authorize([token])
+        guard.authorize(sent([token]))

@@ -27,6 +27,7 @@ from audmw.fastapi import (
     refusal_handler,
 )
 from audmw.starlette import require_scopes
+from audmw.verifier import PendingToken
 from audmw.testing import LocalIssuer
 
 
@@ -164,9 +165,9 @@ async def test_fastapi_dependencies_enforce_scopes(
 class CountingValidator(TokenValidator):
     calls = 0
 
-    async def validate_async(self, token: str | bytes) -> Any:
+    async def verify_async(self, pending: PendingToken) -> Any:
         CountingValidator.calls += 1
-        return await super().validate_async(token)
+        return await super().verify_async(pending)
 
 
 @pytest.mark.anyio

@@ -1,0 +1,100 @@
+"""``VerifiedTokens``: tokens verified earlier, so that a token sent again costs one digest.
+
+Entries are keyed by the SHA-256 digest of the token's exact bytes, never by the token
+(RFC 9700 §4.9.3), and hold the ``AccessToken`` with what vouched for it: the key that
+verified the signature and the key set that published it. An entry is dropped once the token
+expires or its key is no longer published, so a revoked key stops a cached token at once.
+
+One object per validator owns the entries; ``Guard`` looks tokens up through it before any
+parsing. The interface (``key``, ``get``, ``remember``, ``evict``) is what a shared store
+would implement too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Container
+from typing import Protocol
+
+from audmw.token import AccessToken
+
+__all__ = ["KeySet", "VerifiedTokens"]
+
+
+class KeySet(Protocol):
+    """A source of verification keys: the keys it publishes now."""
+
+    @property
+    def active(self) -> Container[object]: ...
+
+
+_Entry = tuple[AccessToken, object, "KeySet | None"]
+
+
+class VerifiedTokens:
+    """A bounded map from token digest to verified token; safe for concurrent threads."""
+
+    def __init__(
+        self, size: int, *, leeway: float = 0.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.size = size
+        self._leeway = leeway
+        self._clock = clock
+        self._entries: dict[bytes, _Entry] = {}
+
+    @staticmethod
+    def key(raw: bytes) -> bytes:
+        """The cache key of a token's exact bytes (also the source of its log fingerprint)."""
+        return hashlib.sha256(raw).digest()
+
+    def get(self, key: bytes) -> AccessToken | None:
+        """The token verified under ``key``, if it is still current and its key published."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        token, signing_key, keys = entry
+        if token.expires_at + self._leeway < self._clock() or (
+            keys is not None and signing_key not in keys.active
+        ):
+            # Expired, or its key is no longer published: the full checks give the reason.
+            self._entries.pop(key, None)
+            return None
+        return token
+
+    def remember(
+        self,
+        key: bytes,
+        token: AccessToken,
+        signing_key: object = None,
+        keys: KeySet | None = None,
+    ) -> None:
+        """Keep ``token``, verified with ``signing_key`` of ``keys`` (None: no key set)."""
+        if not self.size:
+            return
+        entries = self._entries
+        if len(entries) >= self.size:
+            # Oldest first; another thread may change the dict meanwhile, then the next trims.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del entries[next(iter(entries))]
+        entries[key] = (token, signing_key, keys)
+
+    def evict(self, key: bytes) -> None:
+        self._entries.pop(key, None)
+
+    def keys(self) -> list[bytes]:
+        """The digests held now (never a token)."""
+        return list(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __repr__(self) -> str:
+        return f"VerifiedTokens(size={self.size}, entries={len(self._entries)})"

@@ -1,0 +1,112 @@
+"""``IncomingRequest``: what the core needs to know of one HTTP request, whatever the framework.
+
+Each adapter builds it in one small function (from an ASGI scope, a WSGI environ, a Django
+``HttpRequest``) and hands it to ``Guard``. The helpers below are the parts of that reading
+that must be the same everywhere: a token sent as a query or form parameter besides the
+header, and what a CORS preflight is.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from urllib.parse import parse_qsl
+
+from audmw import diagnostics
+from audmw.errors import InvalidRequest
+
+__all__ = [
+    "FORM_CONTENT_TYPE",
+    "MAX_FORM_BYTES",
+    "IncomingRequest",
+    "check_form_size",
+    "is_form",
+    "is_preflight",
+    "token_in_form",
+    "token_in_query",
+]
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 1024 * 1024
+"""A form body is read for an ``access_token`` field up to this size; a larger one is refused."""
+
+_TOKEN_FIELD = "access_token"  # noqa: S105 -- the parameter name, not a secret
+
+
+class IncomingRequest(NamedTuple):
+    """One request as the core sees it; immutable, cheap to build on every request."""
+
+    method: str
+    """The request method as sent (upper case for every real client)."""
+    path: str
+    """The path as the framework's router matches it: percent-decoded, without the root path."""
+    credentials: tuple[str, ...] | tuple[bytes, ...] = ()
+    """Every value of the token header (``Authorization`` unless ``token_header`` names
+    another), as the server gave them; a server that folds repeated headers gives one."""
+    token_in_query: bool = False
+    """An ``access_token`` query parameter is present (RFC 6750 §2.3, refused)."""
+    token_in_body: bool = False
+    """A form body carries an ``access_token`` field (RFC 6750 §2.2, refused)."""
+    preflight: bool = False
+    """A CORS preflight: OPTIONS with ``Origin`` and ``Access-Control-Request-Method``."""
+    scheme: str = ""
+    host: str = ""
+    root_path: str = ""
+    """Where the app is mounted; with ``scheme`` and ``host`` it gives the absolute URL."""
+    dpop: tuple[str, ...] | tuple[bytes, ...] = ()
+    """Every value of the ``DPoP`` header (RFC 9449)."""
+    client_certificate: str | None = None
+    """The TLS client certificate (PEM) where the server exposes one (RFC 8705)."""
+
+    @property
+    def url(self) -> str:
+        """The absolute URL without query, as far as the adapter knows scheme and host."""
+        return f"{self.scheme}://{self.host}{self.root_path}{self.path}"
+
+
+def token_in_query(query: str | bytes) -> bool:
+    """Whether a query string holds an ``access_token`` parameter, however its name is spelt.
+
+    Frameworks decode parameter names (``access%5Ftoken`` is ``access_token`` to them), so any
+    query with a percent sign is parsed; the rest need only the substring test.
+    """
+    if isinstance(query, bytes):
+        if b"access" not in query and b"%" not in query:
+            return False
+        text = query.decode("latin-1")
+    else:
+        if "access" not in query and "%" not in query:
+            return False
+        text = query
+    return any(name == _TOKEN_FIELD for name, _ in parse_qsl(text, keep_blank_values=True))
+
+
+def is_form(content_type: str | bytes | None) -> bool:
+    """Whether a ``Content-Type`` is the form encoding RFC 6750 §2.2 allows a token in."""
+    if not content_type:
+        return False
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    return content_type.split(";", 1)[0].strip().lower() == FORM_CONTENT_TYPE
+
+
+def check_form_size(size: int) -> None:
+    """Refuse (400, logged) a form body too large to be read for an ``access_token`` field."""
+    if size > MAX_FORM_BYTES:
+        error = InvalidRequest(
+            "form_too_large",
+            hint=f"a form body over {MAX_FORM_BYTES} bytes is not read for credentials",
+        )
+        diagnostics.log_refusal(error)
+        raise error
+
+
+def token_in_form(body: bytes) -> bool:
+    """Whether a form-encoded body holds an ``access_token`` field."""
+    if b"access" not in body and b"%" not in body:
+        return False
+    return token_in_query(body)
+
+
+def is_preflight(method: str, origin: object, request_method: object) -> bool:
+    """A CORS preflight: OPTIONS with both ``Origin`` and ``Access-Control-Request-Method``."""
+    return method == "OPTIONS" and bool(origin) and bool(request_method)
