@@ -1,4 +1,11 @@
-"""One frozen description of how tokens are checked, from code, the environment or a framework."""
+"""One frozen description of how tokens are checked, from code, the environment or a framework.
+
+Each setting is declared once, as a field of ``Settings``: its name, type and default, and in
+the field's metadata its meaning and the parser that turns input (a string from the
+environment; a list, bool or number from code) into the value. Everything else that lists
+settings (keyword construction, ``AUDMW_*`` names, Django's ``AUDMW`` keys, the options of
+``audmw check``, the README table) comes from that declaration.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,39 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from audmw import providers
 from audmw.errors import ConfigurationError
-from audmw.rules import Rule
+from audmw.rules import Rule, compile_path_pattern
+from audmw.values import (
+    TENANT_PLACEHOLDER,
+    close_names,
+    comma_strings,
+    flag,
+    number,
+    optional_text,
+    strings,
+)
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "AUTHORIZATION_HEADER",
+    "DECLARED",
+    "DEFAULT_ALGORITHMS",
+    "ENV_PREFIX",
+    "HMAC_ALGORITHMS",
+    "PROVIDER_SETTING",
+    "TENANT_PLACEHOLDER",
+    "TOOL_VARIABLES",
+    "Setting",
+    "Settings",
+    "mapping_keys",
+    "markdown_table",
+]
 
 DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "RS256",
@@ -27,54 +60,86 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "EdDSA",
 )
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
+ENV_PREFIX = "AUDMW_"
 # AUDMW_* variables that configure the command-line tools, not the validator.
 TOOL_VARIABLES = frozenset({"STATE_DIR"})
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
-# In an issuer, stands for the token's ``tid`` claim (Entra ID multi-tenant issuers).
-TENANT_PLACEHOLDER = "{tenantid}"
 AUTHORIZATION_HEADER = "authorization"
 # Letters, digits and '-': a name with '_' shares its WSGI/CGI key (HTTP_X_Y) with the '-' one.
 _HEADER_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_DECLARATION = "audmw"  # the key of a field's metadata that holds its Setting
+
+Parser = Callable[[Any, str], Any]
 
 
-def _strings(value: Any, name: str) -> tuple[str, ...]:
-    """A comma/space list from the environment, or any iterable of strings from code."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(part for part in value.replace(",", " ").split() if part)
-    if isinstance(value, Iterable):
-        items = tuple(value)
-        if not all(isinstance(item, str) for item in items):
-            raise ConfigurationError(f"audmw: {name} must be a string or a list of strings")
-        return tuple(item.strip() for item in items if item.strip())
-    raise ConfigurationError(f"audmw: {name} must be a string or a list of strings")
+@dataclass(frozen=True)
+class Setting:
+    """One setting as declared: name, default, meaning, and how input becomes its value."""
+
+    name: str
+    default: Any
+    meaning: str  # Markdown, one line: the README table and the command-line help show it
+    parse: Parser  # (input, name) -> the normalised value; raises ConfigurationError
+    required: bool = False
+    default_text: str | None = None  # the default in words, where the value does not say it
+    unit: str = ""  # of a number, for the README ("s")
+    env_form: str = ""  # how the value is written in the environment, when not a plain list
+    cli_option: str | None = None  # the ``audmw check`` option that sets it
+
+    @property
+    def key(self) -> str:
+        """The key in Django's ``AUDMW`` dict (``ISSUER``)."""
+        return self.name.upper()
+
+    @property
+    def env_name(self) -> str:
+        """The environment variable and Flask config key (``AUDMW_ISSUER``)."""
+        return ENV_PREFIX + self.key
+
+    @property
+    def shown_default(self) -> str:
+        """The default as the README shows it."""
+        if self.required:
+            return "required"
+        if self.default_text is not None:
+            return self.default_text
+        value = self.default
+        if value is None or value == ():
+            return "none"
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (int, float)):
+            return f"{value:g}" + (f" {self.unit}" if self.unit else "")
+        if isinstance(value, tuple):
+            return ", ".join(str(item) for item in value)
+        return f"`{value}`"
+
+    @property
+    def help(self) -> str:
+        """The meaning as plain text, for ``--help``."""
+        return f"{self.meaning.replace('`', '')} ({self.env_name})"
 
 
-def _comma_strings(value: Any, name: str) -> tuple[str, ...]:
-    """Like _strings, but only commas separate (issuers and audiences are URIs)."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return _strings(value, name)
+def _declare(
+    default: Any,
+    parse: Parser,
+    meaning: str,
+    *,
+    shown: bool = True,
+    required: bool = False,
+    default_text: str | None = None,
+    unit: str = "",
+    env_form: str = "",
+    cli_option: str | None = None,
+) -> Any:
+    """A ``Settings`` field carrying its declaration; ``shown=False`` keeps it out of repr."""
+    declaration = Setting(
+        "", default, meaning, parse, required, default_text, unit, env_form, cli_option
+    )
+    return field(default=default, repr=shown, metadata={_DECLARATION: declaration})
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigurationError(f"audmw: {name} must be a number of seconds, not {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"audmw: {name} must be a number, not {value!r}") from None
-
-
-def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if isinstance(value, str) and value.strip().lower() in {"", "0", "false", "no", "off"}:
-        return False
-    raise ConfigurationError(f"audmw: {name} must be true or false, not {value!r}")
+# -- parsers: input from code or the environment -> the normalised value ----------------------
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -110,10 +175,90 @@ def _check_url(url: str, name: str) -> None:
     raise ConfigurationError(f"audmw: {name} {url!r} is not an https:// URL")
 
 
+def _algorithms(value: Any, name: str) -> tuple[str, ...]:
+    return strings(value, name) or DEFAULT_ALGORITHMS
+
+
+def _jwks_uri(value: Any, name: str) -> str | None:
+    uri = optional_text(value, name)
+    if uri is not None:
+        _check_url(uri, name)
+    return uri
+
+
+def _leeway(value: Any, name: str) -> float:
+    seconds = number(value, name)
+    if seconds < 0:
+        raise ConfigurationError(f"audmw: {name} must be zero or a positive number of seconds")
+    return seconds
+
+
+def _positive(value: Any, name: str) -> float:
+    result = number(value, name)
+    if result <= 0:
+        raise ConfigurationError(f"audmw: {name} must be positive")
+    return result
+
+
+def _positive_int(value: Any, name: str) -> int:
+    return int(_positive(value, name))
+
+
+def _cache_size(value: Any, name: str) -> int:
+    size = int(number(value, name))
+    if size < 0:
+        raise ConfigurationError(f"audmw: {name} must be 0 (off) or positive")
+    return size
+
+
+def _scope_claims(value: Any, name: str) -> tuple[str, ...]:
+    claims = strings(value, name)
+    if not claims:
+        raise ConfigurationError(f"audmw: {name} must name at least one claim")
+    return claims
+
+
+def _exempt_paths(value: Any, name: str) -> tuple[str, ...]:
+    paths = strings(value, name)
+    for path in paths:
+        try:
+            compile_path_pattern(path)  # refuses a pattern that could never match as written
+        except ConfigurationError as error:
+            raise ConfigurationError(
+                f"audmw: in {name}, {str(error).removeprefix('audmw: ')}"
+            ) from None
+    return paths
+
+
+def _audience_claim(value: Any, name: str) -> str:
+    claim = optional_text(value, name)
+    if claim is None:
+        raise ConfigurationError(f"audmw: {name} must name a claim (usually 'aud')")
+    return claim
+
+
+def _hmac_secret(value: Any, name: str) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    raise ConfigurationError(f"audmw: {name} must be a string or bytes")
+
+
+def _token_header(value: Any, name: str) -> str:
+    header = (optional_text(value, name) or AUTHORIZATION_HEADER).lower()
+    if not _HEADER_NAME.fullmatch(header):
+        raise ConfigurationError(
+            f"audmw: {name} {header!r} is not a header name of letters, "
+            "digits and '-' (e.g. authorization, x-goog-iap-jwt-assertion)"
+        )
+    return header
+
+
 ClaimValue = str | int | float | bool
 
 
-def _required_claims(value: Any) -> tuple[tuple[str, tuple[ClaimValue, ...]], ...]:
+def _required_claims(value: Any, setting: str) -> tuple[tuple[str, tuple[ClaimValue, ...]], ...]:
     """``{"token_use": "access", "email": ["a@x", "b@x"]}``, JSON, or ``token_use=access,...``."""
     if value is None or value == "":
         return ()
@@ -153,7 +298,7 @@ def _required_claims(value: Any) -> tuple[tuple[str, tuple[ClaimValue, ...]], ..
     return tuple(sorted(result, key=lambda item: item[0]))
 
 
-def _rules(value: Any) -> tuple[Rule, ...]:
+def _rules(value: Any, setting: str) -> tuple[Rule, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
@@ -177,98 +322,168 @@ class Settings:
     Construction validates everything and raises ``ConfigurationError`` saying what to fix.
     """
 
-    issuer: tuple[str, ...]
-    audience: tuple[str, ...]
-    jwks_uri: str | None = None
-    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
-    leeway: float = 30.0
-    require_at_jwt: bool = False
-    scope_claims: tuple[str, ...] = ("scope", "scp")
-    exempt_paths: tuple[str, ...] = ()
-    realm: str | None = None
-    rules: tuple[Rule, ...] = ()
-    client_ids: tuple[str, ...] = ()
-    audience_claim: str = "aud"
-    required_claims: tuple[tuple[str, tuple[ClaimValue, ...]], ...] = ()
-    require_any_claim: tuple[str, ...] = ()
-    allowed_tenants: tuple[str, ...] = ()
-    accept_id_tokens: bool = False
-    hmac_secret: bytes | None = field(default=None, repr=False)
-    token_header: str = AUTHORIZATION_HEADER
-    max_token_bytes: int = 16 * 1024
-    token_cache_size: int = 10_000
-    jwks_ttl: float = 600.0
-    jwks_refresh_cooldown: float = 30.0
-    jwks_retry_after: float = 5.0
-    http_timeout: float = 5.0
-    jwks_max_bytes: int = 256 * 1024
-    cors_preflight: bool = False
+    issuer: tuple[str, ...] = _declare(
+        (),
+        comma_strings,
+        "exact `iss`; several allowed (comma list), each with its own keys",
+        required=True,
+        cli_option="--issuer",
+    )
+    audience: tuple[str, ...] = _declare(
+        (),
+        comma_strings,
+        "the token's `aud` must contain one of these (comma list)",
+        required=True,
+        cli_option="--audience",
+    )
+    jwks_uri: str | None = _declare(
+        None,
+        _jwks_uri,
+        "the issuer's key set (JWKS) URL, instead of discovering it",
+        default_text="discovered",
+        cli_option="--jwks-uri",
+    )
+    algorithms: tuple[str, ...] = _declare(
+        DEFAULT_ALGORITHMS,
+        _algorithms,
+        "allow-list; `none` never; `HS*` only with `hmac_secret`",
+        cli_option="--algorithms",
+    )
+    leeway: float = _declare(
+        30.0,
+        _leeway,
+        "clock skew allowed for exp / nbf / iat, in seconds",
+        unit="s",
+        cli_option="--leeway",
+    )
+    require_at_jwt: bool = _declare(
+        False,
+        flag,
+        "strict RFC 9068: accept only `typ: at+jwt`",
+        cli_option="--require-at-jwt",
+    )
+    scope_claims: tuple[str, ...] = _declare(
+        ("scope", "scp"),
+        _scope_claims,
+        "claims feeding `AccessToken.scopes` (string or array; dotted paths such as "
+        "`realm_access.roles`)",
+        cli_option="--scope-claims",
+    )
+    exempt_paths: tuple[str, ...] = _declare(
+        (),
+        _exempt_paths,
+        "paths needing no token; `*` is one segment, `/**` everything below",
+    )
+    realm: str | None = _declare(None, optional_text, "`realm` in challenges")
+    rules: tuple[Rule, ...] = _declare(
+        (),
+        _rules,
+        '`[{"methods": ["GET"], "path": "/reports/**", "scopes": ["read:reports"]}]` for '
+        'routes you cannot decorate; `"any_scopes"`, `"public": true` too. A rule for `GET` '
+        "also holds for `HEAD`, and a rule asking for scopes matches its path with or without "
+        "a trailing slash; public rules and `exempt_paths` match exactly as written",
+        env_form="JSON",
+    )
+    client_ids: tuple[str, ...] = _declare(
+        (),
+        comma_strings,
+        "your clients' ids: a token whose `aud` is one of them is an ID token, refused as such",
+        cli_option="--client-ids",
+    )
+    audience_claim: str = _declare(
+        "aud", _audience_claim, "the claim holding the audience (Cognito: `client_id`)"
+    )
+    required_claims: tuple[tuple[str, tuple[ClaimValue, ...]], ...] = _declare(
+        (),
+        _required_claims,
+        'exact values, `{"token_use": "access"}` or `token_use=access`',
+        env_form="JSON or name=value",
+    )
+    require_any_claim: tuple[str, ...] = _declare(
+        (), strings, "at least one of these claims must be present"
+    )
+    allowed_tenants: tuple[str, ...] = _declare(
+        (),
+        strings,
+        f"tenants (`tid`) accepted by a `{TENANT_PLACEHOLDER}` issuer template",
+        default_text="any",
+    )
+    accept_id_tokens: bool = _declare(
+        False,
+        flag,
+        "accept OpenID Connect ID tokens (services called with them, such as Cloud Run)",
+    )
+    hmac_secret: bytes | None = _declare(
+        None,
+        _hmac_secret,
+        "shared secret for HS256/384/512 (at least the hash size)",
+        shown=False,
+    )
+    token_header: str = _declare(
+        AUTHORIZATION_HEADER,
+        _token_header,
+        "the header carrying the token; any other header holds the raw token (no `Bearer` "
+        "scheme) and `Authorization` is then not read",
+    )
+    max_token_bytes: int = _declare(
+        16 * 1024,
+        _positive_int,
+        "longest token read, in bytes; a longer one is refused before any decoding",
+    )
+    token_cache_size: int = _declare(
+        10_000,
+        _cache_size,
+        "verified tokens kept by SHA-256 digest until `exp`; 0 disables",
+    )
+    jwks_ttl: float = _declare(
+        600.0,
+        _positive,
+        "key-set lifetime; `Cache-Control: max-age` wins, kept between 60 s and 24 h",
+        unit="s",
+    )
+    jwks_refresh_cooldown: float = _declare(
+        30.0,
+        _positive,
+        "at most one refetch per cooldown for unknown `kid`s",
+        unit="s",
+    )
+    jwks_retry_after: float = _declare(
+        5.0,
+        _positive,
+        "after a failed fetch, wait this long before the next (503s say `Retry-After`)",
+        unit="s",
+    )
+    http_timeout: float = _declare(
+        5.0,
+        _positive,
+        "time limit of every discovery and JWKS fetch, in seconds",
+        unit="s",
+        cli_option="--timeout",
+    )
+    jwks_max_bytes: int = _declare(
+        256 * 1024, _positive_int, "size cap on discovery and JWKS responses, in bytes"
+    )
+    cors_preflight: bool = _declare(
+        False,
+        flag,
+        "Let CORS preflight requests (OPTIONS with Origin and Access-Control-Request-Method) "
+        "through without a token when no view of the app would answer them: the framework or "
+        "a CORS middleware answers them. A view that answers OPTIONS itself still needs a "
+        "token.",
+    )
 
-    def __init__(
-        self,
-        *,
-        issuer: str | Iterable[str] | None = None,
-        audience: str | Iterable[str] | None = None,
-        jwks_uri: str | None = None,
-        algorithms: str | Iterable[str] | None = None,
-        leeway: float | str = 30.0,
-        require_at_jwt: bool | str = False,
-        scope_claims: str | Iterable[str] | None = None,
-        exempt_paths: str | Iterable[str] | None = None,
-        realm: str | None = None,
-        rules: str | Iterable[Rule | Mapping[str, Any]] | None = None,
-        client_ids: str | Iterable[str] | None = None,
-        audience_claim: str = "aud",
-        required_claims: str | Mapping[str, Any] | None = None,
-        require_any_claim: str | Iterable[str] | None = None,
-        allowed_tenants: str | Iterable[str] | None = None,
-        accept_id_tokens: bool | str = False,
-        hmac_secret: str | bytes | None = None,
-        token_header: str = AUTHORIZATION_HEADER,
-        max_token_bytes: int | str = 16 * 1024,
-        token_cache_size: int | str = 10_000,
-        jwks_ttl: float | str = 600.0,
-        jwks_refresh_cooldown: float | str = 30.0,
-        jwks_retry_after: float | str = 5.0,
-        http_timeout: float | str = 5.0,
-        jwks_max_bytes: int | str = 256 * 1024,
-        cors_preflight: bool | str = False,
-    ) -> None:
-        values: dict[str, Any] = {
-            "issuer": _comma_strings(issuer, "issuer"),
-            "audience": _comma_strings(audience, "audience"),
-            "jwks_uri": (jwks_uri or "").strip() or None,
-            "algorithms": _strings(algorithms, "algorithms") or DEFAULT_ALGORITHMS,
-            "leeway": _number(leeway, "leeway"),
-            "require_at_jwt": _flag(require_at_jwt, "require_at_jwt"),
-            "scope_claims": ("scope", "scp")
-            if scope_claims is None
-            else _strings(scope_claims, "scope_claims"),
-            "exempt_paths": _strings(exempt_paths, "exempt_paths"),
-            "realm": realm or None,
-            "rules": _rules(rules),
-            "client_ids": _comma_strings(client_ids, "client_ids"),
-            "audience_claim": (audience_claim or "").strip(),
-            "required_claims": _required_claims(required_claims),
-            "require_any_claim": _strings(require_any_claim, "require_any_claim"),
-            "allowed_tenants": _strings(allowed_tenants, "allowed_tenants"),
-            "accept_id_tokens": _flag(accept_id_tokens, "accept_id_tokens"),
-            "hmac_secret": hmac_secret.encode() if isinstance(hmac_secret, str) else hmac_secret,
-            "token_header": str(token_header or "").strip().lower() or AUTHORIZATION_HEADER,
-            "max_token_bytes": int(_number(max_token_bytes, "max_token_bytes")),
-            "token_cache_size": int(_number(token_cache_size, "token_cache_size")),
-            "jwks_ttl": _number(jwks_ttl, "jwks_ttl"),
-            "jwks_refresh_cooldown": _number(jwks_refresh_cooldown, "jwks_refresh_cooldown"),
-            "jwks_retry_after": _number(jwks_retry_after, "jwks_retry_after"),
-            "http_timeout": _number(http_timeout, "http_timeout"),
-            "jwks_max_bytes": int(_number(jwks_max_bytes, "jwks_max_bytes")),
-            "cors_preflight": _flag(cors_preflight, "cors_preflight"),
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+    def __init__(self, **options: Any) -> None:
+        """Keyword arguments by setting name, each in any form its parser takes."""
+        unknown = [name for name in options if name not in _BY_NAME]
+        if unknown:
+            raise ConfigurationError(_unknown_keyword(unknown[0]))
+        for setting in DECLARED:
+            value = options.get(setting.name, setting.default)
+            object.__setattr__(self, setting.name, setting.parse(value, setting.name))
         self._validate()
 
     def _validate(self) -> None:
+        """What no value can decide alone: required values, and values that need each other."""
         if not self.issuer:
             raise ConfigurationError(
                 "audmw: no issuer configured. Set issuer= (or AUDMW_ISSUER) to the exact 'iss' "
@@ -304,21 +519,12 @@ class Settings:
             raise ConfigurationError(
                 f"audmw: allowed_tenants applies only to issuers containing {TENANT_PLACEHOLDER}"
             )
-        if not _HEADER_NAME.fullmatch(self.token_header):
-            raise ConfigurationError(
-                f"audmw: token_header {self.token_header!r} is not a header name of letters, "
-                "digits and '-' (e.g. authorization, x-goog-iap-jwt-assertion)"
-            )
-        if not self.audience_claim:
-            raise ConfigurationError("audmw: audience_claim must name a claim (usually 'aud')")
         if not self.audience:
             raise ConfigurationError(
                 "audmw: no audience configured. Set audience= (or AUDMW_AUDIENCE) to this API's "
                 "identifier as it appears in the token's 'aud', e.g. https://api.example.com. "
                 "Without it, a token your provider issued for any other API would be accepted"
             )
-        if self.jwks_uri is not None:
-            _check_url(self.jwks_uri, "jwks_uri")
         for alg in self.algorithms:
             if alg.lower() == "none":
                 raise ConfigurationError(
@@ -347,26 +553,6 @@ class Settings:
                 "audmw: hmac_secret is set but no HS256/HS384/HS512 algorithm is allowed; "
                 "add one to algorithms or remove the secret"
             )
-        if self.leeway < 0:
-            raise ConfigurationError("audmw: leeway must be zero or a positive number of seconds")
-        if not self.scope_claims:
-            raise ConfigurationError("audmw: scope_claims must name at least one claim")
-        for path in self.exempt_paths:
-            if not path.startswith("/"):
-                raise ConfigurationError(f"audmw: exempt path {path!r} must start with '/'")
-        numbers = {
-            "max_token_bytes": self.max_token_bytes,
-            "jwks_ttl": self.jwks_ttl,
-            "jwks_refresh_cooldown": self.jwks_refresh_cooldown,
-            "jwks_retry_after": self.jwks_retry_after,
-            "http_timeout": self.http_timeout,
-            "jwks_max_bytes": self.jwks_max_bytes,
-        }
-        for name, number in numbers.items():
-            if number <= 0:
-                raise ConfigurationError(f"audmw: {name} must be positive")
-        if self.token_cache_size < 0:
-            raise ConfigurationError("audmw: token_cache_size must be 0 (off) or positive")
 
     @property
     def issuer_templates(self) -> tuple[str, ...]:
@@ -375,37 +561,36 @@ class Settings:
 
     @classmethod
     def from_mapping(
-        cls, mapping: Mapping[str, Any], prefix: str = "", **overrides: Any
+        cls,
+        mapping: Mapping[str, Any],
+        prefix: str = "",
+        *,
+        adapter_keys: Collection[str] = (),
+        **overrides: Any,
     ) -> Settings:
         """Read upper-case keys (``ISSUER``, or ``AUDMW_ISSUER`` with a prefix) from any mapping.
 
         Django passes ``settings.AUDMW``, Flask ``app.config`` with prefix ``AUDMW_``, and
-        ``from_env`` the process environment. Unknown ``AUDMW_*`` keys are refused so that a
-        typo does not silently leave a check at its default.
+        ``from_env`` the process environment. Unknown ``AUDMW_*`` keys are refused, with the
+        key probably meant, so that a typo does not silently leave a check at its default.
+        ``adapter_keys`` are keys the caller reads itself (``TOKEN_USER``): skipped here, and
+        suggested for a misspelt key like the settings are.
         """
-        known = {f.name.upper(): f.name for f in fields(cls)}
-        provider = overrides.pop("provider", None) or mapping.get(prefix + "PROVIDER") or None
+        known = {setting.key: setting.name for setting in DECLARED}
+        provider = overrides.pop("provider", None) or mapping.get(prefix + PROVIDER_KEY) or None
         if provider is not None:
-            from audmw import providers
-
             # The preset's own parameters (TENANT_ID, DOMAIN...) are settings here too.
             known.update({name.upper(): name for name in providers.parameters(str(provider))})
+        skipped = TOOL_VARIABLES | {PROVIDER_KEY} | set(adapter_keys)
         kwargs: dict[str, Any] = {}
         for key, value in mapping.items():
             if not key.startswith(prefix):
                 continue
             name = key[len(prefix) :]
-            if name in TOOL_VARIABLES or name == "PROVIDER":
+            if name in skipped:
                 continue
             if name not in known:
-                if prefix:
-                    raise ConfigurationError(
-                        f"audmw: unknown setting {key}; known: "
-                        f"{', '.join(prefix + k for k in sorted(known))}"
-                    )
-                raise ConfigurationError(
-                    f"audmw: unknown setting {key!r}; known: {', '.join(sorted(known))}"
-                )
+                raise ConfigurationError(_unknown_key(key, prefix, [*known, *skipped]))
             kwargs[known[name]] = value
         kwargs.update(overrides)
         if provider is not None:
@@ -416,16 +601,80 @@ class Settings:
     def for_provider(cls, provider: str, **options: Any) -> Settings:
         """Settings preset for a provider, e.g. ``for_provider("auth0", domain=..., audience=...)``.
 
-        Providers: ``entra``, ``auth0``, ``okta``, ``keycloak``, ``cognito``, ``google``,
-        ``google-iap``, ``rfc9068`` (see ``audmw.providers`` for each one's options). Any
-        setting given here (``audience``, ``jwks_uri``, ``scope_claims``...) overrides the
-        preset's value.
+        ``provider`` is one of ``audmw.providers.names()`` (``auth0``, ``entra``, ``okta``...);
+        its module in ``audmw.providers`` documents its options. Any setting given here
+        (``audience``, ``jwks_uri``, ``scope_claims``...) overrides the preset's value.
         """
-        from audmw import providers
-
-        return cls(**providers.settings_values(provider, options, (f.name for f in fields(cls))))
+        return cls(**providers.settings_values(provider, options, _BY_NAME))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``AUDMW_*`` environment variables; keyword arguments take precedence."""
-        return cls.from_mapping(os.environ if environ is None else environ, "AUDMW_", **overrides)
+        return cls.from_mapping(os.environ if environ is None else environ, ENV_PREFIX, **overrides)
+
+
+DECLARED: tuple[Setting, ...] = tuple(
+    replace(f.metadata[_DECLARATION], name=f.name) for f in fields(Settings)
+)
+_BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in DECLARED}
+
+# Not a field: it chooses a preset, whose values and own options become the settings.
+PROVIDER_KEY = "PROVIDER"
+PROVIDER_SETTING = Setting(
+    "provider",
+    None,
+    "a preset ("
+    + ", ".join(f"`{name}`" for name in providers.names())
+    + ") with its options; see [Provider presets](#provider-presets)",
+    optional_text,
+)
+
+
+def mapping_keys() -> frozenset[str]:
+    """The keys ``from_mapping`` reads without a provider: ``ISSUER``, ``PROVIDER``, ..."""
+    return frozenset(setting.key for setting in DECLARED) | {PROVIDER_KEY} | TOOL_VARIABLES
+
+
+def _did_you_mean(name: str, known: Iterable[str], quote: Callable[[str], str]) -> str:
+    close = close_names(name, known)
+    return f" (did you mean {' or '.join(quote(c) for c in close)}?)" if close else ""
+
+
+def _unknown_keyword(name: str) -> str:
+    if name == "provider":
+        return (
+            "audmw: Settings() takes no provider; use Settings.for_provider(provider, ...), or "
+            "PROVIDER in from_env/from_mapping"
+        )
+    return (
+        f"audmw: unknown setting {name!r}{_did_you_mean(name, _BY_NAME, repr)}; "
+        f"known: {', '.join(sorted(_BY_NAME))}"
+    )
+
+
+def _unknown_key(key: str, prefix: str, known: Iterable[str]) -> str:
+    names = sorted(prefix + name for name in known)
+    if prefix:
+        return (
+            f"audmw: unknown setting {key}{_did_you_mean(key, names, str)}; "
+            f"known: {', '.join(names)}"
+        )
+    return (
+        f"audmw: unknown setting {key!r}{_did_you_mean(key, names, repr)}; "
+        f"known: {', '.join(names)}"
+    )
+
+
+# -- the README table --------------------------------------------------------------------------
+
+TABLE_HEADER = ("| setting | env / Flask key | default | meaning |", "|---|---|---|---|")
+
+
+def markdown_table() -> str:
+    """The README's settings table, one row per declared setting, then ``provider``."""
+    rows = list(TABLE_HEADER)
+    for setting in (*DECLARED, PROVIDER_SETTING):
+        env = f"`{setting.env_name}`" + (f" ({setting.env_form})" if setting.env_form else "")
+        cells = (setting.name, env, setting.shown_default, setting.meaning)
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"

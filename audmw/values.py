@@ -88,9 +88,9 @@ def claim_strings(value: Any) -> tuple[str, ...]:
 
 
 def close_names(name: str, known: Iterable[str]) -> tuple[str, ...]:
-    """The known names that ``name`` is probably a misspelling of, best first."""
+    """The known name that ``name`` is probably a misspelling of (letter case aside), if any."""
     spelled = {candidate.lower(): candidate for candidate in known}
-    matches = difflib.get_close_matches(name.lower(), spelled, n=2, cutoff=0.6)
+    matches = difflib.get_close_matches(name.lower(), spelled, n=1, cutoff=0.6)
     return tuple(spelled[match] for match in matches)
 
 
