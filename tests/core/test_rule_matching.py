@@ -91,4 +91,4 @@ def test_decisions_by_path_stay_right_and_bounded_for_made_up_paths(issuer: Loca
         # A scope rule on the path wins over @public.
         assert _needs(guard, "GET", f"/reports/{number}", open_view) == needed
         assert _needs(guard, "GET", f"/other/{number}") == Requirement()
-    assert guard.paths.remembered() <= 1024
+    assert guard.paths.remembered <= 1024
