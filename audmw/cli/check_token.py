@@ -18,13 +18,15 @@ from audmw.cli.inspect_token import fields
 from audmw.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
 from audmw.inspection import inspect_token, relative_time
 from audmw.requirements import Requirement
-from audmw.settings import HMAC_ALGORITHMS, Settings
+from audmw.settings import DECLARED, HMAC_ALGORITHMS, Setting, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 
 ACCEPTED, REJECTED, NOT_CHECKED = 0, 1, 2
-
-# Environment variables of the command line itself, not settings of the validator.
+# The settings offered as options (--issuer, --timeout...), as their declaration says.
+SETTING_OPTIONS: tuple[tuple[str, Setting], ...] = tuple(
+    (setting.cli_option, setting) for setting in DECLARED if setting.cli_option
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,6 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "token", nargs="?", help="the token, or '-' to read stdin (default: stdin, or a prompt)"
     )
-    parser.add_argument("--issuer", help="the exact iss (AUDMW_ISSUER); comma-separate several")
-    parser.add_argument("--audience", help="this API's identifier in aud (AUDMW_AUDIENCE)")
     parser.add_argument(
         "--scope",
         action="append",
@@ -107,18 +107,19 @@ def add_parser(commands: Any) -> None:
         metavar="SCOPE",
         help="one of these scopes is needed (repeatable)",
     )
-    parser.add_argument("--jwks-uri", help="skip discovery and use this JWKS (AUDMW_JWKS_URI)")
-    parser.add_argument("--algorithms", help="allowed algorithms (AUDMW_ALGORITHMS)")
-    parser.add_argument("--leeway", help="clock skew in seconds (AUDMW_LEEWAY)")
-    parser.add_argument(
-        "--require-at-jwt",
-        action="store_true",
-        default=None,
-        help="accept only typ at+jwt (AUDMW_REQUIRE_AT_JWT)",
-    )
-    parser.add_argument("--scope-claims", help="claims holding scopes (AUDMW_SCOPE_CLAIMS)")
-    parser.add_argument("--client-ids", help="your apps' client ids (AUDMW_CLIENT_IDS)")
-    parser.add_argument("--timeout", help="seconds for each HTTP fetch (AUDMW_HTTP_TIMEOUT)")
+    for option, setting in SETTING_OPTIONS:
+        help_text = setting.help.replace("%", "%%")  # argparse formats help with %
+        if isinstance(setting.default, bool):
+            parser.add_argument(
+                option,
+                dest=setting.name,
+                action="store_true",
+                default=None,
+                help=help_text,
+            )
+        else:
+            metavar = option.removeprefix("--").upper().replace("-", "_")
+            parser.add_argument(option, dest=setting.name, metavar=metavar, help=help_text)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--show-token", action="store_true", help="also print the token itself (off by default)"
@@ -127,20 +128,11 @@ def add_parser(commands: Any) -> None:
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The settings from the environment, overridden by the options given."""
     overrides = {
-        name: value
-        for name, value in {
-            "issuer": args.issuer,
-            "audience": args.audience,
-            "jwks_uri": args.jwks_uri,
-            "algorithms": args.algorithms,
-            "leeway": args.leeway,
-            "require_at_jwt": args.require_at_jwt,
-            "scope_claims": args.scope_claims,
-            "client_ids": args.client_ids,
-            "http_timeout": args.timeout,
-        }.items()
-        if value is not None
+        setting.name: getattr(args, setting.name)
+        for _, setting in SETTING_OPTIONS
+        if getattr(args, setting.name) is not None
     }
     return Settings.from_env(environ, **overrides)
 
