@@ -7,7 +7,6 @@ to the key that causes it, by validating that key alone next to placeholder valu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 from django.apps import AppConfig
@@ -15,7 +14,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from audmw import ConfigurationError, Settings
-from audmw.settings import TOOL_VARIABLES
+from audmw.settings import mapping_keys
+from audmw.values import close_names
 from audmw_django.conf import DJANGO_OPTIONS, split
 
 MIDDLEWARE = "audmw_django.middleware.AudienceMiddleware"
@@ -66,7 +66,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
 
 def _check_mapping(core: Mapping[str, Any]) -> list[CheckMessage]:
     try:
-        Settings.from_mapping(core)
+        Settings.from_mapping(core, adapter_keys=DJANGO_OPTIONS)
     except ConfigurationError as error:
         whole = error
     else:
@@ -81,14 +81,16 @@ def _check_mapping(core: Mapping[str, Any]) -> list[CheckMessage]:
                 id="audmw.E007",
             )
         ]
-    known = {field.name.upper() for field in fields(Settings)} | TOOL_VARIABLES
+    known = mapping_keys()
     problems: list[CheckMessage] = []
     for key in core:
         if key not in known:
+            close = close_names(key, known | set(DJANGO_OPTIONS))
+            maybe = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(
                 Error(
-                    f"unknown key {key!r} in settings.AUDMW; a misspelt key would leave a "
-                    "check at its default.",
+                    f"unknown key {key!r} in settings.AUDMW{maybe}; a misspelt key would leave "
+                    "a check at its default.",
                     hint="Known keys: " + ", ".join(sorted(known | set(DJANGO_OPTIONS))) + ".",
                     obj=_obj(key),
                     id="audmw.E003",

@@ -1,8 +1,9 @@
 """``settings.AUDMW`` read once into the core ``Guard``, and read again when it changes.
 
 ``AUDMW`` is a dict of the core's setting names in upper case (``ISSUER``, ``AUDIENCE``,
-``EXEMPT_PATHS``, ``RULES``, ...) plus the options only Django has (``TOKEN_USER``), or an
-``audmw.Settings`` (e.g. ``Settings.from_env()``).
+``EXEMPT_PATHS``, ``RULES``, ...; ``audmw.settings.mapping_keys()``) plus the options only
+Django has (``DJANGO_OPTIONS``: ``TOKEN_USER``), or an ``audmw.Settings`` (e.g.
+``Settings.from_env()``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def split(value: Any) -> tuple[Mapping[str, Any] | Settings, Options]:
 def build(value: Any) -> Config:
     """A ``Config`` from the value of ``settings.AUDMW``; raises ``ConfigurationError``."""
     core, options = split(value)
-    built = core if isinstance(core, Settings) else Settings.from_mapping(core)
+    built = (
+        core
+        if isinstance(core, Settings)
+        else Settings.from_mapping(core, adapter_keys=DJANGO_OPTIONS)
+    )
     return Config(Guard(built), options)
 
 
