@@ -36,6 +36,7 @@ __all__ = [
     "AUTHORIZATION_HEADER",
     "DECLARED",
     "DEFAULT_ALGORITHMS",
+    "DEFAULT_SCOPE_CLAIMS",
     "ENV_PREFIX",
     "HMAC_ALGORITHMS",
     "PROVIDER_SETTING",
@@ -60,6 +61,7 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "EdDSA",
 )
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
+DEFAULT_SCOPE_CLAIMS = ("scope", "scp")
 ENV_PREFIX = "AUDMW_"
 # AUDMW_* variables that configure the command-line tools, not the validator.
 TOOL_VARIABLES = frozenset({"STATE_DIR"})
@@ -212,6 +214,8 @@ def _cache_size(value: Any, name: str) -> int:
 
 
 def _scope_claims(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_SCOPE_CLAIMS  # an explicit empty list, though, is refused below
     claims = strings(value, name)
     if not claims:
         raise ConfigurationError(f"audmw: {name} must name at least one claim")
@@ -363,7 +367,7 @@ class Settings:
         cli_option="--require-at-jwt",
     )
     scope_claims: tuple[str, ...] = _declare(
-        ("scope", "scp"),
+        DEFAULT_SCOPE_CLAIMS,
         _scope_claims,
         "claims feeding `AccessToken.scopes` (string or array; dotted paths such as "
         "`realm_access.roles`)",
