@@ -208,8 +208,19 @@ def settings_values(
     return values
 
 
+def refresh() -> None:
+    """Find the provider modules again, e.g. after a directory was added to ``__path__``."""
+    found = discover()
+    _providers.clear()
+    _providers.update(found)
+    _presets.clear()
+    _presets.update((name, provider.preset) for name, provider in found.items())
+
+
+_providers: dict[str, Provider] = {}
+_presets: dict[str, Preset] = {}
+# Read-only views that stay current through refresh().
+PROVIDERS: Mapping[str, Provider] = MappingProxyType(_providers)
+PRESETS: Mapping[str, Preset] = MappingProxyType(_presets)
 # The provider modules import the names above from this package, so discovery comes last.
-PROVIDERS: Mapping[str, Provider] = MappingProxyType(discover())
-PRESETS: Mapping[str, Preset] = MappingProxyType(
-    {name: provider.preset for name, provider in PROVIDERS.items()}
-)
+refresh()
