@@ -6,12 +6,16 @@ from typing import Any
 
 import pytest
 from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from django_support import MIDDLEWARE
 
 from audmw import Settings
+from audmw.settings import DECLARED
+from audmw_django import conf
+from audmw_django.conf import DJANGO_OPTIONS
 
 
 def audmw_ids(**overrides: Any) -> list[str]:
@@ -103,3 +107,60 @@ def test_manage_py_check_fails_on_errors() -> None:
 def test_a_complete_provider_preset_passes_the_checks() -> None:
     preset = {"PROVIDER": "auth0", "DOMAIN": "tenant.eu.auth0.com", "AUDIENCE": "https://api"}
     assert problems(preset) == []
+
+
+def test_marks_that_cannot_take_effect_stop_the_check() -> None:
+    from audmw_testproject import lost_marks
+
+    with override_settings(ROOT_URLCONF="audmw_testproject.lost_marks", AUDMW=GOOD):
+        found = [
+            (m.id, m.msg) for m in run_checks(tags=["urls"]) if (m.id or "").startswith("audmw.")
+        ]
+    ids = sorted(check_id for check_id, _ in found)
+    assert ids == ["audmw.E010", "audmw.E010", "audmw.E011", "audmw.E012"], found
+    messages = " ".join(message for _, message in found)
+    assert "under_api_view" in messages
+    assert "hidden_by_a_decorator" in messages
+    assert "Reports.export" in messages
+    assert "never_routed" in messages
+    for fine in ("above_api_view", "kept_by_wraps"):
+        assert fine not in messages
+    with (
+        override_settings(ROOT_URLCONF="audmw_testproject.lost_marks", AUDMW=GOOD),
+        pytest.raises(SystemCheckError, match=r"audmw\.E010"),
+    ):
+        call_command("check")
+    assert lost_marks.urlpatterns  # the module stays imported for the registry
+
+
+def test_the_test_project_has_no_lost_marks() -> None:
+    with override_settings(AUDMW=GOOD):
+        assert [m for m in run_checks(tags=["urls"]) if (m.id or "").startswith("audmw.")] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [("AUDIENCES", "AUDIENCE"), ("EXEMPT_PATH", "EXEMPT_PATHS"), ("TOKEN_USERS", "TOKEN_USER")],
+)
+def test_an_unknown_key_is_answered_with_the_key_probably_meant(key: str, meant: str) -> None:
+    found = problems({**GOOD, key: "x"})
+    assert [f[0] for f in found] == ["audmw.E003"]
+    assert f"unknown key {key!r} in settings.AUDMW (did you mean {meant!r}?)" in found[0][1]
+    assert "TOKEN_USER" in found[0][2]
+    assert "CORS_PREFLIGHT" in found[0][2]
+
+
+def test_the_known_keys_are_the_declared_settings_and_the_django_options() -> None:
+    hint = problems({**GOOD, "TYPO": 1})[0][2]
+    listed = set(hint.removeprefix("Known keys: ").removesuffix(".").split(", "))
+    assert listed == {s.key for s in DECLARED} | {"PROVIDER", "STATE_DIR"} | set(DJANGO_OPTIONS)
+
+
+def test_the_middleware_refuses_a_misspelt_key_with_the_key_probably_meant() -> None:
+    with override_settings(AUDMW={**GOOD, "TOKEN_USERS": True}):
+        conf.reset()
+        try:
+            with pytest.raises(ImproperlyConfigured, match="did you mean 'TOKEN_USER'"):
+                conf.current()
+        finally:
+            conf.reset()
