@@ -115,3 +115,20 @@ def test_flask_config(issuer: LocalIssuer) -> None:
     assert client.get("/orders", headers={"Authorization": f"Bearer {other}"}).status_code == 401
     low = v2_token(issuer, scp="Orders.Write")
     assert client.get("/orders", headers={"Authorization": f"Bearer {low}"}).status_code == 403
+
+
+def test_flask_config_with_a_misspelt_key_is_refused_with_the_key_probably_meant() -> None:
+    app = Flask(__name__)
+    app.config.update(
+        AUDMW_ISSUER="https://issuer.example.com/",
+        AUDMW_AUDIENCE="https://api.example.com",
+        AUDMW_EXEMPT_PATH="/health",
+    )
+    with pytest.raises(ConfigurationError, match=r"did you mean AUDMW_EXEMPT_PATHS\?"):
+        Audmw(app)
+
+
+def test_preset_options_in_the_environment_get_the_option_probably_meant() -> None:
+    environ = {"AUDMW_PROVIDER": "entra", "AUDMW_TENANT": TENANT, "AUDMW_CLIENT_ID": "x"}
+    with pytest.raises(ConfigurationError, match=r"did you mean AUDMW_TENANT_ID\?"):
+        Settings.from_env(environ)
