@@ -1,12 +1,17 @@
 """Decorators that only mark a view; the adapters read the marks and enforce them.
 
 They return the object they are given, so they work in any order with a framework's route
-decorator, on functions, coroutine functions, methods and classes alike.
+decorator, on functions, coroutine functions, methods and classes alike. A mark the
+framework's routes never reach cannot take effect: ``hidden_marks`` and ``unhandled_marks``
+find those, so that adapters stop the app at start-up instead of dropping them silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import functools
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, Final, TypeVar
 
 from audmw.requirements import Requirement
@@ -15,6 +20,10 @@ T = TypeVar("T")
 
 _REQUIREMENT: Final = "__audmw_requirement__"
 _PUBLIC: Final = "__audmw_public__"
+_SEARCH_DEPTH = 4
+
+# Every object a decorator marked, for start-up checks that look for marks no route reaches.
+_marked: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _mark(target: Any, requirement: Requirement) -> None:
@@ -22,6 +31,13 @@ def _mark(target: Any, requirement: Requirement) -> None:
     # both, so subclassing never loosens a requirement.
     current = getattr(target, _REQUIREMENT, None)
     setattr(target, _REQUIREMENT, requirement if current is None else current & requirement)
+    _remember(target)
+
+
+def _remember(target: Any) -> None:
+    # Not weakly referable (a bound method, a partial): nothing to track.
+    with contextlib.suppress(TypeError):
+        _marked.add(target)
 
 
 def require_scopes(*scopes: str) -> Callable[[T], T]:
@@ -51,6 +67,7 @@ def require_any_scope(*scopes: str) -> Callable[[T], T]:
 def public(target: T) -> T:
     """The view needs no token; the token is not even read."""
     setattr(target, _PUBLIC, True)
+    _remember(target)
     return target
 
 
@@ -62,3 +79,88 @@ def requirement_of(target: object) -> Requirement | None:
     """The requirement marked on ``target`` (a view function, method or class), if any."""
     value = getattr(target, _REQUIREMENT, None)
     return value if isinstance(value, Requirement) else None
+
+
+def marked_objects() -> list[Any]:
+    """Every object marked so far (functions, classes, blueprints) that still exists."""
+    return list(_marked)
+
+
+def describe(target: object) -> str:
+    """A name for ``target`` in a start-up message: module and qualified name."""
+    name = getattr(target, "__qualname__", None) or getattr(target, "name", None)
+    module = getattr(target, "__module__", None)
+    if not isinstance(name, str):
+        return repr(target)
+    return f"{module}.{name}" if isinstance(module, str) else name
+
+
+def _inner_callables(target: object) -> Iterator[object]:
+    """What a decorated function may be hiding: ``__wrapped__``, partials, closure cells."""
+    while isinstance(target, functools.partial):
+        target = target.func
+        yield target
+    wrapped = getattr(target, "__wrapped__", None)
+    if wrapped is not None:
+        yield wrapped
+    function = getattr(target, "__func__", target)  # a bound or class method
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(content):
+            yield content
+
+
+def wrapped_callables(carriers: Iterable[object]) -> list[object]:
+    """What the ``carriers`` of a route wrap (decorated functions, ``@api_view`` functions),
+    a few levels deep; the carriers themselves excluded."""
+    levels = tuple(carriers)
+    seen = {id(level) for level in levels}
+    found: list[object] = []
+
+    def search(target: object, depth: int) -> None:
+        for inner in _inner_callables(target):
+            if id(inner) in seen:
+                continue
+            seen.add(id(inner))
+            found.append(inner)
+            if depth < _SEARCH_DEPTH:
+                search(inner, depth + 1)
+
+    for level in levels:
+        search(level, 0)
+    return found
+
+
+def hidden_marks(carriers: Iterable[object]) -> list[object]:
+    """Marked functions that ``carriers`` (the levels a route's marks are read from) wrap
+    without carrying their requirement: a decorator above the mark hid it (DRF's
+    ``@api_view`` over ``@require_scopes``, a decorator without ``functools.wraps``)."""
+    levels = tuple(carriers)
+    combined: Requirement | None = None
+    for level in levels:
+        found = requirement_of(level)
+        if found is not None:
+            combined = found if combined is None else combined & found
+    hidden = []
+    for inner in wrapped_callables(levels):
+        needed = requirement_of(inner)
+        if needed is not None and not (combined is not None and combined.includes(needed)):
+            hidden.append(inner)
+    return hidden
+
+
+def unhandled_marks(view_class: type, handlers: Collection[str]) -> dict[str, object]:
+    """Marked attributes of ``view_class`` (along its MRO) that the framework never calls,
+    by name: only the class itself and its ``handlers`` are on the way to a request."""
+    found: dict[str, object] = {}
+    for klass in view_class.__mro__:
+        for name, value in vars(klass).items():
+            if name in handlers or name.startswith("__") or name in found:
+                continue
+            target = getattr(value, "__func__", value)  # staticmethod / classmethod
+            if callable(target) and requirement_of(target) is not None:
+                found[name] = target
+    return found

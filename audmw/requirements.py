@@ -46,6 +46,13 @@ class Requirement:
         groups = tuple(dict.fromkeys(self.any_of + other.any_of))
         return Requirement(self.all_of | other.all_of, groups)
 
+    def includes(self, other: Requirement) -> bool:
+        """Whether meeting this requirement always meets ``other`` too."""
+        return other.all_of <= self.all_of and all(
+            group & self.all_of or any(mine <= group for mine in self.any_of)
+            for group in other.any_of
+        )
+
     def __bool__(self) -> bool:
         return bool(self.all_of or self.any_of)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -23,9 +23,17 @@ from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audmw.decision import HTTP_METHODS, View, handler_levels
-from audmw.errors import AuthError
+from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
-from audmw.marks import public, require_any_scope, require_scopes, requirement_of
+from audmw.marks import (
+    describe,
+    hidden_marks,
+    public,
+    require_any_scope,
+    require_scopes,
+    requirement_of,
+    unhandled_marks,
+)
 from audmw.request import (
     IncomingRequest,
     check_form_size,
@@ -44,6 +52,7 @@ __all__ = [
     "AudienceMiddleware",
     "TokenUser",
     "incoming_request",
+    "lost_marks",
     "public",
     "require_any_scope",
     "require_scopes",
@@ -204,6 +213,67 @@ def _app_routes(app: Any) -> Sequence[BaseRoute] | None:
     return None
 
 
+def _routed(
+    routes: Sequence[Any], label: str = "", depth: int = 0
+) -> Iterator[tuple[str, Any, Any]]:
+    """Every (path, endpoint, FastAPI dependant) under ``routes``, through mounts and includes."""
+    if depth > _MAX_DEPTH:
+        return
+    for route in routes:
+        path = label + str(getattr(route, "path", "") or "")
+        original = getattr(route, "original_router", None)
+        if original is not None:  # FastAPI's included router
+            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            yield from _routed(original.routes, label + str(prefix), depth + 1)
+            continue
+        inner = getattr(getattr(route, "_base_app", getattr(route, "app", None)), "routes", None)
+        if isinstance(route, (Mount, Host)) and inner is not None:
+            yield from _routed(inner, path, depth + 1)
+            continue
+        endpoint = _unwrap(getattr(route, "endpoint", None))
+        if endpoint is not None:
+            yield path, endpoint, getattr(route, "dependant", None)
+
+
+def _plain_dependencies(dependant: Any, depth: int = 0) -> Iterator[Any]:
+    """Dependency callables with marks that are not audmw's: their marks are never read."""
+    for sub in getattr(dependant, "dependencies", ()) if depth <= _MAX_DEPTH else ():
+        call = _unwrap(sub.call)
+        if getattr(call, "audmw_bearer", False) is not True and requirement_of(call) is not None:
+            yield call
+        yield from _plain_dependencies(sub, depth + 1)
+
+
+def lost_marks(routes: Sequence[BaseRoute]) -> list[str]:
+    """Marks on the routes' endpoints that cannot take effect, each with the fix."""
+    problems: list[str] = []
+    for path, endpoint, dependant in _routed(routes):
+        carriers: list[object] = [endpoint]
+        if inspect.isclass(endpoint) and issubclass(endpoint, HTTPEndpoint):
+            handlers = {m for m in HTTP_METHODS if hasattr(endpoint, m)}
+            handlers |= {"dispatch", "method_not_allowed"}
+            carriers.extend(handler_levels(endpoint, *sorted(handlers)))
+            for name in unhandled_marks(endpoint, handlers):
+                problems.append(
+                    f"{path}: the mark on {describe(endpoint)}.{name} cannot take effect: "
+                    f"{name} is not a handler Starlette calls; mark the class or a method "
+                    "handler (get, post, ...)"
+                )
+        for hidden in hidden_marks(carriers):
+            problems.append(
+                f"{path}: the mark on {describe(hidden)} cannot take effect: a decorator above "
+                "it hides the function from audmw; put @require_scopes / @require_any_scope "
+                "above the other decorators, or make them use functools.wraps"
+            )
+        for call in _plain_dependencies(dependant):
+            problems.append(
+                f"{path}: the mark on the dependency {describe(call)} cannot take effect: "
+                "audmw reads the marks of endpoints and of its own security dependencies "
+                "(RequireScopes, Security(bearer, scopes=...)); mark the endpoint instead"
+            )
+    return list(dict.fromkeys(problems))
+
+
 class AudienceMiddleware:
     """Refuses HTTP requests and WebSocket handshakes without a valid token for this API.
 
@@ -230,6 +300,13 @@ class AudienceMiddleware:
             raise TypeError("pass either a Guard, a Settings or keyword options")
         self.guard = guard or Guard(settings, **options)
         self._routes = routes
+        known = routes if routes is not None else _app_routes(app)
+        if known is not None:
+            # Starlette builds its middleware stack when it starts: a mark that cannot take
+            # effect stops the app there, with the fix.
+            problems = lost_marks(known)
+            if problems:
+                raise ConfigurationError("audmw: " + "\n".join(problems))
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
         self._warned = False
 

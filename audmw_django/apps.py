@@ -7,4 +7,6 @@ class AudmwConfig(AppConfig):
     verbose_name = "audmw bearer access tokens"
 
     def ready(self) -> None:
-        import audmw_django.checks  # noqa: F401  (registers the system checks)
+        # Importing them registers the system checks.
+        import audmw_django.checks
+        import audmw_django.marks_check  # noqa: F401

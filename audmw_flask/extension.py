@@ -31,9 +31,9 @@ from werkzeug.wrappers import Response
 
 from audmw.answer import Answer
 from audmw.decision import HTTP_METHODS, View, handler_levels, handler_name
-from audmw.errors import AuthError
+from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
-from audmw.marks import require_any_scope, require_scopes
+from audmw.marks import describe, hidden_marks, require_any_scope, require_scopes, unhandled_marks
 from audmw.request import (
     IncomingRequest,
     check_form_size,
@@ -150,10 +150,25 @@ def view_of(app: Flask, req: Request) -> View | None:
         return None
     if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
         return None  # Flask's make_default_options_response, no view code runs
+    return endpoint_view(app, endpoint, method)
+
+
+def _blueprints(endpoint: str) -> list[str]:
+    """The blueprints an endpoint belongs to, innermost first (as ``request.blueprints``)."""
+    name = endpoint.rpartition(".")[0]
+    names = []
+    while name:
+        names.append(name)
+        name = name.rpartition(".")[0]
+    return names
+
+
+def endpoint_view(app: Flask, endpoint: str, method: str) -> View | None:
+    """The levels of marks on the way to ``endpoint``'s handler for ``method``."""
     view = app.view_functions.get(endpoint)
     if view is None:
         return None
-    levels: list[object] = [app.blueprints.get(name) for name in reversed(req.blueprints)]
+    levels: list[object] = [app.blueprints.get(name) for name in reversed(_blueprints(endpoint))]
     others: tuple[object, ...] = ()
     view_class = getattr(view, "view_class", None)
     if isinstance(view_class, type):
@@ -167,6 +182,35 @@ def view_of(app: Flask, req: Request) -> View | None:
     return View(tuple(level for level in levels if level is not None), others)
 
 
+def lost_marks(app: Flask) -> list[str]:
+    """Marks on the app's views that cannot take effect, each with the fix."""
+    problems: list[str] = []
+    for rule in app.url_map.iter_rules():
+        carriers: list[object] = []
+        for method in sorted(rule.methods or ()):
+            view = endpoint_view(app, rule.endpoint, method)
+            if view is not None:
+                carriers.extend(view.levels + view.others)
+        for hidden in hidden_marks(carriers):
+            problems.append(
+                f"{rule.rule}: the mark on {describe(hidden)} cannot take effect: a decorator "
+                "above it hides the function from audmw; put @require_scopes / "
+                "@require_any_scope above the other decorators, or make them use "
+                "functools.wraps"
+            )
+        view_class = getattr(app.view_functions.get(rule.endpoint), "view_class", None)
+        if isinstance(view_class, type):
+            handlers = {m for m in HTTP_METHODS if hasattr(view_class, m)} | {"dispatch_request"}
+            for name in unhandled_marks(view_class, handlers):
+                problems.append(
+                    f"{rule.rule}: the mark on {describe(view_class)}.{name} cannot take "
+                    f"effect: {name} is not a handler Flask calls ("
+                    + ", ".join(sorted(handlers))
+                    + "); mark the class or a method handler"
+                )
+    return list(dict.fromkeys(problems))
+
+
 @dataclass(eq=False)
 class AudmwState:
     """What ``init_app`` keeps per application in ``app.extensions["audmw"]``."""
@@ -176,13 +220,23 @@ class AudmwState:
     extension: Audmw
     # (endpoint, method) -> its view; endpoints are fixed once serving, methods bounded.
     views: dict[tuple[str, str], View | None] = field(default_factory=dict)
+    marks_checked: int = -1  # how many views the app had when its marks were last checked
 
     @property
     def settings(self) -> Settings:
         return self.guard.settings
 
+    def check_marks(self) -> None:
+        """Stop with ``ConfigurationError`` when a mark on the app's views cannot take effect."""
+        problems = lost_marks(self.app)
+        if problems:
+            raise ConfigurationError("audmw: " + "\n".join(problems))
+        self.marks_checked = len(self.app.view_functions)
+
     def check_request(self) -> None:
         """The ``before_request`` function: refuse by raising a ``Refusal``, else set the token."""
+        if self.marks_checked != len(self.app.view_functions):
+            self.check_marks()  # views registered after init_app
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         guard = self.guard
         g.access_token = None
@@ -239,6 +293,7 @@ class Audmw:
         """Validate the settings (raising ``ConfigurationError``) and install the check."""
         settings = settings or self.settings or Settings.from_mapping(app.config, "AUDMW_")
         state = AudmwState(app, Guard(settings), self)
+        state.check_marks()
         functions = app.before_request_funcs.setdefault(None, [])
         previous = app.extensions.get(EXTENSION_KEY)
         if isinstance(previous, AudmwState) and previous.check_request in functions:

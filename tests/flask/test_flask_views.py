@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 from flask import Blueprint, Flask, g
 from flask.views import MethodView, View
 
+from audmw import ConfigurationError
 from audmw.testing import LocalIssuer
-from audmw_flask import current_token, protect, public, require_any_scope, require_scopes
+from audmw_flask import Audmw, current_token, protect, public, require_any_scope, require_scopes
 
 Mark = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -309,3 +311,65 @@ def test_same_blueprint_on_two_apps(make_app, issuer: LocalIssuer) -> None:
     token = bearer(issuer.mint(scopes="other"))
     assert first.test_client().get("/s", headers=token).status_code == 403
     assert second.test_client().get("/r/s", headers=token).status_code == 403
+
+
+def _hide(view: Any) -> Any:
+    """A decorator without functools.wraps: the wrapper carries none of the view's marks."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def test_a_mark_hidden_by_a_decorator_stops_init_app(make_app) -> None:
+    app = make_app(install=False)
+
+    @app.get("/hidden")
+    @_hide
+    @require_scopes("admin")
+    def hidden() -> str:
+        return "hidden"
+
+    with pytest.raises(ConfigurationError, match=r"/hidden: the mark on .*hidden cannot take"):
+        Audmw(app)
+
+
+def test_a_mark_on_a_method_that_is_no_handler_stops_the_first_request(make_app) -> None:
+    class Reports(MethodView):
+        def get(self) -> str:
+            return "reports"
+
+        @require_scopes("admin")
+        def export(self) -> str:  # Flask never calls it for a request
+            return "export"
+
+    app = make_app()  # installed before the view is registered, as app factories do
+    app.add_url_rule("/reports", view_func=Reports.as_view("reports"))
+    app.testing = False
+    with pytest.raises(ConfigurationError, match=r"Reports\.export cannot take effect"):
+        app.extensions["audmw"].check_request()
+    response = app.test_client().get("/reports")
+    assert response.status_code == 500
+
+
+def test_marks_kept_by_functools_wraps_pass_the_check(make_app, issuer: LocalIssuer) -> None:
+    app = make_app(install=False)
+
+    def logged(view: Any) -> Any:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    @app.get("/kept")
+    @logged
+    @require_scopes("admin")
+    def kept() -> str:
+        return "kept"
+
+    Audmw(app)
+    client = app.test_client()
+    assert client.get("/kept", headers=bearer(issuer.mint())).status_code == 403
+    assert client.get("/kept", headers=bearer(issuer.mint(scopes="admin"))).status_code == 200
