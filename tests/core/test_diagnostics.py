@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from audmw import AuthError, Guard, Requirement, TokenValidator
+from audmw import AuthError, Guard, Requirement, TokenValidator, diagnostics
 from audmw.testing import LocalIssuer, generate_key
 
 from .conftest import AUDIENCE, MakeValidator
@@ -318,3 +318,53 @@ def test_scopes_the_token_carries_are_cut_short_in_the_log(
     assert refused.value.hint is not None
     assert len(refused.value.hint) < 1200
     assert "(501 in all)" in refused.value.hint
+
+
+# -- the providers' parts of the hints -------------------------------------------------------------
+
+
+def test_a_missing_audience_hint_names_each_provider_that_has_advice() -> None:
+    hint = diagnostics.audience_hint(None, [AUDIENCE])
+    assert "Keycloak: add an Audience mapper" in hint
+    assert "Cognito has no aud: use client_id rules" in hint
+
+
+@pytest.mark.parametrize(
+    ("aud", "words"),
+    [
+        ("https://graph.microsoft.com", "Microsoft Graph token"),
+        (["https://t.auth0.com/userinfo"], "userinfo endpoint"),
+        ("account", "Keycloak's default"),
+        (AUDIENCE + "/", "trailing slash"),
+        ("https://else.example.com", "request the token with audience=/resource="),
+    ],
+)
+def test_an_audience_hint_comes_from_the_provider_that_knows_the_audience(
+    aud: object, words: str
+) -> None:
+    first = aud if isinstance(aud, str) else aud[0]  # type: ignore[index]
+    hint = diagnostics.audience_hint(aud, [AUDIENCE])
+    assert hint.startswith(f"aud is [{diagnostics.shown(first)}], expected {AUDIENCE!r} — ")
+    assert words in hint
+
+
+@pytest.mark.parametrize(
+    ("iss", "expected", "words"),
+    [
+        ("https://sts.windows.net/t/", "https://login.microsoftonline.com/t/v2.0", "v1.0 token"),
+        ("https://login.microsoftonline.com/t/v2.0", "https://sts.windows.net/t/", "v2.0 token"),
+        ("https://o.okta.com", "https://o.okta.com/oauth2/default", "org authorization server"),
+    ],
+)
+def test_an_issuer_hint_comes_from_the_provider_that_knows_the_issuer(
+    iss: str, expected: str, words: str
+) -> None:
+    assert words in diagnostics.issuer_hint(iss, [expected])
+
+
+def test_a_header_nonce_explains_both_an_issuer_and_a_signature_refusal() -> None:
+    header = {"alg": "RS256", "nonce": "n"}
+    assert diagnostics.signature_hint(header) == diagnostics.GRAPH_HINT
+    assert diagnostics.signature_hint({"alg": "RS256"}) is None
+    hint = diagnostics.issuer_hint("https://sts.windows.net/t/", ["https://x/"], header=header)
+    assert hint.endswith(diagnostics.GRAPH_HINT)
