@@ -178,7 +178,8 @@ def _path_forms(path: str, canonical: bool) -> tuple[str, ...]:
 
 
 def _case_key(segment: str) -> str:
-    """The index key of a path segment: equal for every spelling ``re.IGNORECASE`` matches."""
+    """The index key of a segment: an ASCII pattern segment's key is also the key of every
+    spelling ``re.IGNORECASE`` matches with it (non-ASCII pattern segments are not indexed)."""
     if segment.isascii():
         return segment.lower()
     return segment.translate(_ASCII_FOLD).lower()
