@@ -102,31 +102,49 @@ def _marks_on_way(case: spec.Case, handler: spec.Handler) -> tuple[spec.Mark, ..
     )
 
 
+def _marks_item(
+    server: ServerSpec,
+    case: spec.Case,
+    method: str,
+    headers: tuple[tuple[str, str], ...] = (),
+    suffix: str = "",
+) -> Item:
+    style = case.style
+    handler = style.handlers[method]
+    others = (
+        marks
+        for other, h in style.handlers.items()
+        if other != method and (marks := _marks_on_way(case, h)) is not None
+    )
+    way = oracle.Way(
+        _marks_on_way(case, handler), any(mark.asks for marks in others for mark in marks)
+    )
+    return Item(
+        f"{server.name}-{style.name}-{case.label}-{method}{suffix}",
+        _probes(
+            server,
+            method,
+            case.path,
+            way,
+            status=handler.status,
+            view=case.view_name(handler.runs) if handler.runs else None,
+            headers=headers,
+        ),
+    )
+
+
 def marks_items(server: ServerSpec) -> Iterator[Item]:
     for style in spec.styles_of(server.family):
         for case in spec.cases(style):
             for method in spec.METHODS:
-                handler = style.handlers[method]
-                others = (
-                    marks
-                    for other, h in style.handlers.items()
-                    if other != method and (marks := _marks_on_way(case, h)) is not None
-                )
-                way = oracle.Way(
-                    _marks_on_way(case, handler),
-                    any(mark.asks for marks in others for mark in marks),
-                )
-                yield Item(
-                    f"{server.name}-{style.name}-{case.label}-{method}",
-                    _probes(
-                        server,
-                        method,
-                        case.path,
-                        way,
-                        status=handler.status,
-                        view=case.view_name(handler.runs) if handler.runs else None,
-                    ),
-                )
+                yield _marks_item(server, case, method)
+
+
+def preflight_marks_items(server: ServerSpec) -> Iterator[Item]:
+    """A CORS preflight to every placement of marks."""
+    for style in spec.styles_of(server.family):
+        for case in spec.cases(style):
+            yield _marks_item(server, case, "OPTIONS", spec.PREFLIGHT_HEADERS, "-preflight")
 
 
 def head_only_viewset_item(server: ServerSpec) -> Item:
@@ -168,7 +186,7 @@ def path_items(server: ServerSpec) -> Iterator[Item]:
                 _way_to(reaches, probe.method),
                 probe.tokens,
                 status=reaches.status,
-                view=reaches.route if reaches.answers == spec.VIEW else None,
+                view=reaches.view_name,
                 served=reaches.served,
             ),
         )
@@ -187,7 +205,7 @@ def cors_items(server: ServerSpec) -> Iterator[Item]:
                     _way_to(reaches, "OPTIONS"),
                     ("none", "garbage", "bare"),
                     status=reaches.status,
-                    view=reaches.route if reaches.answers == spec.VIEW else None,
+                    view=reaches.view_name,
                     headers=headers,
                 ),
             )
@@ -199,6 +217,7 @@ def every_item(server: ServerSpec) -> Iterator[Item]:
         yield head_only_viewset_item(server)
     yield from path_items(server)
     yield from cors_items(server)
+    yield from preflight_marks_items(server)
 
 
 def servers(*, cors_preflight: bool | None = None) -> tuple[ServerSpec, ...]:

@@ -55,7 +55,15 @@ class Exchange:
         authorization = self.tokens.authorization(probe.token)
         if authorization is not None:
             headers.append(("Authorization", authorization))
-        response = server.send(probe.method, probe.target, headers)
+        try:
+            response = server.send(probe.method, probe.target, headers)
+        except (OSError, ValueError) as error:
+            # No traceback: its frames hold the request, token and all.
+            pytest.fail(
+                f"{probe.server} gave no answer to {probe.label}: {type(error).__name__}: "
+                f"{error}\n{server.log_tail()}",
+                pytrace=False,
+            )
         return Observed(response, server.ran.read_new().get(request_id))
 
 

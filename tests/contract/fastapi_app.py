@@ -88,6 +88,13 @@ def operation_case(app: FastAPI, case: spec.Case) -> None:
     )
 
 
+def apply_marks(marks: tuple[spec.Mark, ...]) -> Callable[[Endpoint], Endpoint]:
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        return apply(endpoint, marks, DECORATORS)
+
+    return decorate
+
+
 def shared(app: FastAPI, name: str, path: str, methods: tuple[str, ...] = ("GET",)) -> None:
     async def view(request: Request) -> Response:
         return answer(request, name)
@@ -106,6 +113,19 @@ def shared_routes(app: FastAPI) -> None:
     shared(app, "ci-reports", "/ci-reports/{n}")
     shared(app, "cors-get-only", "/cors/get-only")
     shared(app, "cors-answers-options", "/cors/answers-options", ("GET", "OPTIONS"))
+
+    marks = spec.SHARED_ROUTES["head-handler"].marks_for
+
+    # The HEAD handler is an operation of its own.
+    @app.get("/head-handler")
+    @apply_marks(marks("GET"))
+    async def head_handler_get(request: Request) -> Response:
+        return answer(request, "head-handler/get")
+
+    @app.head("/head-handler")
+    @apply_marks(marks("HEAD"))
+    async def head_handler_head(request: Request) -> Response:
+        return answer(request, "head-handler/head")
 
     @app.get("/files/{rest:path}")
     async def files(request: Request, rest: str) -> Response:

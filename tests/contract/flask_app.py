@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, request
 from flask.typing import ResponseReturnValue
@@ -17,6 +17,7 @@ from contract.marking import Decorators, apply, apply_level, level_marks
 from contract.ran import record
 
 DECORATORS = Decorators(public, require_scopes, require_any_scope)
+T = TypeVar("T")
 
 
 def answer(name: str, **extra: str) -> dict[str, str]:
@@ -86,6 +87,13 @@ def case_blueprint(case: spec.Case) -> Blueprint:
     return outer
 
 
+def apply_marks(marks: tuple[spec.Mark, ...]) -> Callable[[T], T]:
+    def decorate(target: T) -> T:
+        return apply(target, marks, DECORATORS)
+
+    return decorate
+
+
 def shared(app: Flask, name: str, path: str, methods: tuple[str, ...] = ("GET",)) -> None:
     view = apply(function_view(name), spec.SHARED_ROUTES[name].marks_for("GET"), DECORATORS)
     app.add_url_rule(path, endpoint=name, view_func=view, methods=list(methods))
@@ -105,6 +113,19 @@ def shared_routes(app: Flask) -> None:
     shared(app, "cors-get-only", "/cors/get-only")
     # OPTIONS listed: the view answers it, not Flask's automatic answer.
     shared(app, "cors-answers-options", "/cors/answers-options", ("GET", "OPTIONS"))
+
+    marks = spec.SHARED_ROUTES["head-handler"].marks_for
+
+    class HeadHandler(MethodView):
+        @apply_marks(marks("GET"))
+        def get(self) -> ResponseReturnValue:
+            return answer("head-handler/get")
+
+        @apply_marks(marks("HEAD"))
+        def head(self) -> ResponseReturnValue:
+            return answer("head-handler/head")
+
+    app.add_url_rule("/head-handler", view_func=HeadHandler.as_view("head-handler"))
 
     @app.get("/files/<path:rest>")
     def files(rest: str) -> ResponseReturnValue:

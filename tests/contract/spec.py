@@ -339,6 +339,11 @@ SHARED_ROUTES = {
         SharedRoute("cors-get-only", {"*": (ADMIN,)}),
         SharedRoute("cors-answers-options", {"*": ()}),
         SharedRoute("cors-drf", {"*": ()}),  # Django only
+        # A class with a head handler of its own: HEAD takes its marks, not get's.
+        SharedRoute(
+            "head-handler",
+            {"GET": (Mark("handler", ALL, ("admin",)),), "HEAD": (Mark("handler", PUBLIC),)},
+        ),
     )
 }
 
@@ -356,10 +361,18 @@ class Reaches:
     route: str | None = None  # the shared route at this path, if any
     status: int = 200
     served: str | None = None  # what the files view serves
+    handler: str | None = None  # which handler of the route's class runs, when it matters
+
+    @property
+    def view_name(self) -> str | None:
+        """The name our view logs when it runs (VIEW only)."""
+        if self.answers != VIEW or self.route is None:
+            return None
+        return self.route if self.handler is None else f"{self.route}/{self.handler}"
 
 
-def view(route: str, served: str | None = None) -> Reaches:
-    return Reaches(VIEW, route, 200, served)
+def view(route: str, served: str | None = None, *, handler: str | None = None) -> Reaches:
+    return Reaches(VIEW, route, 200, served, handler)
 
 
 def builtin(route: str) -> Reaches:
@@ -495,6 +508,9 @@ PATH_PROBES: tuple[PathProbe, ...] = (
     PathProbe("GET", "/ci-reports/1", view("ci-reports")),
     PathProbe("GET", "/CI-REPORTS/1", NOT_FOUND, {"django": view("ci-reports")}),
     PathProbe("GET", "/Ci-Reports/1/", NOT_FOUND, {"django": NOT_FOUND}),
+    # HEAD goes to the head handler where the view has one (FastAPI: a HEAD operation)
+    PathProbe("GET", "/head-handler", view("head-handler", handler="get")),
+    PathProbe("HEAD", "/head-handler", view("head-handler", handler="head")),
     # a path no view answers still needs a token
     PathProbe("GET", "/nowhere", NOT_FOUND),
     PathProbe(UNKNOWN_METHOD, "/nowhere", NOT_FOUND),

@@ -81,6 +81,21 @@ def shared(name: str, path: str, methods: tuple[str, ...] | None = None) -> Rout
     return Route(path, view, methods=None if methods is None else list(methods))
 
 
+def head_handler_class() -> type[HTTPEndpoint]:
+    marks = spec.SHARED_ROUTES["head-handler"].marks_for
+
+    class HeadHandler(HTTPEndpoint):
+        async def get(self, request: Request) -> Response:
+            return answer(request, "head-handler/get")
+
+        async def head(self, request: Request) -> Response:
+            return answer(request, "head-handler/head")
+
+    apply(HeadHandler.get, marks("GET"), DECORATORS)
+    apply(HeadHandler.head, marks("HEAD"), DECORATORS)
+    return HeadHandler
+
+
 async def files(request: Request) -> Response:
     return answer(request, "files", served=spec.served_path(request.path_params["rest"]))
 
@@ -94,6 +109,7 @@ def shared_routes() -> list[BaseRoute]:
         shared("exempt-admin", "/exempt-admin"),
         shared("status-admin", "/status-admin"),
         Route("/exempt-mixed", mixed),
+        Route("/head-handler", head_handler_class()),
         shared("reports", "/reports/{n}", ("GET", "POST")),
         shared("reports-audit", "/reports/{n}/audit"),
         Route("/files/{rest:path}", files, methods=["GET"]),

@@ -39,6 +39,7 @@ urlpatterns = [
     path("exempt-admin", views.shared("exempt-admin")),
     path("status-admin", views.shared("status-admin")),
     path("exempt-mixed", views.exempt_mixed()),
+    path("head-handler", views.head_handler()),
     path("reports/<str:n>", views.shared("reports")),
     path("reports/<str:n>/audit", views.shared("reports-audit")),
     path("files/<path:rest>", views.files),

@@ -125,6 +125,21 @@ def exempt_mixed() -> ViewFunction:
     return view_class("exempt-mixed", "exempt-mixed", post_marks=post_marks).as_view()
 
 
+def head_handler() -> ViewFunction:
+    marks = spec.SHARED_ROUTES["head-handler"].marks_for
+
+    class HeadHandler(View):
+        def get(self, request: HttpRequest) -> HttpResponse:
+            return answer(request, "head-handler/get")
+
+        def head(self, request: HttpRequest) -> HttpResponse:
+            return answer(request, "head-handler/head")
+
+    apply(HeadHandler.get, marks("GET"), DECORATORS)
+    apply(HeadHandler.head, marks("HEAD"), DECORATORS)
+    return HeadHandler.as_view()
+
+
 def files(request: HttpRequest, rest: str) -> HttpResponse:
     return answer(request, "files", served=spec.served_path(rest))
 
