@@ -26,6 +26,7 @@ class Probe:
     token: str  # a kind of spec.TOKEN_SCOPES
     need: oracle.Need
     expected: Expected
+    answered_by: str  # spec.VIEW, BUILTIN or FRAMEWORK: which code path of the adapter decides
 
     @property
     def label(self) -> str:
@@ -63,6 +64,7 @@ def _probes(
     way: oracle.Way,
     tokens: tuple[str, ...] | None = None,
     *,
+    answered_by: str,
     status: int,
     view: str | None,
     served: str | None = None,
@@ -84,6 +86,7 @@ def _probes(
             token,
             needed,
             Expected(oracle.refusal(needed, token), status, view, served),
+            answered_by,
         )
         for token in (tokens_for(needed) if tokens is None else tokens)
     )
@@ -126,6 +129,7 @@ def _marks_item(
             method,
             case.path,
             way,
+            answered_by=handler.answers,
             status=handler.status,
             view=case.view_name(handler.runs) if handler.runs else None,
             headers=headers,
@@ -157,6 +161,7 @@ def head_only_viewset_item(server: ServerSpec) -> Item:
             spec.HEAD_ONLY_VIEWSET_PATH,
             way,
             ("none", "bare", "full"),
+            answered_by=spec.VIEW,
             status=200,
             view=spec.HEAD_ONLY_VIEWSET_VIEW,
         ),
@@ -185,6 +190,7 @@ def path_items(server: ServerSpec) -> Iterator[Item]:
                 probe.target,
                 _way_to(reaches, probe.method),
                 probe.tokens,
+                answered_by=reaches.answers,
                 status=reaches.status,
                 view=reaches.view_name,
                 served=reaches.served,
@@ -204,6 +210,7 @@ def cors_items(server: ServerSpec) -> Iterator[Item]:
                     probe.target,
                     _way_to(reaches, "OPTIONS"),
                     ("none", "garbage", "bare"),
+                    answered_by=reaches.answers,
                     status=reaches.status,
                     view=reaches.view_name,
                     headers=headers,

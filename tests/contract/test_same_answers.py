@@ -25,7 +25,9 @@ class Group:
 def _key(probe: Probe) -> str:
     refusal = probe.expected.refusal
     assert refusal is not None
+    # Where the adapter decides differs (a view, a framework answer): each is compared.
     key = f"{describe_refusal(refusal).replace(' ', '-')}-token={probe.token}"
+    key += f"-{probe.answered_by}"
     if refusal.status == 403:
         # The order of the parts decides the order of the alternatives in the answer.
         key += "-needs=" + "&".join(
