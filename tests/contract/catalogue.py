@@ -123,7 +123,7 @@ def _marks_item(
         _marks_on_way(case, handler), any(mark.asks for marks in others for mark in marks)
     )
     return Item(
-        f"{server.name}-{style.name}-{case.label}-{method}{suffix}",
+        f"{server.name}/{style.name}/{case.label}/{method}{suffix}",
         _probes(
             server,
             method,
@@ -148,13 +148,13 @@ def preflight_marks_items(server: ServerSpec) -> Iterator[Item]:
     """A CORS preflight to every placement of marks."""
     for style in spec.styles_of(server.family):
         for case in spec.cases(style):
-            yield _marks_item(server, case, "OPTIONS", spec.PREFLIGHT_HEADERS, "-preflight")
+            yield _marks_item(server, case, "OPTIONS", spec.PREFLIGHT_HEADERS, " preflight")
 
 
 def head_only_viewset_item(server: ServerSpec) -> Item:
     way = oracle.Way((spec.Mark("handler", spec.ALL, ("admin",)),))
     return Item(
-        f"{server.name}-drf-viewset-action-admin-HEAD-only",
+        f"{server.name}/drf-viewset/first request HEAD, action=admin",
         _probes(
             server,
             "HEAD",
@@ -183,7 +183,7 @@ def path_items(server: ServerSpec) -> Iterator[Item]:
     for probe in spec.PATH_PROBES:
         reaches = probe.reaches(server.family)
         yield Item(
-            f"{server.name}-{probe.label}",
+            f"{server.name}/{probe.label}",
             _probes(
                 server,
                 probe.method,
@@ -203,7 +203,7 @@ def cors_items(server: ServerSpec) -> Iterator[Item]:
         reaches = probe.reaches(server.family)
         for kind, headers in spec.CORS_HEADERS.items():
             yield Item(
-                f"{server.name}-OPTIONS {probe.target}-{kind}",
+                f"{server.name}/OPTIONS {probe.target} {kind}",
                 _probes(
                     server,
                     "OPTIONS",

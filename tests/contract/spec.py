@@ -384,9 +384,6 @@ def framework(status: int, route: str | None = None) -> Reaches:
     return Reaches(FRAMEWORK, route, status)
 
 
-FAMILIES = ("starlette", "fastapi", "django", "flask")
-
-
 @dataclass(frozen=True)
 class PathProbe:
     """A request to the shared routes and where it goes in each framework."""
@@ -409,7 +406,8 @@ NOT_FOUND = framework(404)
 # Starlette's router (and FastAPI's) redirects a path that matches only with the other
 # trailing slash; Django (APPEND_SLASH only appends) and Flask answer 404.
 SLASH_REDIRECT = {"starlette": framework(307), "fastapi": framework(307)}
-# Flask's router merges repeated slashes with a 308 redirect.
+# Flask's router answers repeated slashes between fixed parts of a rule with a 308 redirect
+# to the merged path (inside a path parameter it keeps them).
 MERGE_REDIRECT = {"flask": framework(308)}
 # FastAPI answers HEAD for a GET operation with 405.
 NO_HEAD = {"fastapi": framework(405)}
