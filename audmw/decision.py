@@ -37,19 +37,6 @@ HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "tra
 _MEMO_SIZE = 1024
 
 
-class View(NamedTuple):
-    """The view a request reaches, as levels of objects that may carry marks.
-
-    ``levels`` go from the outermost (mount, blueprint) to the innermost (the method handler,
-    the function); a level may also be a ``Requirement`` (a FastAPI security dependency).
-    ``others`` are the view's handlers for other methods: a view that asks for a requirement
-    on any of them is not opened by settings.
-    """
-
-    levels: tuple[object, ...]
-    others: tuple[object, ...] = ()
-
-
 class ViewMarks(NamedTuple):
     requirement: Requirement | None
     """Every requirement on the levels, combined; None when no level asks for one."""
@@ -63,55 +50,107 @@ def _requirement(level: object) -> Requirement | None:
     return level if isinstance(level, Requirement) else requirement_of(level)
 
 
-def _marks(view: View) -> ViewMarks:
+def _marks(levels: tuple[object, ...], others: tuple[object, ...]) -> ViewMarks:
     requirement: Requirement | None = None
     public = False
-    for level in view.levels:
+    for level in levels:
         found = _requirement(level)
         if found is not None:
             requirement = found if requirement is None else requirement & found
         public = public or is_public(level)
-    elsewhere = any(_requirement(other) is not None for other in view.others)
+    elsewhere = any(_requirement(other) is not None for other in others)
     return ViewMarks(requirement, public, elsewhere)
 
 
-_memo: dict[View, ViewMarks] = {}
+_memo: dict[tuple[tuple[object, ...], tuple[object, ...]], ViewMarks] = {}
 
 
-def view_marks(view: View) -> ViewMarks:
-    """The marks of ``view``, remembered: views are the app's, not the client's to make up."""
+def view_marks(levels: tuple[object, ...], others: tuple[object, ...] = ()) -> ViewMarks:
+    """The marks of a view's levels, remembered: views are the app's, not the client's."""
+    key = (levels, others)
     try:
-        found = _memo.get(view)
+        found = _memo.get(key)
     except TypeError:  # a level that cannot be hashed: read its marks every time
-        return _marks(view)
+        return _marks(levels, others)
     if found is None:
-        found = _marks(view)
+        found = _marks(levels, others)
         if len(_memo) >= _MEMO_SIZE:
             _memo.clear()
-        _memo[view] = found
+        _memo[key] = found
     return found
 
 
+class View:
+    """The view a request reaches, as levels of objects that may carry marks.
+
+    ``levels`` go from the outermost (mount, blueprint) to the innermost (the method handler,
+    the function); a level may also be a ``Requirement`` (a FastAPI security dependency).
+    ``others`` are the view's handlers for other methods: a view that asks for a requirement
+    on any of them is not opened by settings. ``answers`` is False when the view has no
+    handler for the method (the framework or the view class answers 405): then the levels
+    are empty and everything the view has is in ``others``. ``marks`` reads them once.
+    """
+
+    __slots__ = ("_marks", "answers", "levels", "others")
+
+    def __init__(
+        self,
+        levels: tuple[object, ...],
+        others: tuple[object, ...] = (),
+        *,
+        answers: bool = True,
+    ) -> None:
+        self.levels = levels if answers else ()
+        self.others = others if answers else (*levels, *others)
+        self.answers = answers
+        self._marks: ViewMarks | None = None
+
+    @classmethod
+    def unanswered(cls, *parts: object) -> View:
+        """A view with no handler for the method; ``parts`` are everything it has."""
+        return cls((), parts, answers=False)
+
+    @property
+    def marks(self) -> ViewMarks:
+        found = self._marks
+        if found is None:
+            found = self._marks = view_marks(self.levels, self.others)
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, View)
+            and other.levels == self.levels
+            and other.others == self.others
+            and other.answers == self.answers
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.levels, self.others, self.answers))
+
+    def __repr__(self) -> str:
+        return f"View(levels={self.levels!r}, others={self.others!r}, answers={self.answers})"
+
+
 def decide(
-    marks: ViewMarks | None,
-    *,
-    opened: bool,
-    needed: Requirement | None,
-    preflight: bool = False,
+    view: View | None, opened: bool, needed: Requirement | None, preflight: bool
 ) -> Requirement | None:
     """What a request must carry; None when it needs no token (its token is not even read).
 
-    ``marks`` are the view's (None when no view answers: unknown URL, wrong method, an
+    ``view`` is what the framework will call (None when no view is known: unknown URL, an
     answer the framework gives on its own); ``opened`` says an exempt path or public rule
     matched the path, ``needed`` is every applying scope rule combined; ``preflight`` is a
     CORS preflight the settings let through when no view answers it.
     """
-    if marks is None:
+    if view is None:
         if preflight or opened:
             return None
         return needed or ANY_VALID_TOKEN
+    marks = view.marks
     if marks.requirement is not None:
         return marks.requirement if needed is None else marks.requirement & needed
+    if preflight and not view.answers:
+        return None
     if opened and not marks.marked_elsewhere:
         return None
     if needed is not None:
@@ -119,16 +158,17 @@ def decide(
     return None if marks.public else ANY_VALID_TOKEN
 
 
-def handler_name(method: str, defined: Collection[str]) -> str | None:
+def handler_name(method: str, defined: Collection[str], *, head: bool = True) -> str | None:
     """The handler a class-based view dispatches ``method`` to, or None (it answers 405).
 
     ``defined`` are the handler names the view has (and may answer); every framework answers
-    HEAD with the GET handler when there is no ``head`` of its own.
+    HEAD with the GET handler when there is no ``head`` of its own, unless HEAD is not among
+    the methods the view allows (``head=False``: DRF's ``@api_view(["GET"])``).
     """
     name = method.lower()
     if name in defined:
         return name
-    if name == "head" and "get" in defined:
+    if name == "head" and head and "get" in defined:
         return "get"
     return None
 

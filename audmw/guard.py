@@ -20,7 +20,7 @@ from audmw.bearer import (
     header_credentials,
     is_well_formed,
 )
-from audmw.decision import View, decide, view_marks
+from audmw.decision import View, decide
 from audmw.errors import AuthError, InsufficientScope, InvalidRequest
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
@@ -56,7 +56,11 @@ class Guard:
         self.validator: Verifier = validator or TokenValidator(settings)
         self.cache = self.validator.cache
         self.paths = PathRules(settings.rules, settings.exempt_paths)
+        self._path_rules = bool(settings.rules or settings.exempt_paths)
         self._preflight = settings.cors_preflight
+        self.wants_url = False
+        """Whether a check needs the request's absolute URL (scheme and host); adapters
+        leave them out of the ``IncomingRequest`` otherwise."""
         header = settings.token_header
         self.token_header: str = header
         """The lower-case name of the header that carries the token (ASGI, ``getlist``)."""
@@ -73,6 +77,8 @@ class Guard:
         self._prefix_bytes = tuple(prefix.encode("ascii") for prefix in self._prefixes)
         self._prefix_length = len(self._prefixes[0])
         self._max_bytes = self.validator.max_token_bytes
+        self._digest = self.cache.key
+        self._cached = self.cache.get
 
     # -- which requirement -------------------------------------------------------------------
 
@@ -92,13 +98,10 @@ class Guard:
             )
             diagnostics.log_refusal(error)
             raise error
-        opened, needed = self.paths.evaluate(request.method, path)
-        return decide(
-            None if view is None else view_marks(view),
-            opened=opened,
-            needed=needed,
-            preflight=self._preflight and request.preflight,
-        )
+        if self._path_rules:
+            opened, needed = self.paths.evaluate(request.method, path)
+            return decide(view, opened, needed, self._preflight and request.preflight)
+        return decide(view, False, None, self._preflight and request.preflight)
 
     # -- is the token good enough --------------------------------------------------------------
 
@@ -133,12 +136,21 @@ class Guard:
             # The usual request, "Bearer <token>" and nothing else around it: a hit needs only
             # the digest. A token found by its digest was a compact JWS, so only a miss needs
             # the checks of the header and of the token's characters.
-            exact = self._exact(credentials[0])
-            if exact is not None:
-                found = self.cache.get(exact.key)
+            value = credentials[0]
+            raw: bytes | None = None
+            if isinstance(value, bytes):
+                if value.startswith(self._prefix_bytes):
+                    raw = value[self._prefix_length :]
+            elif value.startswith(self._prefixes):
+                token = value[self._prefix_length :]
+                raw = token.encode("ascii") if token.isascii() else None
+            if raw and len(raw) <= self._max_bytes:
+                key = self._digest(raw)
+                found = self._cached(key)
                 if found is not None:
                     return found
-                if is_well_formed(exact.raw, compact=self._raw_header is not None):
+                exact = PendingToken(raw, key)
+                if is_well_formed(raw, compact=self._raw_header is not None):
                     return exact  # exactly the scheme and a clean token
         values = [
             value.decode("latin-1") if isinstance(value, bytes) else value for value in credentials
@@ -152,7 +164,7 @@ class Guard:
                 # Spaces around the token: the stripped token may still be a known one.
                 stripped = self._pending(token)
                 if stripped is not None:
-                    found = self.cache.get(stripped.key)
+                    found = self._cached(stripped.key)
                     if found is not None:
                         return found
             if self._raw_header is None:
@@ -193,16 +205,6 @@ class Guard:
         return answer(error, self.settings.realm)
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _exact(self, value: str | bytes) -> PendingToken | None:
-        """The token of a header value that is exactly the scheme and the token (or just the
-        token, for a custom header); None for anything else."""
-        if isinstance(value, str):
-            if not value.startswith(self._prefixes):
-                return None
-        elif not value.startswith(self._prefix_bytes):
-            return None
-        return self._pending(value[self._prefix_length :])
 
     def _pending(self, token: str | bytes) -> PendingToken | None:
         """A ``PendingToken``, or None when ``pending_token`` would refuse the token."""

@@ -21,6 +21,7 @@ __all__ = [
     "check_form_size",
     "is_form",
     "is_preflight",
+    "new_request",
     "token_in_form",
     "token_in_query",
 ]
@@ -28,6 +29,10 @@ __all__ = [
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 1024 * 1024
 """A form body is read for an ``access_token`` field up to this size; a larger one is refused."""
+
+new_request = tuple.__new__
+"""``new_request(IncomingRequest, (every field, in order))``: the request without the Python
+``__new__`` of a named tuple, for adapters that build one on every request."""
 
 _TOKEN_FIELD = "access_token"  # noqa: S105 -- the parameter name, not a secret
 
@@ -50,6 +55,7 @@ class IncomingRequest(NamedTuple):
     """A CORS preflight: OPTIONS with ``Origin`` and ``Access-Control-Request-Method``."""
     scheme: str = ""
     host: str = ""
+    """Filled in when a check needs the absolute URL (``Guard.wants_url``), else empty."""
     root_path: str = ""
     """Where the app is mounted; with ``scheme`` and ``host`` it gives the absolute URL."""
     dpop: tuple[str, ...] | tuple[bytes, ...] = ()

@@ -42,8 +42,12 @@ class Requirement:
         return cls(_scope_set(all_of), (group,) if group else ())
 
     def __and__(self, other: Requirement) -> Requirement:
-        """Both requirements (a blueprint's and a route's, a class's and a method's)."""
-        groups = tuple(dict.fromkeys(self.any_of + other.any_of))
+        """Both requirements (a blueprint's and a route's, a class's and a method's).
+
+        The result does not depend on the order: any-of groups are kept sorted, so the
+        challenge names the same scopes in the same order whichever level came first.
+        """
+        groups = tuple(sorted(set(self.any_of + other.any_of), key=sorted))
         return Requirement(self.all_of | other.all_of, groups)
 
     def includes(self, other: Requirement) -> bool:

@@ -39,6 +39,7 @@ from audmw.request import (
     check_form_size,
     is_form,
     is_preflight,
+    new_request,
     token_in_form,
     token_in_query,
 )
@@ -126,11 +127,14 @@ def _resolve(
     if depth > _MAX_DEPTH:
         return _UNRESOLVED
     predictable = True
+    partial: BaseRoute | None = None
     for route in routes:
         predictable = predictable and _predictable(route)
         match, child = _matches(route, scope)
         if match is not Match.FULL:
-            continue  # Match.PARTIAL ends as 405 when nothing matches fully: unresolved
+            if match is Match.PARTIAL and partial is None:
+                partial = route  # the router answers 405 if nothing matches fully
+            continue
         cacheable = predictable and not child.get("path_params")
         if hasattr(route, "original_router") and hasattr(route, "_match"):
             # FastAPI's included router: the effective route (with the include's dependencies).
@@ -144,6 +148,15 @@ def _resolve(
         else:
             found = _leaf(route, route, scope, outer, cacheable)
         return found._replace(cacheable=cacheable and found.cacheable)
+    if partial is not None and not isinstance(partial, (Mount, Host)):
+        if hasattr(partial, "original_router") and hasattr(partial, "_match"):
+            found = _resolve_included(partial, scope, outer, depth)
+        else:
+            found = _leaf(partial, partial, scope, outer, False)
+        view = found.view
+        if view is not None and view.answers:
+            return _Resolved(View.unanswered(*view.levels, *view.others), False)
+        return found._replace(cacheable=False)
     return _UNRESOLVED
 
 
@@ -152,14 +165,19 @@ def _resolve_included(route: Any, scope: Scope, outer: tuple[object, ...], depth
         match, child, inner, context = route._match(dict(scope))
     except Exception:
         return _UNRESOLVED
-    if match is not Match.FULL or inner is None:
+    if match is Match.NONE or inner is None:
         return _UNRESOLVED
     outer = (*outer, route.original_router)
     if hasattr(inner, "original_router"):
-        return _resolve([inner], {**scope, **child}, outer, depth + 1)
-    if context is not None and context.original_route is inner:
-        return _leaf(context, inner, scope, outer, False)
-    return _resolve([inner], scope, outer, depth + 1)
+        found = _resolve([inner], {**scope, **child}, outer, depth + 1)
+    elif context is not None and context.original_route is inner:
+        found = _leaf(context, inner, scope, outer, False)
+    else:
+        found = _resolve([inner], scope, outer, depth + 1)
+    if match is Match.PARTIAL and found.view is not None:  # FastAPI answers 405
+        view = found.view
+        return _Resolved(View.unanswered(*view.levels, *view.others), False)
+    return found
 
 
 def _leaf(
@@ -174,11 +192,12 @@ def _leaf(
         # As HTTPEndpoint.dispatch picks it: any attribute named after the method.
         method = scope["method"]
         name = "get" if method == "HEAD" and not hasattr(endpoint, "head") else method.lower()
-        if getattr(endpoint, name, None) is None:
-            return _UNRESOLVED  # the endpoint answers 405
         others = tuple(m for m in HTTP_METHODS if m != name and hasattr(endpoint, m))
-        levels = handler_levels(endpoint, "dispatch", name)
         elsewhere = handler_levels(endpoint, *others)[1:]
+        if getattr(endpoint, name, None) is None:  # the endpoint answers 405
+            everything = (*outer, *handler_levels(endpoint, "dispatch"), *needs, *elsewhere)
+            return _Resolved(View.unanswered(*everything), cacheable)
+        levels = handler_levels(endpoint, "dispatch", name)
         return _Resolved(View((*outer, *levels, *needs), elsewhere), cacheable)
     return _Resolved(View((*outer, endpoint, *needs)), cacheable)
 
@@ -317,7 +336,7 @@ class AudienceMiddleware:
             return
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
-        request = incoming_request(scope, guard.token_header_bytes)
+        request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
         try:
             requirement = self._requirement(scope, request)
             if requirement is None:
@@ -325,7 +344,7 @@ class AudienceMiddleware:
                 scope["user"] = UnauthenticatedUser()
                 await self.app(scope, receive, send)
                 return
-            if kind == "http" and is_form(_header(scope, b"content-type")):
+            if content_type is not None and is_form(content_type):
                 request, receive = await _read_form(request, receive)
             token = guard.lookup(request)
             if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
@@ -418,39 +437,51 @@ class AudienceMiddleware:
 
 def incoming_request(scope: Scope, token_header: bytes = b"authorization") -> IncomingRequest:
     """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope."""
+    return _read_headers(scope, token_header, True)[0]
+
+
+def _read_headers(
+    scope: Scope, token_header: bytes, url: bool
+) -> tuple[IncomingRequest, bytes | None]:
+    """The ``IncomingRequest`` of ``scope`` and its ``Content-Type``, in one pass."""
     # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
     credentials = []
     host = b""
+    content_type = None
     origin = request_method = False
     for name, value in scope["headers"]:  # a loop: no comprehension frame per request
         if name == token_header:
             credentials.append(value)
         elif name == b"host":
             host = value
+        elif name == b"content-type":
+            content_type = value
         elif name == b"origin":
             origin = True
         elif name == b"access-control-request-method":
             request_method = True
-    method = scope["method"] if scope["type"] == "http" else "GET"
+    if scope["type"] == "http":
+        method = scope["method"]
+    else:
+        method, content_type = "GET", None
     query = scope.get("query_string")
-    return IncomingRequest(
-        method,
-        _route_path(scope),
-        tuple(credentials),
-        token_in_query(query) if query else False,
-        False,
-        is_preflight(method, origin, request_method),
-        scope.get("scheme", "http"),
-        host.decode("latin-1"),
-        scope.get("root_path", ""),
+    request: IncomingRequest = new_request(
+        IncomingRequest,
+        (
+            method,
+            _route_path(scope),
+            tuple(credentials),
+            token_in_query(query) if query else False,
+            False,
+            origin and is_preflight(method, origin, request_method),
+            scope.get("scheme", "http") if url else "",
+            host.decode("latin-1") if url else "",
+            scope.get("root_path", ""),
+            (),
+            None,
+        ),
     )
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
+    return request, content_type
 
 
 async def _read_form(request: IncomingRequest, receive: Receive) -> tuple[IncomingRequest, Receive]:

@@ -24,13 +24,14 @@ from audmw.request import (
     check_form_size,
     is_form,
     is_preflight,
+    new_request,
     token_in_form,
     token_in_query,
 )
 from audmw_django.conf import Config, current
 from audmw_django.user import TokenUser
 
-__all__ = ["AudienceMiddleware", "incoming_request", "view_of"]
+__all__ = ["AudienceMiddleware", "incoming_request", "judged_public", "view_of"]
 
 ViewFunc = Callable[..., Any]
 MaybeResponse = HttpResponseBase | None
@@ -41,34 +42,45 @@ ProcessView = Callable[
 
 # Set on every request that went through process_view: the view resolved and was judged.
 _JUDGED = "_audmw_judged"
+# Set when the middleware judged the request public: nothing else may read its token.
+_PUBLIC = "_audmw_public"
 _VIEWS_SIZE = 1024
 _STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
 
 
 def incoming_request(
-    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION"
+    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION", *, url: bool = False
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Django request.
 
     ``header_key`` is the token header's ``META`` key (``Guard.token_environ_key``). Servers
-    fold repeated headers into one value, so there is at most one.
+    fold repeated headers into one value, so there is at most one. ``url``: fill in scheme
+    and host (``Guard.wants_url``).
     """
     meta = request.META
     value = meta.get(header_key)
     method = request.method or "GET"
-    return IncomingRequest(
-        method,
-        request.path_info,
-        () if value is None else (value,),
-        token_in_query(meta.get("QUERY_STRING", "")),
-        False,
-        is_preflight(
-            method, meta.get("HTTP_ORIGIN"), meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-        ),
-        request.scheme or "http",
-        meta.get("HTTP_HOST") or meta.get("SERVER_NAME", ""),
-        meta.get("SCRIPT_NAME", ""),
+    query = meta.get("QUERY_STRING")
+    preflight = method == "OPTIONS" and is_preflight(
+        method, meta.get("HTTP_ORIGIN"), meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
     )
+    incoming: IncomingRequest = new_request(
+        IncomingRequest,
+        (
+            method,
+            request.path_info,
+            () if value is None else (value,),
+            token_in_query(query) if query else False,
+            False,
+            preflight,
+            request.scheme if url else "",
+            (meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")) if url else "",
+            meta.get("SCRIPT_NAME", ""),
+            (),
+            None,
+        ),
+    )
+    return incoming
 
 
 def view_of(view_func: ViewFunc, method: str) -> View:
@@ -76,24 +88,29 @@ def view_of(view_func: ViewFunc, method: str) -> View:
 
     The view function (as ``as_view()`` or ``@api_view`` made it), its class, ``dispatch``
     and the method handler along the class's MRO; a DRF viewset's action for the method
-    (HEAD falls back to GET's, as DRF maps it).
+    (HEAD falls back to GET's, as DRF maps it). A class with no handler for the method
+    answers 405 itself: the view does not answer it.
     """
     view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
     if not isinstance(view_class, type):
         return View((view_func,))
+    allowed = getattr(view_class, "http_method_names", HTTP_METHODS)
+    defined = [m for m in allowed if getattr(view_class, m, None) is not None]
     actions = getattr(view_func, "actions", None)
+    name: str | None
     if isinstance(actions, dict):
+        # A viewset: the router's actions, then what the class itself answers (options).
         key = handler_name(method, actions)
-        name = actions.get(key) if key else None
-        others = [action for method_name, action in actions.items() if action != name]
+        name = str(actions[key]) if key else handler_name(method, defined, head="head" in allowed)
+        handlers = [str(action) for action in actions.values()]
+        others = [h for h in [*handlers, *defined] if h != name]
     else:
-        allowed = getattr(view_class, "http_method_names", HTTP_METHODS)
-        defined = [m for m in allowed if getattr(view_class, m, None) is not None]
-        name = handler_name(method, defined)
+        name = handler_name(method, defined, head="head" in allowed)
         others = [m for m in defined if m != name]
-    names = ("dispatch", name) if isinstance(name, str) else ("dispatch",)
-    levels = (view_func, *handler_levels(view_class, *names))
-    return View(levels, handler_levels(view_class, *map(str, others))[1:])
+    elsewhere = handler_levels(view_class, *others)[1:]
+    if name is None:
+        return View.unanswered(view_func, *handler_levels(view_class, "dispatch"), *elsewhere)
+    return View((view_func, *handler_levels(view_class, "dispatch", name)), elsewhere)
 
 
 def _needs_form_check(request: HttpRequest) -> bool:
@@ -194,9 +211,10 @@ class AudienceMiddleware:
     ) -> tuple[IncomingRequest, Requirement] | None:
         """What to authorize: the request and its requirement, None when it is public."""
         guard = config.guard
-        incoming = incoming_request(request, guard.token_environ_key)
+        incoming = incoming_request(request, guard.token_environ_key, url=guard.wants_url)
         needed = guard.requirement(incoming, view)
         if needed is None:
+            setattr(request, _PUBLIC, True)
             return None
         if _needs_form_check(request):
             incoming = _read_form(request, incoming)
@@ -220,6 +238,12 @@ class AudienceMiddleware:
         """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""
         status, headers, body = current().guard.answer(error)
         return HttpResponse(body, status=status, headers=dict(headers))
+
+
+def judged_public(request: HttpRequest) -> bool:
+    """Whether ``AudienceMiddleware`` let this request through as public: its token is not
+    to be read by anything else (DRF's authentication) either."""
+    return getattr(request, _PUBLIC, False) is True
 
 
 def _unresolved(request: HttpRequest) -> bool:

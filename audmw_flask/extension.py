@@ -23,6 +23,7 @@ from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
     HTTPException,
+    MethodNotAllowed,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -39,6 +40,7 @@ from audmw.request import (
     check_form_size,
     is_form,
     is_preflight,
+    new_request,
     token_in_form,
     token_in_query,
 )
@@ -118,39 +120,76 @@ def protect(
     return blueprint
 
 
-def incoming_request(req: Request, header_key: str = "HTTP_AUTHORIZATION") -> IncomingRequest:
+def incoming_request(
+    req: Request, header_key: str = "HTTP_AUTHORIZATION", *, url: bool = False
+) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Flask request.
 
     ``header_key`` is the token header's environ key (``Guard.token_environ_key``); WSGI
-    servers fold repeated headers into one value, so there is at most one.
+    servers fold repeated headers into one value, so there is at most one. ``url``: fill in
+    scheme and host (``Guard.wants_url``).
     """
     environ = req.environ
     value = environ.get(header_key)
     method = req.method
-    return IncomingRequest(
-        method,
-        req.path,
-        () if value is None else (value,),
-        token_in_query(environ.get("QUERY_STRING", "")),
-        False,
-        is_preflight(
-            method, environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-        ),
-        environ.get("wsgi.url_scheme", "http"),
-        environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-        environ.get("SCRIPT_NAME", ""),
+    query = environ.get("QUERY_STRING")
+    preflight = method == "OPTIONS" and is_preflight(
+        method, environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
     )
+    incoming: IncomingRequest = new_request(
+        IncomingRequest,
+        (
+            method,
+            req.path,
+            () if value is None else (value,),
+            token_in_query(query) if query else False,
+            False,
+            preflight,
+            environ.get("wsgi.url_scheme", "http") if url else "",
+            (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")) if url else "",
+            environ.get("SCRIPT_NAME", ""),
+            (),
+            None,
+        ),
+    )
+    return incoming
 
 
 def view_of(app: Flask, req: Request) -> View | None:
-    """The levels of marks on the way to the view Flask will call; None when Flask answers
-    itself (unknown URL, wrong method, redirect, automatic OPTIONS)."""
+    """The levels of marks on the way to the view Flask will call; None when no view is
+    known (unknown URL, redirect). A wrong method (405) and Flask's automatic OPTIONS
+    answer give the views of the path, which do not answer the request themselves."""
     endpoint, rule, method = req.endpoint, req.url_rule, req.method
+    if isinstance(req.routing_exception, MethodNotAllowed):
+        return _unanswered(app, req)
     if endpoint is None or rule is None or req.routing_exception is not None:
         return None
-    if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-        return None  # Flask's make_default_options_response, no view code runs
-    return endpoint_view(app, endpoint, method)
+    view = endpoint_view(app, endpoint, method)
+    if (
+        view is not None
+        and method == "OPTIONS"
+        and getattr(rule, "provide_automatic_options", False)
+    ):
+        return View.unanswered(*view.levels, *view.others)  # Flask's default OPTIONS answer
+    return view
+
+
+def _unanswered(app: Flask, req: Request) -> View | None:
+    """Everything the views of a path have that answer other methods than this one."""
+    valid = getattr(req.routing_exception, "valid_methods", None) or ()
+    adapter = app.create_url_adapter(req)
+    parts: list[object] = []
+    for method in valid:
+        try:
+            found = adapter.match(method=method, return_rule=True) if adapter else None
+        except HTTPException:
+            continue
+        if found is None:
+            continue
+        view = endpoint_view(app, found[0].endpoint, method)
+        if view is not None:
+            parts.extend((*view.levels, *view.others))
+    return View.unanswered(*dict.fromkeys(parts)) if parts else None
 
 
 def _blueprints(endpoint: str) -> list[str]:
@@ -241,7 +280,7 @@ class AudmwState:
         guard = self.guard
         g.access_token = None
         try:
-            incoming = incoming_request(req, guard.token_environ_key)
+            incoming = incoming_request(req, guard.token_environ_key, url=guard.wants_url)
             needed = guard.requirement(incoming, self.view(req))
             if needed is None:
                 return

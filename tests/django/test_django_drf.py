@@ -1,14 +1,16 @@
 """DRF: AudienceAuthentication and the scope permissions, with and without the middleware.
 
-``/drf/**`` is exempt from the middleware, so DRF's classes do all the work there;
+Tests of ``/drf/**`` run without the middleware, so DRF's classes do all the work there;
 ``/api-drf/**`` is judged by the middleware first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.test import Client, override_settings
-from django_support import AUDIENCE, audmw_settings
+from django_support import AUDIENCE, MIDDLEWARE, audmw_settings
 from rest_framework.test import APIClient
 
 from audmw.testing import LocalIssuer
@@ -19,24 +21,46 @@ def client() -> APIClient:
     return APIClient()
 
 
+@pytest.fixture
+def drf_alone(issuer: LocalIssuer) -> Iterator[None]:
+    """No AudienceMiddleware and no exempt paths: DRF's classes decide alone."""
+    with override_settings(
+        MIDDLEWARE=[m for m in MIDDLEWARE if not m.startswith("audmw")],
+        AUDMW=audmw_settings(issuer, EXEMPT_PATHS=[]),
+    ):
+        yield
+
+
+def test_the_middleware_judges_drf_views_public_by_exempt_paths(
+    client: APIClient, effects: list[str]
+) -> None:
+    # /drf/** is exempt: the middleware lets it through and DRF must not read the token.
+    response = client.get("/drf/messages", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"  # DRF's own challenge: not authenticated
+    assert effects == []
+
+
 def auth(token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
-def test_no_token_is_401_with_the_bearer_challenge(client: APIClient, effects: list[str]) -> None:
+def test_no_token_is_401_with_the_bearer_challenge(
+    drf_alone: None, client: APIClient, effects: list[str]
+) -> None:
     response = client.get("/drf/messages")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Bearer"
     assert effects == []
 
 
-def test_realm_in_the_challenge(client: APIClient, issuer: LocalIssuer) -> None:
-    with override_settings(AUDMW=audmw_settings(issuer, REALM="api")):
+def test_realm_in_the_challenge(drf_alone: None, client: APIClient, issuer: LocalIssuer) -> None:
+    with override_settings(AUDMW=audmw_settings(issuer, REALM="api", EXEMPT_PATHS=[])):
         assert client.get("/drf/messages")["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_invalid_token_gets_the_core_answer(
-    client: APIClient, issuer: LocalIssuer, effects: list[str]
+    drf_alone: None, client: APIClient, issuer: LocalIssuer, effects: list[str]
 ) -> None:
     token = issuer.mint(aud="https://elsewhere.example.com", scopes="read:messages")
     response = client.get("/drf/messages", **auth(token))
@@ -50,7 +74,9 @@ def test_invalid_token_gets_the_core_answer(
     assert effects == []
 
 
-def test_has_scopes_per_method(client: APIClient, issuer: LocalIssuer, effects: list[str]) -> None:
+def test_has_scopes_per_method(
+    drf_alone: None, client: APIClient, issuer: LocalIssuer, effects: list[str]
+) -> None:
     reader = issuer.mint(aud=AUDIENCE, scopes="read:messages", sub="erin")
     response = client.get("/drf/messages", **auth(reader))
     assert response.status_code == 200
@@ -70,7 +96,7 @@ def test_has_scopes_per_method(client: APIClient, issuer: LocalIssuer, effects: 
 
 
 def test_has_any_scope_and_method_attribute(
-    client: APIClient, issuer: LocalIssuer, effects: list[str]
+    drf_alone: None, client: APIClient, issuer: LocalIssuer, effects: list[str]
 ) -> None:
     assert (
         client.get("/drf/either", **auth(issuer.mint(aud=AUDIENCE, scopes="x"))).status_code == 403
@@ -83,7 +109,7 @@ def test_has_any_scope_and_method_attribute(
     assert effects == ["drf either get", "drf either delete"]
 
 
-def test_keys_unavailable_is_503(client: APIClient, issuer: LocalIssuer) -> None:
+def test_keys_unavailable_is_503(drf_alone: None, client: APIClient, issuer: LocalIssuer) -> None:
     token = issuer.mint(aud=AUDIENCE, scopes="read:messages")
     issuer.set_mode("error")
     response = client.get("/drf/messages", **auth(token))

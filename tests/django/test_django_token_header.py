@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import AsyncClient, Client, override_settings
+from django_support import MIDDLEWARE
 
 from audmw.testing import LocalIssuer
 
@@ -23,7 +24,6 @@ def iap(issuer: LocalIssuer) -> Iterator[None]:
         "PROJECT_NUMBER": "123456789012",
         "BACKEND_SERVICE_ID": "987654321",
         "JWKS_URI": issuer.jwks_uri,
-        "EXEMPT_PATHS": ["/drf/**"],
     }
     with override_settings(AUDMW=value):
         yield
@@ -85,10 +85,12 @@ async def test_async_middleware_reads_the_iap_header(
 def test_drf_authentication_reads_the_iap_header(issuer: LocalIssuer, effects: list[str]) -> None:
     token = iap_token(issuer, scopes="read:messages")
     client = Client()
-    accepted = client.get("/drf/messages", headers={IAP_HEADER: token})
+    # Without the middleware: DRF's AudienceAuthentication reads the header itself.
+    with override_settings(MIDDLEWARE=[m for m in MIDDLEWARE if not m.startswith("audmw")]):
+        accepted = client.get("/drf/messages", headers={IAP_HEADER: token})
+        refused = client.get("/drf/messages", headers={"Authorization": f"Bearer {token}"})
     assert accepted.status_code == 200
     assert accepted.json()["sub"] == "accounts.google.com:1122334455"
-    refused = client.get("/drf/messages", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"] == "Bearer"
     assert effects == ["drf get"]
