@@ -88,10 +88,11 @@ class View:
     ``others`` are the view's handlers for other methods: a view that asks for a requirement
     on any of them is not opened by settings. ``answers`` is False when the view has no
     handler for the method (the framework or the view class answers 405): then the levels
-    are empty and everything the view has is in ``others``. ``marks`` reads them once.
+    are empty and everything the view has is in ``others``. Marks are read when the view
+    is made; adapters remember their views.
     """
 
-    __slots__ = ("_marks", "answers", "levels", "others")
+    __slots__ = ("alone", "answers", "levels", "marks", "others")
 
     def __init__(
         self,
@@ -103,19 +104,14 @@ class View:
         self.levels = levels if answers else ()
         self.others = others if answers else (*levels, *others)
         self.answers = answers
-        self._marks: ViewMarks | None = None
+        self.marks: ViewMarks = view_marks(self.levels, self.others)
+        self.alone: Requirement | None = decide(self, False, None, False)
+        """``decide`` for this view when no path rule, exempt path or preflight is involved."""
 
     @classmethod
     def unanswered(cls, *parts: object) -> View:
         """A view with no handler for the method; ``parts`` are everything it has."""
         return cls((), parts, answers=False)
-
-    @property
-    def marks(self) -> ViewMarks:
-        found = self._marks
-        if found is None:
-            found = self._marks = view_marks(self.levels, self.others)
-        return found
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -90,7 +90,7 @@ class Guard:
         characters is refused here (400), whatever it leads to.
         """
         path = request.path
-        if has_control_characters(path):
+        if not path.isprintable() and has_control_characters(path):
             error = InvalidRequest(
                 "path_control_characters",
                 hint="the decoded path holds control characters; routers and rules may read "
@@ -98,10 +98,13 @@ class Guard:
             )
             diagnostics.log_refusal(error)
             raise error
+        preflight = self._preflight and request.preflight
         if self._path_rules:
             opened, needed = self.paths.evaluate(request.method, path)
-            return decide(view, opened, needed, self._preflight and request.preflight)
-        return decide(view, False, None, self._preflight and request.preflight)
+            return decide(view, opened, needed, preflight)
+        if view is not None and not preflight:
+            return view.alone  # the same decision, made once per view
+        return decide(view, False, None, preflight)
 
     # -- is the token good enough --------------------------------------------------------------
 

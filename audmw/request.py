@@ -57,7 +57,8 @@ class IncomingRequest(NamedTuple):
     host: str = ""
     """Filled in when a check needs the absolute URL (``Guard.wants_url``), else empty."""
     root_path: str = ""
-    """Where the app is mounted; with ``scheme`` and ``host`` it gives the absolute URL."""
+    """Where the app is mounted; with ``scheme`` and ``host`` it gives the absolute URL (also
+    left out by WSGI adapters until a check needs it)."""
     dpop: tuple[str, ...] | tuple[bytes, ...] = ()
     """Every value of the ``DPoP`` header (RFC 9449)."""
     client_certificate: str | None = None

@@ -49,7 +49,7 @@ _STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
 
 
 def incoming_request(
-    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION", *, url: bool = False
+    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Django request.
 
@@ -75,7 +75,7 @@ def incoming_request(
             preflight,
             request.scheme if url else "",
             (meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")) if url else "",
-            meta.get("SCRIPT_NAME", ""),
+            meta.get("SCRIPT_NAME", "") if url else "",
             (),
             None,
         ),
@@ -111,10 +111,6 @@ def view_of(view_func: ViewFunc, method: str) -> View:
     if name is None:
         return View.unanswered(view_func, *handler_levels(view_class, "dispatch"), *elsewhere)
     return View((view_func, *handler_levels(view_class, "dispatch", name)), elsewhere)
-
-
-def _needs_form_check(request: HttpRequest) -> bool:
-    return is_form(request.META.get("CONTENT_TYPE"))
 
 
 def _read_form(request: HttpRequest, incoming: IncomingRequest) -> IncomingRequest:
@@ -211,12 +207,13 @@ class AudienceMiddleware:
     ) -> tuple[IncomingRequest, Requirement] | None:
         """What to authorize: the request and its requirement, None when it is public."""
         guard = config.guard
-        incoming = incoming_request(request, guard.token_environ_key, url=guard.wants_url)
+        incoming = incoming_request(request, guard.token_environ_key, guard.wants_url)
         needed = guard.requirement(incoming, view)
         if needed is None:
             setattr(request, _PUBLIC, True)
             return None
-        if _needs_form_check(request):
+        content_type = request.META.get("CONTENT_TYPE")
+        if content_type and is_form(content_type):
             incoming = _read_form(request, incoming)
         return incoming, needed
 
@@ -224,14 +221,14 @@ class AudienceMiddleware:
         setattr(request, _JUDGED, True)
         request.access_token = None  # type: ignore[attr-defined]
         method = request.method or "GET"
-        if method not in _STANDARD_METHODS:
-            return view_of(view_func, method)  # a made-up method: not worth remembering
         key = (view_func, method)
         view = self._views.get(key)
         if view is None:
-            if len(self._views) >= _VIEWS_SIZE:
-                self._views.clear()
-            view = self._views[key] = view_of(view_func, method)
+            view = view_of(view_func, method)
+            if method in _STANDARD_METHODS:  # a made-up method: not worth remembering
+                if len(self._views) >= _VIEWS_SIZE:
+                    self._views.clear()
+                self._views[key] = view
         return view
 
     def refuse(self, request: HttpRequest, error: AuthError) -> HttpResponse:

@@ -121,7 +121,7 @@ def protect(
 
 
 def incoming_request(
-    req: Request, header_key: str = "HTTP_AUTHORIZATION", *, url: bool = False
+    req: Request, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Flask request.
 
@@ -147,7 +147,7 @@ def incoming_request(
             preflight,
             environ.get("wsgi.url_scheme", "http") if url else "",
             (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")) if url else "",
-            environ.get("SCRIPT_NAME", ""),
+            environ.get("SCRIPT_NAME", "") if url else "",
             (),
             None,
         ),
@@ -278,17 +278,19 @@ class AudmwState:
             self.check_marks()  # views registered after init_app
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         guard = self.guard
-        g.access_token = None
+        token = None
         try:
-            incoming = incoming_request(req, guard.token_environ_key, url=guard.wants_url)
+            incoming = incoming_request(req, guard.token_environ_key, guard.wants_url)
             needed = guard.requirement(incoming, self.view(req))
-            if needed is None:
-                return
-            if is_form(req.environ.get("CONTENT_TYPE")):
-                incoming = _read_form(req, incoming)
-            g.access_token = guard.authorize(incoming, needed)
+            if needed is not None:
+                content_type = req.environ.get("CONTENT_TYPE")
+                if content_type and is_form(content_type):
+                    incoming = _read_form(req, incoming)
+                token = guard.authorize(incoming, needed)
         except AuthError as error:
+            g.access_token = None
             raise self.extension.refusal(error, guard.answer(error)) from None
+        g.access_token = token
 
     def view(self, req: Request) -> View | None:
         endpoint, method = req.endpoint, req.method

@@ -27,8 +27,8 @@ from audmw.fastapi import (
     refusal_handler,
 )
 from audmw.starlette import require_scopes
-from audmw.verifier import PendingToken
 from audmw.testing import LocalIssuer
+from audmw.verifier import PendingToken
 
 
 @require_scopes("chat")
