@@ -23,6 +23,7 @@ from audmw.requirements import ANY_VALID_TOKEN, Requirement
 
 __all__ = [
     "HTTP_METHODS",
+    "STANDARD_METHODS",
     "View",
     "ViewMarks",
     "decide",
@@ -33,6 +34,8 @@ __all__ = [
 
 HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace", "query")
 """Handler names a class-based view may define (RFC 9110 §9, and QUERY)."""
+STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
+"""The methods whose decisions adapters remember: any other is the client's to make up."""
 
 _MEMO_SIZE = 1024
 

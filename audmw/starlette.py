@@ -22,7 +22,7 @@ from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audmw.decision import HTTP_METHODS, View, handler_levels
+from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
 from audmw.marks import (
@@ -191,10 +191,12 @@ def _leaf(
             return _UNRESOLVED
         # As HTTPEndpoint.dispatch picks it: any attribute named after the method.
         method = scope["method"]
-        name = "get" if method == "HEAD" and not hasattr(endpoint, "head") else method.lower()
+        own = method.lower()
+        found = handler_name(method, [n for n in (own, "get") if hasattr(endpoint, n)])
+        name = found or own
         others = tuple(m for m in HTTP_METHODS if m != name and hasattr(endpoint, m))
         elsewhere = handler_levels(endpoint, *others)[1:]
-        if getattr(endpoint, name, None) is None:  # the endpoint answers 405
+        if found is None or getattr(endpoint, name, None) is None:  # the endpoint answers 405
             everything = (*outer, *handler_levels(endpoint, "dispatch"), *needs, *elsewhere)
             return _Resolved(View.unanswered(*everything), cacheable)
         levels = handler_levels(endpoint, "dispatch", name)
@@ -383,7 +385,12 @@ class AudienceMiddleware:
         # Only routes without path parameters are remembered, and only so many: the cache
         # cannot grow with the URLs clients make up. Exempt paths and rules depend on the
         # method and path alone, so the guard's answer is remembered with the route.
-        if key is not None and resolved.cacheable and len(self._paths) < _CACHE_SIZE:
+        if (
+            key is not None
+            and resolved.cacheable
+            and request.method in STANDARD_METHODS
+            and len(self._paths) < _CACHE_SIZE
+        ):
             self._paths[key] = requirement
         return requirement
 

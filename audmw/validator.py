@@ -249,7 +249,7 @@ class TokenValidator:
                     key, verified = candidate, True
                     break
         if not verified:
-            hint = diagnostics.GRAPH_HINT if "nonce" in header else None
+            hint = diagnostics.signature_hint(header)
             raise InvalidToken("bad_signature", hint=hint)
         if key is not None and key.issuer is not None:
             self._check_key_issuer(key, iss, claims)

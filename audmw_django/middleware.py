@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
 from audmw import AccessToken, AuthError, Requirement
-from audmw.decision import HTTP_METHODS, View, handler_levels, handler_name
+from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.request import (
     IncomingRequest,
     check_form_size,
@@ -45,7 +45,6 @@ _JUDGED = "_audmw_judged"
 # Set when the middleware judged the request public: nothing else may read its token.
 _PUBLIC = "_audmw_public"
 _VIEWS_SIZE = 1024
-_STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
 
 
 def incoming_request(
@@ -225,7 +224,7 @@ class AudienceMiddleware:
         view = self._views.get(key)
         if view is None:
             view = view_of(view_func, method)
-            if method in _STANDARD_METHODS:  # a made-up method: not worth remembering
+            if method in STANDARD_METHODS:  # a made-up method: not worth remembering
                 if len(self._views) >= _VIEWS_SIZE:
                     self._views.clear()
                 self._views[key] = view

@@ -31,7 +31,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from audmw.answer import Answer
-from audmw.decision import HTTP_METHODS, View, handler_levels, handler_name
+from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
 from audmw.marks import describe, hidden_marks, require_any_scope, require_scopes, unhandled_marks
@@ -50,7 +50,6 @@ from audmw.token import AccessToken
 EXTENSION_KEY = "audmw"
 B = TypeVar("B", bound=Blueprint)
 _VIEWS_SIZE = 1024
-_STANDARD_METHODS = frozenset(method.upper() for method in HTTP_METHODS)
 
 
 class Refusal(HTTPException):
@@ -294,7 +293,7 @@ class AudmwState:
 
     def view(self, req: Request) -> View | None:
         endpoint, method = req.endpoint, req.method
-        if endpoint is None or method not in _STANDARD_METHODS:
+        if endpoint is None or method not in STANDARD_METHODS:
             return view_of(self.app, req)
         key = (endpoint, method)
         if key in self.views:

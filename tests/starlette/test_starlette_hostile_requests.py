@@ -80,3 +80,84 @@ async def test_a_scope_rule_written_without_the_routes_trailing_slash_still_hold
         allowed = bearer(issuer.mint(scopes=["admin"]))
         assert (await client.get("/admin/", headers=allowed)).status_code == 200
     assert ran == ["GET /admin/"]
+
+
+async def test_a_convertor_that_raises_is_no_match_and_the_token_comes_first(
+    issuer: LocalIssuer,
+) -> None:
+    ran: list[str] = []
+
+    async def item(request: Request) -> JSONResponse:
+        ran.append("item")
+        return JSONResponse({"n": request.path_params["n"]})
+
+    app = Starlette(
+        routes=[Route("/items/{n:int}", item)],
+        middleware=[
+            Middleware(AudienceMiddleware, Settings(issuer=issuer.issuer, audience=AUDIENCE))
+        ],
+    )
+    # int() refuses 5,000 digits (the interpreter's limit on int-from-str): Starlette's own
+    # convertor raises while the route is matched.
+    async with asgi_client(app) as client:
+        response = await client.get("/items/" + "9" * 5000)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert (await client.get("/items/7", headers=bearer(issuer.mint()))).json() == {"n": 7}
+    assert ran == ["item"]
+
+
+class Page:
+    """An ASGI app as a route's endpoint, which Starlette hands every method."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+    async def __call__(self, scope: object, receive: object, send: object) -> None:
+        await self.app(scope, receive, send)  # type: ignore[operator]
+
+
+async def test_made_up_methods_do_not_grow_memory(issuer: LocalIssuer) -> None:
+    import tracemalloc
+
+    async def page(scope: dict[str, object], receive: object, send: object) -> None:
+        await JSONResponse({})(scope, receive, send)  # type: ignore[arg-type]
+
+    app = Starlette(
+        routes=[Route("/page", Page(page))],  # an ASGI endpoint: every method reaches it
+        middleware=[
+            Middleware(AudienceMiddleware, Settings(issuer=issuer.issuer, audience=AUDIENCE))
+        ],
+    )
+    headers = [(b"authorization", f"Bearer {issuer.mint()}".encode())]
+
+    async def call(method: str) -> int:
+        status = 0
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])  # type: ignore[call-overload]
+
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": "/page",
+            "root_path": "",
+            "query_string": b"",
+            "headers": headers,
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return status
+
+    assert await call("X" * 4096) == 200
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for number in range(3000):
+        assert await call(f"{number:04d}" + "X" * 4092) == 200
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert grown < 2_000_000  # 3,000 remembered 4 KB methods would be 12 MB and more
