@@ -31,7 +31,7 @@ from audmw.request import (
 from audmw_django.conf import Config, current
 from audmw_django.user import TokenUser
 
-__all__ = ["AudienceMiddleware", "incoming_request", "judged_public", "view_of"]
+__all__ = ["AudienceMiddleware", "incoming_request", "view_of"]
 
 ViewFunc = Callable[..., Any]
 MaybeResponse = HttpResponseBase | None
@@ -42,8 +42,7 @@ ProcessView = Callable[
 
 # Set on every request that went through process_view: the view resolved and was judged.
 _JUDGED = "_audmw_judged"
-# Set when the middleware judged the request public: nothing else may read its token.
-_PUBLIC = "_audmw_public"
+
 _VIEWS_SIZE = 1024
 
 
@@ -209,7 +208,6 @@ class AudienceMiddleware:
         incoming = incoming_request(request, guard.token_environ_key, guard.wants_url)
         needed = guard.requirement(incoming, view)
         if needed is None:
-            setattr(request, _PUBLIC, True)
             return None
         content_type = request.META.get("CONTENT_TYPE")
         if content_type and is_form(content_type):
@@ -234,12 +232,6 @@ class AudienceMiddleware:
         """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""
         status, headers, body = current().guard.answer(error)
         return HttpResponse(body, status=status, headers=dict(headers))
-
-
-def judged_public(request: HttpRequest) -> bool:
-    """Whether ``AudienceMiddleware`` let this request through as public: its token is not
-    to be read by anything else (DRF's authentication) either."""
-    return getattr(request, _PUBLIC, False) is True
 
 
 def _unresolved(request: HttpRequest) -> bool:

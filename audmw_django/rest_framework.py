@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
 from audmw.answer import challenge
 from audmw_django.conf import current
-from audmw_django.middleware import incoming_request, judged_public, view_of
+from audmw_django.middleware import incoming_request, view_of
 from audmw_django.user import TokenUser
 
 if TYPE_CHECKING:
@@ -71,8 +71,6 @@ class AudienceAuthentication(BaseAuthentication):
         token = getattr(django_request, "access_token", None)
         if isinstance(token, AccessToken):
             return TokenUser(token), token
-        if judged_public(django_request):
-            return None  # a public view never reads the token
         guard = current().guard
         incoming = incoming_request(django_request, guard.token_environ_key)
         if not incoming.credentials and not incoming.token_in_query:
@@ -82,7 +80,7 @@ class AudienceAuthentication(BaseAuthentication):
             if match is not None:
                 view = view_of(match.func, incoming.method)
                 if guard.requirement(incoming, view) is None:
-                    return None  # without the middleware: the view's marks say it is public
+                    return None  # audmw judges the view public: its token is not read
             token = guard.authorize(incoming)
         except MissingToken:
             return None  # another scheme (Basic, ...): not ours to judge
