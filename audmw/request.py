@@ -8,7 +8,8 @@ header, and what a CORS preflight is.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from audmw import diagnostics
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_FORM_BYTES",
     "IncomingRequest",
     "check_form_size",
+    "environ_request",
     "is_form",
     "is_preflight",
     "new_request",
@@ -68,6 +70,45 @@ class IncomingRequest(NamedTuple):
     def url(self) -> str:
         """The absolute URL without query, as far as the adapter knows scheme and host."""
         return f"{self.scheme}://{self.host}{self.root_path}{self.path}"
+
+
+def environ_request(
+    environ: Mapping[str, Any],
+    method: str,
+    path: str,
+    header_key: str = "HTTP_AUTHORIZATION",
+    scheme: str | None = None,
+) -> IncomingRequest:
+    """The ``IncomingRequest`` of a WSGI environ (or Django's ``request.META``).
+
+    ``path`` is the path the framework routes; ``header_key`` the token header's environ key
+    (WSGI servers fold repeated headers into one value, so there is at most one);
+    ``scheme``, when the absolute URL is wanted, the request's scheme as the framework
+    reads it (host and root path then come from the environ).
+    """
+    value = environ.get(header_key)
+    query = environ.get("QUERY_STRING")
+    preflight = method == "OPTIONS" and is_preflight(
+        method, environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    )
+    url = scheme is not None
+    incoming: IncomingRequest = new_request(
+        IncomingRequest,
+        (
+            method,
+            path,
+            () if value is None else (value,),
+            token_in_query(query) if query else False,
+            False,
+            preflight,
+            scheme or "",
+            (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")) if url else "",
+            environ.get("SCRIPT_NAME", "") if url else "",
+            (),
+            None,
+        ),
+    )
+    return incoming
 
 
 def token_in_query(query: str | bytes) -> bool:

@@ -22,16 +22,14 @@ from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels,
 from audmw.request import (
     IncomingRequest,
     check_form_size,
+    environ_request,
     is_form,
-    is_preflight,
-    new_request,
     token_in_form,
-    token_in_query,
 )
 from audmw_django.conf import Config, current
 from audmw_django.user import TokenUser
 
-__all__ = ["AudienceMiddleware", "incoming_request", "view_of"]
+__all__ = ["AudienceMiddleware", "incoming_request", "view_for", "view_of"]
 
 ViewFunc = Callable[..., Any]
 MaybeResponse = HttpResponseBase | None
@@ -49,36 +47,15 @@ _VIEWS_SIZE = 1024
 def incoming_request(
     request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
 ) -> IncomingRequest:
-    """The core's ``IncomingRequest`` of a Django request.
-
-    ``header_key`` is the token header's ``META`` key (``Guard.token_environ_key``). Servers
-    fold repeated headers into one value, so there is at most one. ``url``: fill in scheme
-    and host (``Guard.wants_url``).
-    """
-    meta = request.META
-    value = meta.get(header_key)
-    method = request.method or "GET"
-    query = meta.get("QUERY_STRING")
-    preflight = method == "OPTIONS" and is_preflight(
-        method, meta.get("HTTP_ORIGIN"), meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    """The core's ``IncomingRequest`` of a Django request; ``header_key`` is the token
+    header's ``META`` key (``Guard.token_environ_key``), ``url`` fills in scheme and host."""
+    return environ_request(
+        request.META,
+        request.method or "GET",
+        request.path_info,
+        header_key,
+        request.scheme if url else None,
     )
-    incoming: IncomingRequest = new_request(
-        IncomingRequest,
-        (
-            method,
-            request.path_info,
-            () if value is None else (value,),
-            token_in_query(query) if query else False,
-            False,
-            preflight,
-            request.scheme if url else "",
-            (meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")) if url else "",
-            meta.get("SCRIPT_NAME", "") if url else "",
-            (),
-            None,
-        ),
-    )
-    return incoming
 
 
 def view_of(view_func: ViewFunc, method: str) -> View:
@@ -111,6 +88,23 @@ def view_of(view_func: ViewFunc, method: str) -> View:
     return View((view_func, *handler_levels(view_class, "dispatch", name)), elsewhere)
 
 
+_views: dict[tuple[ViewFunc, str], View] = {}
+
+
+def view_for(view_func: ViewFunc, method: str) -> View:
+    """``view_of``, remembered for the standard methods (views are the app's; made-up
+    methods are the client's, and not remembered)."""
+    key = (view_func, method)
+    view = _views.get(key)
+    if view is None:
+        view = view_of(view_func, method)
+        if method in STANDARD_METHODS:
+            if len(_views) >= _VIEWS_SIZE:
+                _views.clear()
+            _views[key] = view
+    return view
+
+
 def _read_form(request: HttpRequest, incoming: IncomingRequest) -> IncomingRequest:
     length = request.META.get("CONTENT_LENGTH") or "0"
     check_form_size(int(length) if length.isdigit() else 0)
@@ -135,7 +129,6 @@ class AudienceMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
-        self._views: dict[tuple[ViewFunc, str], View] = {}
         if self.async_mode:
             markcoroutinefunction(self)
             # Django awaits a coroutine process_view as is: no thread, the async key fetches.
@@ -217,16 +210,7 @@ class AudienceMiddleware:
     def _view(self, request: HttpRequest, view_func: ViewFunc) -> View:
         setattr(request, _JUDGED, True)
         request.access_token = None  # type: ignore[attr-defined]
-        method = request.method or "GET"
-        key = (view_func, method)
-        view = self._views.get(key)
-        if view is None:
-            view = view_of(view_func, method)
-            if method in STANDARD_METHODS:  # a made-up method: not worth remembering
-                if len(self._views) >= _VIEWS_SIZE:
-                    self._views.clear()
-                self._views[key] = view
-        return view
+        return view_for(view_func, request.method or "GET")
 
     def refuse(self, request: HttpRequest, error: AuthError) -> HttpResponse:
         """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""

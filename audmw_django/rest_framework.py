@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
 from audmw.answer import challenge
 from audmw_django.conf import current
-from audmw_django.middleware import incoming_request, view_of
+from audmw_django.middleware import incoming_request, view_for
 from audmw_django.user import TokenUser
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class AudienceAuthentication(BaseAuthentication):
         match = django_request.resolver_match
         try:
             if match is not None:
-                view = view_of(match.func, incoming.method)
+                view = view_for(match.func, incoming.method)
                 if guard.requirement(incoming, view) is None:
                     return None  # audmw judges the view public: its token is not read
             token = guard.authorize(incoming)

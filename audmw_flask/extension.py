@@ -38,11 +38,9 @@ from audmw.marks import describe, hidden_marks, require_any_scope, require_scope
 from audmw.request import (
     IncomingRequest,
     check_form_size,
+    environ_request,
     is_form,
-    is_preflight,
-    new_request,
     token_in_form,
-    token_in_query,
 )
 from audmw.settings import Settings
 from audmw.token import AccessToken
@@ -122,36 +120,11 @@ def protect(
 def incoming_request(
     req: Request, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
 ) -> IncomingRequest:
-    """The core's ``IncomingRequest`` of a Flask request.
-
-    ``header_key`` is the token header's environ key (``Guard.token_environ_key``); WSGI
-    servers fold repeated headers into one value, so there is at most one. ``url``: fill in
-    scheme and host (``Guard.wants_url``).
-    """
+    """The core's ``IncomingRequest`` of a Flask request; ``header_key`` is the token
+    header's environ key (``Guard.token_environ_key``), ``url`` fills in scheme and host."""
     environ = req.environ
-    value = environ.get(header_key)
-    method = req.method
-    query = environ.get("QUERY_STRING")
-    preflight = method == "OPTIONS" and is_preflight(
-        method, environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-    )
-    incoming: IncomingRequest = new_request(
-        IncomingRequest,
-        (
-            method,
-            req.path,
-            () if value is None else (value,),
-            token_in_query(query) if query else False,
-            False,
-            preflight,
-            environ.get("wsgi.url_scheme", "http") if url else "",
-            (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")) if url else "",
-            environ.get("SCRIPT_NAME", "") if url else "",
-            (),
-            None,
-        ),
-    )
-    return incoming
+    scheme = environ.get("wsgi.url_scheme", "http") if url else None
+    return environ_request(environ, req.method, req.path, header_key, scheme)
 
 
 def view_of(app: Flask, req: Request) -> View | None:

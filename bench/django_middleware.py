@@ -55,7 +55,7 @@ def configure(issuer: LocalIssuer) -> None:
         ROOT_URLCONF=__name__,
         DATABASES={},
         USE_TZ=True,
-        AUDMW={"ISSUER": issuer.issuer, "AUDIENCE": AUDIENCE, "EXEMPT_PATHS": ["/drf/**"]},
+        AUDMW={"ISSUER": issuer.issuer, "AUDIENCE": AUDIENCE},
         REST_FRAMEWORK={
             "DEFAULT_AUTHENTICATION_CLASSES": [],
             "DEFAULT_PERMISSION_CLASSES": [],
