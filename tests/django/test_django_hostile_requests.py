@@ -42,3 +42,25 @@ def test_made_up_methods_do_not_grow_memory(issuer: LocalIssuer) -> None:
     plain = growth(["GET"] * 3000)
     made_up = growth([f"{number:04d}" + "X" * 4092 for number in range(3000)])
     assert made_up - plain < 2_000_000  # 3,000 remembered 4 KB methods would be 12 MB
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_a_token_in_the_header_and_a_form_body_or_query_is_two_methods(
+    issuer: LocalIssuer, effects: list[str]
+) -> None:
+    client = Client()
+    token = issuer.mint(aud=AUDIENCE, scopes="write:messages")
+    both = client.post("/write", f"note=x&access_token={token}", FORM, **bearer(token))
+    assert both.status_code == 400
+    assert 'error="invalid_request"' in both["WWW-Authenticate"]
+    encoded = client.post(f"/write?access%5Ftoken={token}", "", FORM, **bearer(token))
+    assert encoded.status_code == 400
+    body_only = client.post("/write", f"access_token={token}", FORM)
+    assert body_only.status_code == 401
+    assert body_only["WWW-Authenticate"] == "Bearer"
+    assert token not in (both.content + encoded.content + body_only.content).decode()
+    assert effects == []
+    assert client.post("/write", "note=x", FORM, **bearer(token)).status_code == 200
+    assert effects == ["write POST"]

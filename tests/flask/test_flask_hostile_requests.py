@@ -57,3 +57,32 @@ def test_a_scope_rule_holds_on_a_route_that_accepts_both_slashes(
     allowed = {"Authorization": "Bearer " + issuer.mint(scopes=["admin"])}
     assert client.get("/admin", headers=allowed).status_code == 200
     assert ran == ["/admin"]
+
+
+def test_a_token_in_the_header_and_a_form_body_or_query_is_two_methods(
+    make_app: Callable[..., Flask], issuer: LocalIssuer
+) -> None:
+    from flask import request
+
+    app = make_app()
+    notes: list[str] = []
+
+    @app.post("/notes")
+    def add() -> tuple[str, int]:
+        notes.append(request.form["note"])  # the body is still there for the view
+        return "added", 201
+
+    client = app.test_client()
+    token = issuer.mint()
+    header = {"Authorization": f"Bearer {token}"}
+    both = client.post("/notes", data={"note": "x", "access_token": token}, headers=header)
+    assert both.status_code == 400
+    assert 'error="invalid_request"' in both.headers["WWW-Authenticate"]
+    encoded = client.post(f"/notes?access%5Ftoken={token}", data={"note": "x"}, headers=header)
+    assert encoded.status_code == 400
+    body_only = client.post("/notes", data={"access_token": token})
+    assert body_only.status_code == 401
+    assert body_only.headers["WWW-Authenticate"] == "Bearer"
+    assert notes == []
+    assert client.post("/notes", data={"note": "kept"}, headers=header).status_code == 201
+    assert notes == ["kept"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qs
 
 import pytest
 from starlette.applications import Starlette
@@ -161,3 +162,39 @@ async def test_made_up_methods_do_not_grow_memory(issuer: LocalIssuer) -> None:
     grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
     tracemalloc.stop()
     assert grown < 2_000_000  # 3,000 remembered 4 KB methods would be 12 MB and more
+
+
+async def test_a_token_in_the_header_and_a_form_body_or_query_is_two_methods(
+    issuer: LocalIssuer,
+) -> None:
+    notes: list[str] = []
+
+    async def add(request: Request) -> JSONResponse:
+        form = parse_qs((await request.body()).decode())  # the body is still there
+        notes.append(form["note"][0])
+        return JSONResponse({}, status_code=201)
+
+    app = Starlette(
+        routes=[Route("/notes", add, methods=["POST"])],
+        middleware=[
+            Middleware(AudienceMiddleware, Settings(issuer=issuer.issuer, audience=AUDIENCE))
+        ],
+    )
+    token = issuer.mint()
+    async with asgi_client(app) as client:
+        both = await client.post(
+            "/notes", data={"note": "x", "access_token": token}, headers=bearer(token)
+        )
+        assert both.status_code == 400
+        assert 'error="invalid_request"' in both.headers["www-authenticate"]
+        encoded = await client.post(
+            f"/notes?access%5Ftoken={token}", data={"note": "x"}, headers=bearer(token)
+        )
+        assert encoded.status_code == 400
+        body_only = await client.post("/notes", data={"access_token": token})
+        assert body_only.status_code == 401
+        assert body_only.headers["www-authenticate"] == "Bearer"
+        assert notes == []
+        kept = await client.post("/notes", data={"note": "kept"}, headers=bearer(token))
+        assert kept.status_code == 201
+    assert notes == ["kept"]
