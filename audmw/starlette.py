@@ -319,20 +319,29 @@ class AudienceMiddleware:
         self.app = app
         if guard is not None and (settings is not None or options):
             raise TypeError("pass either a Guard, a Settings or keyword options")
-        self.guard = guard or Guard(settings, **options)
         self._routes = routes
-        known = routes if routes is not None else _app_routes(app)
-        if known is not None:
-            # Starlette builds its middleware stack when it starts: a mark that cannot take
-            # effect stops the app there, with the fix.
-            problems = lost_marks(known)
-            if problems:
-                raise ConfigurationError("audmw: " + "\n".join(problems))
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
         self._warned = False
+        self.problem: ConfigurationError | None = None
+        """Why the app cannot be protected, found when Starlette built the middleware stack
+        (on its first lifespan event or request): the app's start-up fails with it."""
+        try:
+            self.guard = guard or Guard(settings, **options)
+            known = routes if routes is not None else _app_routes(app)
+            problems = lost_marks(known) if known is not None else []
+            if problems:
+                raise ConfigurationError("audmw: " + "\n".join(problems))
+        except ConfigurationError as problem:
+            # Raising here would not stop a server: uvicorn and others take an exception in
+            # the first lifespan call for "lifespan unsupported" and serve anyway.
+            self.problem = problem
+            logger.error("%s", problem)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if self.problem is not None:
+            await _misconfigured(self.problem, scope, receive, send)
+            return
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)  # lifespan and anything else pass untouched
             return
@@ -440,6 +449,27 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+async def _misconfigured(
+    problem: ConfigurationError, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Fail the server's start-up with the settings message; answer requests with 500."""
+    if scope["type"] == "lifespan":
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.failed", "message": str(problem)})
+        raise problem  # as Starlette's own failed start-up does: the server then exits
+    if scope["type"] == "http":
+        body = b'{"error": "server_error", "error_description": "The server is misconfigured"}'
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode("latin-1")),
+        ]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    elif scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011, "reason": ""})
 
 
 def incoming_request(scope: Scope, token_header: bytes = b"authorization") -> IncomingRequest:

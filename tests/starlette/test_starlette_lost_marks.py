@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
 
 from audmw import ConfigurationError, Settings
 from audmw.fastapi import AccessToken, RequireScopes
@@ -40,8 +41,9 @@ def keep(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build(app: Starlette) -> None:
-    """What Starlette does on the first request or at lifespan start-up."""
-    app.build_middleware_stack()
+    """Start the app as a server does: its lifespan start-up fails with the problem."""
+    with TestClient(app):
+        pass
 
 
 def settings(issuer: LocalIssuer) -> Settings:
