@@ -2,6 +2,7 @@
 
 from audmw.answer import Answer, answer
 from audmw.bearer import extract_bearer
+from audmw.diagnostics import log_refusals
 from audmw.errors import (
     AuthError,
     ConfigurationError,
@@ -36,6 +37,7 @@ __all__ = [
     "TokenValidator",
     "answer",
     "extract_bearer",
+    "log_refusals",
     "public",
     "require_any_scope",
     "require_scopes",

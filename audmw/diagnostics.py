@@ -6,8 +6,9 @@ Everything here runs only after a refusal; nothing here is on the path of a vali
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from audmw.errors import AuthError, KeysUnavailable
 from audmw.providers import PROVIDERS
@@ -18,6 +19,23 @@ from audmw.values import shown as shown
 logger = logging.getLogger("audmw")
 
 ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
+
+
+def log_refusals(stream: TextIO | None = None) -> bool:
+    """Send the ``audmw`` logger's lines (refusals at INFO, outages at WARNING) to stderr.
+
+    The one line a service needs when nothing else configures logging (uvicorn configures
+    only its own loggers, Flask only ``app.logger``): without it Python drops INFO records.
+    Does nothing, and returns False, when a handler already receives its records (the
+    application's logging configuration wins) or the logger has a level of its own.
+    """
+    if logger.hasHandlers() or logger.level != logging.NOTSET:
+        return False
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return True
 
 
 def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-SETTINGS = '''
+SETTINGS = """
 SECRET_KEY = "audmw-tests-only-" + "x" * 40
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1"]
+ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -33,9 +33,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["audmw_django.rest_framework.AudienceAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["audmw_django.rest_framework.HasScopes"],
 }
-'''
+"""
 
-URLS = '''
+URLS = """
 from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,7 +49,7 @@ class Reports(APIView):
 
 
 urlpatterns = [path("reports", Reports.as_view())]
-'''
+"""
 
 
 def test_the_readme_settings_pass_manage_py_check(tmp_path: Path) -> None:
@@ -69,3 +69,24 @@ def test_the_readme_settings_pass_manage_py_check(tmp_path: Path) -> None:
     output = result.stdout.decode() + result.stderr.decode()
     assert result.returncode == 0, output
     assert "System check identified no issues" in output
+
+
+CLIENT = """
+import django
+django.setup()
+from django.test import Client
+print(Client().get("/reports").status_code)
+"""
+
+
+def test_refusal_reasons_reach_stderr_under_djangos_default_logging(tmp_path: Path) -> None:
+    (tmp_path / "user_settings.py").write_text(SETTINGS)
+    (tmp_path / "user_urls.py").write_text(URLS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDMW_", "DJANGO_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
+    env["DJANGO_SETTINGS_MODULE"] = "user_settings"
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT], cwd=tmp_path, env=env, capture_output=True, timeout=120
+    )
+    assert result.stdout.decode().strip() == "401", result.stderr.decode()
+    assert "INFO audmw: audmw refused request: reason=no_token status=401" in result.stderr.decode()
