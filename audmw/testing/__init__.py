@@ -1,5 +1,24 @@
-"""Test helpers: a local issuer serving discovery and JWKS over real HTTP, and a pytest plugin."""
+"""Test helpers: a local issuer serving discovery and JWKS over real HTTP, one issuer for a
+whole test run, a refusal assertion, and a pytest plugin."""
 
-from audmw.testing.issuer import LocalIssuer, SigningKey, generate_key, sign_compact
+from audmw.testing.issuer import (
+    DEFAULT_AUDIENCE,
+    LocalIssuer,
+    SigningKey,
+    generate_key,
+    sign_compact,
+)
+from audmw.testing.refusals import ResponseLike, assert_refused, challenge_params
+from audmw.testing.session import session_issuer
 
-__all__ = ["LocalIssuer", "SigningKey", "generate_key", "sign_compact"]
+__all__ = [
+    "DEFAULT_AUDIENCE",
+    "LocalIssuer",
+    "ResponseLike",
+    "SigningKey",
+    "assert_refused",
+    "challenge_params",
+    "generate_key",
+    "session_issuer",
+    "sign_compact",
+]

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
@@ -35,6 +36,7 @@ _ALG_FAMILY = {
     "EdDSA": "ed25519",
 }
 FAMILIES = ("rsa", "ec-p256", "ec-p384", "ec-p521", "ed25519")
+DEFAULT_AUDIENCE = "https://api.example.com"
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,12 @@ class LocalIssuer:
         jwks_max_age: int | None = None,
         port: int = 0,
         keys: Iterable[SigningKey] | None = None,
+        audience: str = DEFAULT_AUDIENCE,
     ) -> None:
         self.path = path.rstrip("/")
+        # The API the tokens are for unless ``mint(aud=...)`` says otherwise; the settings
+        # helpers (``environ``, ``django_settings``, ``flask_config``) name the same one.
+        self.audience = audience
         self.discovery = discovery
         self.jwks_max_age = jwks_max_age
         self._port = port
@@ -312,7 +318,7 @@ class LocalIssuer:
         self,
         *,
         sub: str | None = "user-123",
-        aud: str | list[str] | None = "https://api.example.com",
+        aud: str | list[str] | EllipsisType | None = ...,
         scopes: str | Iterable[str] | None = None,
         expires_in: float = 300,
         typ: str | None = "at+jwt",
@@ -327,14 +333,15 @@ class LocalIssuer:
     ) -> str:
         """A signed token; any claim or header can be set, overridden or (with None) left out.
 
-        ``key`` may be a ``SigningKey`` (also one this issuer does not publish), a raw
-        secret for HS* algorithms, or omitted to use the current key for ``alg``.
+        ``aud`` defaults to the issuer's ``audience``. ``key`` may be a ``SigningKey`` (also
+        one this issuer does not publish), a raw secret for HS* algorithms, or omitted to use
+        the current key for ``alg``.
         """
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": iss if iss is not None else self.issuer,
             "sub": sub,
-            "aud": aud,
+            "aud": self.audience if aud is ... else aud,
             "iat": now,
             "exp": now + int(expires_in),
             "jti": uuid.uuid4().hex,
@@ -360,6 +367,43 @@ class LocalIssuer:
             header["kid"] = header_kid
         header.update(headers or {})
         return sign_compact(header, payload, secret)
+
+    def bearer(self, scopes: str | Iterable[str] | None = None, **claims: Any) -> dict[str, str]:
+        """The ``Authorization`` header of a new token: ``client.get(url, headers=...)``.
+
+        ``claims`` are ``mint``'s arguments, so a token the app must refuse is one argument
+        away: ``aud="https://other.example"``, ``expires_in=-300``, ``iss=...``.
+        """
+        return {"Authorization": "Bearer " + self.mint(scopes=scopes, **claims)}
+
+    # -- the app's settings under test -------------------------------------------------------
+
+    def environ(self, audience: str | None = None, **settings: str) -> dict[str, str]:
+        """``AUDMW_ISSUER``, ``AUDMW_AUDIENCE`` (and ``AUDMW_<NAME>`` for each other setting,
+        written as in the environment) for ``os.environ.update`` before the app is built.
+
+        ``audience`` becomes the issuer's ``audience``, so the tokens it mints from then on
+        are for the API these settings describe.
+        """
+        return {"AUDMW_" + name: value for name, value in self._settings(audience, settings)}
+
+    def django_settings(self, audience: str | None = None, **settings: Any) -> dict[str, Any]:
+        """A value for Django's ``settings.AUDMW`` (``override_settings(AUDMW=...)``, pytest-
+        django's ``settings`` fixture or a test ``settings.py``); ``audience`` as in
+        ``environ``, other settings by name (``exempt_paths=[...]``, ``token_user=True``)."""
+        return dict(self._settings(audience, settings))
+
+    def flask_config(self, audience: str | None = None, **settings: Any) -> dict[str, Any]:
+        """Keys for Flask's ``app.config`` (``AUDMW_ISSUER``, ``AUDMW_AUDIENCE``, ...), for an
+        app factory or ``app.config.update``; ``audience`` as in ``environ``."""
+        return {"AUDMW_" + name: value for name, value in self._settings(audience, settings)}
+
+    def _settings(self, audience: str | None, settings: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """The upper-case names and values of the settings pointing an app at this issuer."""
+        if audience is not None:
+            self.audience = audience
+        named = [(name.upper(), value) for name, value in settings.items()]
+        return [("ISSUER", self.issuer), ("AUDIENCE", self.audience), *named]
 
     # -- faults ----------------------------------------------------------------------------
 
