@@ -5,9 +5,20 @@
     INSTALLED_APPS += ["audmw_django"]                      # system checks
     MIDDLEWARE += ["audmw_django.middleware.AudienceMiddleware"]
     AUDMW = {"ISSUER": "https://issuer.example/", "AUDIENCE": "https://api.example.com"}
+
+In a view, ``require_access_token(request)`` is the verified ``AccessToken``, typed.
 """
 
 from audmw import AccessToken
+from audmw_django.access import NoAccessToken, access_token, require_access_token
 from audmw_django.decorators import public, require_any_scope, require_scopes
 
-__all__ = ["AccessToken", "public", "require_any_scope", "require_scopes"]
+__all__ = [
+    "AccessToken",
+    "NoAccessToken",
+    "access_token",
+    "public",
+    "require_access_token",
+    "require_any_scope",
+    "require_scopes",
+]

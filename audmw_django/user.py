@@ -12,7 +12,9 @@ class TokenUser:
     """The subject of a verified access token, shaped like Django's users where it matters.
 
     ``is_authenticated`` is True; there is no database row, no password, no Django
-    permission (decide on ``request.access_token.scopes`` instead).
+    permission (decide on ``require_access_token(request).scopes`` instead). To a type
+    checker ``request.user`` stays Django's user type: read the token with
+    ``audmw_django.access_token`` / ``require_access_token``.
     """
 
     is_active = True

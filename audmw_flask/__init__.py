@@ -10,6 +10,7 @@ from audmw_flask.extension import (
     TokenRequired,
     VerificationUnavailable,
     current_token,
+    get_current_token,
     protect,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "TokenRequired",
     "VerificationUnavailable",
     "current_token",
+    "get_current_token",
     "protect",
     "public",
     "require_any_scope",
