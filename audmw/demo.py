@@ -1,10 +1,11 @@
 """The demo: a local issuer, an example API protected by audmw, accepted and refused requests.
 
-    ./run demo [--framework starlette|fastapi|django|flask|core] [--issuer local|oidc-provider]
+    audmw demo [--framework starlette|fastapi|django|flask|core] [--issuer local|oidc-provider]
 
-For each request it prints the status, the ``WWW-Authenticate`` challenge the client sees and
-the reason code the server logged. ``--framework core`` skips the web server and runs the same
-tokens through ``audmw.Guard`` directly.
+(``./run demo`` in a checkout.) For each request it prints the status, the
+``WWW-Authenticate`` challenge the client sees and the reason code the server logged.
+``--framework core`` skips the web server and runs the same tokens through ``audmw.Guard``
+directly; it is the default when Starlette or uvicorn is not installed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 
 from audmw.errors import AuthError
+from audmw.examples import EXAMPLES
 from audmw.guard import Guard
 from audmw.request import IncomingRequest
 from audmw.requirements import Requirement
@@ -180,12 +182,10 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(framework: str, env: dict[str, str]) -> Iterator[tuple[str, queue.Queue[str]]]:
-    """Start ``python -m example_apps.<framework>_app``; yield its URL and its log lines."""
+    """Serve the framework's app of ``audmw.examples``; yield its URL and its log lines."""
     port = _free_port()
-    root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", f"example_apps.{framework}_app", "--port", str(port)],
-        cwd=root,
+        [sys.executable, "-m", EXAMPLES[framework].module, "--port", str(port)],
         env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -291,11 +291,36 @@ def run_core(issuer: str, mint: Callable[..., str | None], paint: Any) -> bool:
     return ok
 
 
+def choose_framework(asked: str | None) -> str:
+    """The framework to run: the one asked for when installed; unasked, Starlette or the core."""
+    if asked == "core":
+        return asked
+    example = EXAMPLES[asked or "starlette"]
+    missing = example.missing()
+    if not missing:
+        return example.framework
+    needs = f"needs {' and '.join(missing)}: pip install {example.install}"
+    if asked is not None:
+        raise SystemExit(f"audmw demo --framework {asked} {needs}")
+    print(
+        f"note: the Starlette example app {needs}; running the same requests through the "
+        "core instead\n",
+        file=sys.stderr,
+    )
+    return "core"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="audmw demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--framework", choices=FRAMEWORKS, default="starlette")
+    parser.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="the example app to serve, or core for no server (default: starlette when "
+        "Starlette and uvicorn are installed, else core)",
+    )
     parser.add_argument("--issuer", choices=("local", "oidc-provider"), default="local")
     args = parser.parse_args(argv)
+    framework = choose_framework(args.framework)
     paint = _colour(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     with contextlib.ExitStack() as stack:
         if args.issuer == "oidc-provider":
@@ -303,10 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             local = stack.enter_context(LocalIssuer())
             issuer_url, mint = local.issuer, _local_mint(local)
-        if args.framework == "core":
+        if framework == "core":
             ok = run_core(issuer_url, mint, paint)
         else:
-            ok = run_http(args.framework, issuer_url, mint, paint)
+            ok = run_http(framework, issuer_url, mint, paint)
     print("\nall requests answered as expected" if ok else "\nSOME ANSWERS WERE UNEXPECTED")
     return 0 if ok else 1
 

@@ -1,66 +1,8 @@
-"""The example API on FastAPI, served by uvicorn.
+"""``python -m example_apps.fastapi_app --port P``: the FastAPI example of ``audmw.examples``."""
 
-    AUDMW_ISSUER=... AUDMW_AUDIENCE=... python -m example_apps.fastapi_app --port 8000
+from audmw.examples.fastapi_app import create_app, main
 
-The middleware enforces the scopes declared with ``RequireScopes`` before any dependency
-runs; the OpenAPI document at /openapi.json (public) lists them.
-"""
-
-from typing import Annotated, Any
-
-from fastapi import FastAPI
-from starlette.middleware import Middleware
-
-from audmw import Settings
-from audmw.fastapi import AccessToken, AudienceMiddleware, RequireScopes, public
-from example_apps.starlette_app import serve
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The five routes of the example contract, protected by ``AudienceMiddleware``."""
-    app = FastAPI(
-        title="audmw example API",
-        middleware=[Middleware(AudienceMiddleware, settings or Settings.from_env())],
-    )
-
-    @app.get("/public")
-    @public
-    async def public_info() -> dict[str, Any]:
-        return {"message": "anyone may read this"}
-
-    @app.get("/api/me")
-    async def me(token: Annotated[AccessToken, RequireScopes()]) -> dict[str, Any]:
-        return {"sub": token.subject, "scopes": sorted(token.scopes), "aud": list(token.audience)}
-
-    @app.get("/api/messages")
-    async def list_messages(
-        token: Annotated[AccessToken, RequireScopes("read:messages")],
-    ) -> dict[str, Any]:
-        return {"messages": [{"id": 1, "text": "hello"}]}
-
-    @app.post("/api/messages", status_code=201)
-    async def create_message(
-        token: Annotated[AccessToken, RequireScopes("write:messages")],
-    ) -> dict[str, Any]:
-        return {"id": 2, "created_by": token.subject}
-
-    @app.get("/api/admin")
-    async def admin(
-        token: Annotated[AccessToken, RequireScopes("read:messages", "admin")],
-    ) -> dict[str, Any]:
-        return {"admin": True, "sub": token.subject}
-
-    # The interactive docs and the OpenAPI document describe the API to anyone.
-    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
-    for route in app.routes:
-        if getattr(route, "path", None) in docs:
-            public(route.endpoint)  # type: ignore[attr-defined]
-    return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    serve("example_apps.fastapi_app:create_app", "audmw example API (FastAPI)", argv)
-
+__all__ = ["create_app", "main"]
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ from audmw import Settings
 SECRET_KEY = secrets.token_urlsafe(50)  # no sessions or signed data outlive the process
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-ROOT_URLCONF = "example_apps.django_app.urls"
+ROOT_URLCONF = "audmw.examples.django_app.urls"
 INSTALLED_APPS = ["audmw_django"]
 # Only async-capable middleware: requests stay on the event loop from server to view.
 MIDDLEWARE = ["audmw_django.middleware.AudienceMiddleware"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from example_apps.django_app import views
+from audmw.examples.django_app import views
 
 urlpatterns = [
     path("public", views.public_view),

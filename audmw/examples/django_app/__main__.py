@@ -1,0 +1,5 @@
+import sys
+
+from audmw.examples.django_app.server import main
+
+sys.exit(main())

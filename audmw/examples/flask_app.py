@@ -1,0 +1,126 @@
+"""The example API on Flask, served by waitress.
+
+    AUDMW_ISSUER=https://issuer.example AUDMW_AUDIENCE=https://api.example.com \\
+        python -m audmw.examples.flask_app --port 8000
+
+Configured only by ``AUDMW_*`` environment variables (``Settings.from_env``). Refusals are
+logged by the ``audmw`` logger to stderr, one line each with ``reason=<code>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections import deque
+from types import FrameType
+from typing import Any
+
+from flask import Blueprint, Flask, request
+from flask.views import MethodView
+
+from audmw import Settings
+from audmw_flask import Audmw, current_token, protect, public, require_scopes
+
+
+class Messages(MethodView):
+    """Reading and writing messages need different scopes."""
+
+    init_every_request = False
+
+    def __init__(self, store: deque[dict[str, Any]], lock: threading.Lock) -> None:
+        self.store = store
+        self.lock = lock
+
+    @require_scopes("read:messages")
+    def get(self) -> dict[str, Any]:
+        with self.lock:
+            return {"messages": list(self.store)}
+
+    @require_scopes("write:messages")
+    def post(self) -> tuple[dict[str, Any], int]:
+        body = request.get_json(silent=True)
+        text = body.get("text") if isinstance(body, dict) else None
+        message = {
+            "author": current_token.subject,
+            "text": text if isinstance(text, str) else "",
+        }
+        with self.lock:
+            self.store.append(message)
+        return message, 201
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The example app; ``settings`` default to the ``AUDMW_*`` environment variables."""
+    app = Flask(__name__)
+    store: deque[dict[str, Any]] = deque(
+        [{"author": "audmw", "text": "hello from the Flask example"}], maxlen=100
+    )
+    lock = threading.Lock()
+
+    @app.get("/public")
+    @public
+    def public_info() -> dict[str, Any]:
+        return {"message": "anyone may read this", "framework": "flask"}
+
+    # Every view of this blueprint needs a valid token; views add their scopes.
+    api = protect(Blueprint("api", __name__, url_prefix="/api"))
+
+    @api.get("/me")
+    def me() -> dict[str, Any]:
+        return {
+            "sub": current_token.subject,
+            "scopes": sorted(current_token.scopes),
+            "aud": list(current_token.audience),
+        }
+
+    @api.get("/admin")
+    @require_scopes("read:messages", "admin")
+    def admin() -> dict[str, Any]:
+        return {"admin": True, "sub": current_token.subject}
+
+    api.add_url_rule("/messages", view_func=Messages.as_view("messages", store, lock))
+    app.register_blueprint(api)
+    Audmw(app, settings=settings or Settings.from_env())
+    return app
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in ("audmw", "waitress"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The audmw example API on Flask (waitress)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+
+    from waitress import create_server  # type: ignore[import-untyped]  # ships no types
+
+    _configure_logging()
+    app = create_app()
+    server = create_server(app, host=args.host, port=args.port)
+    signal.signal(signal.SIGTERM, _stop)
+    server.print_listen("Flask example serving on http://{}:{}")
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
