@@ -21,14 +21,14 @@ from django.dispatch import receiver
 from audmw import ConfigurationError, Guard, Settings
 
 # Keys of settings.AUDMW that belong to this adapter, not to the core Settings.
-DJANGO_OPTIONS: Mapping[str, bool] = {"TOKEN_USER": False}
+DJANGO_OPTIONS: Mapping[str, bool] = {"TOKEN_USER": True}
 
 
 @dataclass(frozen=True)
 class Options:
     """What the Django adapter does besides checking tokens."""
 
-    token_user: bool = False
+    token_user: bool = True
 
 
 @dataclass(frozen=True)

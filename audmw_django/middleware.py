@@ -29,7 +29,7 @@ from audmw.request import (
 from audmw_django.conf import Config, current
 from audmw_django.user import TokenUser
 
-__all__ = ["AudienceMiddleware", "incoming_request", "view_for", "view_of"]
+__all__ = ["AudienceMiddleware", "incoming_request", "remember_refusal", "view_for", "view_of"]
 
 ViewFunc = Callable[..., Any]
 MaybeResponse = HttpResponseBase | None
@@ -40,6 +40,8 @@ ProcessView = Callable[
 
 # Set on every request that went through process_view: the view resolved and was judged.
 _JUDGED = "_audmw_judged"
+# A refusal raised inside the view (DRF's classes), answered by the middleware on the way out.
+_REFUSED = "_audmw_refused"
 
 _VIEWS_SIZE = 1024
 
@@ -142,13 +144,18 @@ class AudienceMiddleware:
         response: HttpResponseBase = self.get_response(request)
         if _unresolved(request):
             return self._enforce(request, None) or response
-        return response
+        return self._answered(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase = await self.get_response(request)
         if _unresolved(request):
             return await self._enforce_async(request, None) or response
-        return response
+        return self._answered(request, response)
+
+    def _answered(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        """The core's answer for a refusal raised inside the view, else the view's response."""
+        error = getattr(request, _REFUSED, None)
+        return self.refuse(request, error) if isinstance(error, AuthError) else response
 
     def _process_view_sync(
         self,
@@ -216,6 +223,12 @@ class AudienceMiddleware:
         """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""
         status, headers, body = current().guard.answer(error)
         return HttpResponse(body, status=status, headers=dict(headers))
+
+
+def remember_refusal(request: HttpRequest, error: AuthError) -> None:
+    """Leave a refusal raised inside the view (by DRF's classes) for the middleware to answer
+    with the core's exact answer on the way out."""
+    setattr(request, _REFUSED, error)
 
 
 def _unresolved(request: HttpRequest) -> bool:

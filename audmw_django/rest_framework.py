@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
 from audmw.answer import challenge
 from audmw_django.conf import current
-from audmw_django.middleware import incoming_request, view_for
+from audmw_django.middleware import incoming_request, remember_refusal, view_for
 from audmw_django.user import TokenUser
 
 if TYPE_CHECKING:
@@ -36,9 +36,16 @@ if TYPE_CHECKING:
 
 
 class TokenRefused(exceptions.APIException):
-    """A refusal carrying the core's answer: its status, JSON body and ``WWW-Authenticate``."""
+    """A refusal carrying the core's answer: its status, JSON body and ``WWW-Authenticate``.
 
-    def __init__(self, error: AuthError) -> None:
+    Given the request, it is also left on the Django request, so that ``AudienceMiddleware``
+    sends the core's answer byte for byte (with ``Cache-Control: no-store``) instead of DRF's
+    rendering of it.
+    """
+
+    def __init__(self, error: AuthError, request: Request | None = None) -> None:
+        if request is not None:
+            remember_refusal(request._request, error)
         status, headers, body = current().guard.answer(error)
         super().__init__(detail=json.loads(body))
         self.status_code = status
@@ -85,7 +92,7 @@ class AudienceAuthentication(BaseAuthentication):
         except MissingToken:
             return None  # another scheme (Basic, ...): not ours to judge
         except AuthError as error:
-            raise TokenRefused(error) from None
+            raise TokenRefused(error, request) from None
         django_request.access_token = token  # type: ignore[attr-defined]
         return TokenUser(token), token
 
@@ -145,7 +152,7 @@ class _ScopePermission(BasePermission):
         try:
             Guard.check_scopes(token, requirement)
         except InsufficientScope as error:
-            raise TokenRefused(error) from None
+            raise TokenRefused(error, request) from None
         return True
 
 

@@ -138,3 +138,31 @@ def test_middleware_reads_marks_on_drf_function_views(
     admin = issuer.mint(aud=AUDIENCE, scopes="admin")
     assert client.get("/api-drf/function", **auth(admin)).status_code == 200
     assert effects == ["drf function"]
+
+
+def test_drf_defaults_behind_the_middleware_see_the_token_user(
+    client: APIClient, issuer: LocalIssuer, effects: list[str]
+) -> None:
+    # SessionAuthentication + IsAuthenticated: the request the middleware accepted is an
+    # authenticated one for DRF too (request.user is the token's subject by default).
+    token = issuer.mint(aud=AUDIENCE, sub="gail")
+    response = client.get("/api-drf/defaults", **auth(token))
+    assert response.status_code == 200
+    assert response.json() == {"user": "gail"}
+    assert effects == ["drf defaults"]
+
+
+def test_drf_refusals_behind_the_middleware_are_the_cores_answer(
+    client: APIClient, issuer: LocalIssuer, effects: list[str]
+) -> None:
+    from audmw import InsufficientScope
+    from audmw_django.conf import current
+
+    refused = client.get("/api-drf/middleware", **auth(issuer.mint(aud=AUDIENCE)))
+    expected = current().guard.answer(InsufficientScope(("read:messages",)))
+    assert refused.status_code == expected.status == 403
+    assert refused.content == expected.body
+    for name, value in expected.headers:
+        assert refused[name] == value
+    assert refused["Cache-Control"] == "no-store"
+    assert effects == []

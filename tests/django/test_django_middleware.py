@@ -209,12 +209,14 @@ def test_override_settings_takes_effect(client: Client, issuer: LocalIssuer) -> 
 
 
 def test_token_user(client: Client, issuer: LocalIssuer) -> None:
-    anonymous = client.get("/any", **bearer(mint(issuer, sub="bob"))).json()
-    assert anonymous["user"] == "AnonymousUser"
-    with override_settings(AUDMW=audmw_settings(issuer, TOKEN_USER=True)):
-        body = client.get("/any", **bearer(mint(issuer, sub="bob"))).json()
+    # By default request.user is the token's subject, as Django code expects of a request
+    # that authenticated.
+    body = client.get("/any", **bearer(mint(issuer, sub="bob"))).json()
     assert body["user"] == "bob"
     assert body["authenticated"] is True
+    with override_settings(AUDMW=audmw_settings(issuer, TOKEN_USER=False)):
+        anonymous = client.get("/any", **bearer(mint(issuer, sub="bob"))).json()
+    assert anonymous["user"] == "AnonymousUser"
 
 
 def test_token_user_shape(issuer: LocalIssuer) -> None:

@@ -22,4 +22,5 @@ urlpatterns = [
     path("drf/either", views.DrfEither.as_view()),
     path("api-drf/middleware", views.DrfMiddlewareToken.as_view()),
     path("api-drf/function", views.drf_function),
+    path("api-drf/defaults", views.DrfDefaults.as_view()),
 ]

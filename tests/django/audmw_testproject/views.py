@@ -158,6 +158,20 @@ class DrfMiddlewareToken(APIView):
         return Response({"sub": request._request.access_token.subject})  # type: ignore[attr-defined]
 
 
+class DrfDefaults(APIView):
+    """DRF's own default authentication classes and IsAuthenticated, behind the middleware."""
+
+    from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+    from rest_framework.permissions import IsAuthenticated
+
+    authentication_classes = (SessionAuthentication, BasicAuthentication)
+    permission_classes = (IsAuthenticated,)
+
+    def get(self, request: Request) -> Response:
+        EFFECTS.append("drf defaults")
+        return Response({"user": str(request.user)})
+
+
 @require_scopes("admin")  # above @api_view: it marks the view Django resolves
 @api_view(["GET"])
 def drf_function(request: Request) -> Response:
