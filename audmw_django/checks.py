@@ -49,13 +49,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
         core, _ = split(value)
     except ConfigurationError as error:
         is_mapping = isinstance(value, Mapping)
+        key = "USER" if "AUDMW['USER']" in str(error) else "TOKEN_USER"
+        hints = {
+            "TOKEN_USER": "TOKEN_USER=True makes request.user a TokenUser for the token's subject.",
+            "USER": "USER names a function from the AccessToken to one of your users, e.g. "
+            "'audmw_django.user.get_or_create_user'.",
+        }
         return [
             Error(
                 _text(error),
-                hint="TOKEN_USER=True makes request.user a TokenUser for the token's subject."
-                if is_mapping
-                else f"Write it as {_EXAMPLE}.",
-                obj=_obj("TOKEN_USER") if is_mapping else "settings.AUDMW",
+                hint=hints[key] if is_mapping else f"Write it as {_EXAMPLE}.",
+                obj=_obj(key) if is_mapping else "settings.AUDMW",
                 id="audmw.E008" if is_mapping else "audmw.E002",
             )
         ]

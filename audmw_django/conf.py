@@ -9,19 +9,22 @@ Django has (``DJANGO_OPTIONS``: ``TOKEN_USER``), or an ``audmw.Settings`` (e.g.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
-from audmw import ConfigurationError, Guard, Settings
+from audmw import AccessToken, ConfigurationError, Guard, Settings
 
 # Keys of settings.AUDMW that belong to this adapter, not to the core Settings.
-DJANGO_OPTIONS: Mapping[str, bool] = {"TOKEN_USER": True}
+DJANGO_OPTIONS: Mapping[str, object] = {"TOKEN_USER": True, "USER": None}
+
+UserFromToken = Callable[[AccessToken], Any]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class Options:
     """What the Django adapter does besides checking tokens."""
 
     token_user: bool = True
+    user: UserFromToken | None = None
+    """Maps a verified token to a ``User`` (``AUDMW["USER"]``): request.user is then that
+    user instead of a ``TokenUser``."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,28 @@ def split(value: Any) -> tuple[Mapping[str, Any] | Settings, Options]:
             f"audmw: AUDMW['TOKEN_USER'] must be True or False, not {token_user!r}"
         )
     core = {key: item for key, item in value.items() if key not in DJANGO_OPTIONS}
-    return core, Options(token_user=token_user)
+    return core, Options(token_user=token_user, user=_user_hook(value.get("USER")))
+
+
+def _user_hook(value: Any) -> UserFromToken | None:
+    """``AUDMW["USER"]``: a callable, or the dotted path of one, from token to user."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = import_string(value)
+        except ImportError as error:
+            raise ConfigurationError(
+                f"audmw: AUDMW['USER'] {value!r} cannot be imported ({error}); give the dotted "
+                "path of a function taking the AccessToken and returning a user, such as "
+                "'audmw_django.user.get_or_create_user'"
+            ) from None
+    if not callable(value):
+        raise ConfigurationError(
+            "audmw: AUDMW['USER'] must be a function taking the AccessToken and returning a "
+            f"user, or its dotted path, not {value!r}"
+        )
+    return cast(UserFromToken, value)
 
 
 def build(value: Any) -> Config:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.functional import SimpleLazyObject
 
 from audmw import AccessToken, AuthError, Requirement
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
@@ -238,7 +239,20 @@ def _unresolved(request: HttpRequest) -> bool:
 
 def _accept(request: HttpRequest, token: AccessToken, config: Config) -> None:
     request.access_token = token  # type: ignore[attr-defined]
-    if config.options.token_user:
+    hook = config.options.user
+    if hook is not None:
+        # The app's own users: looked up only when the view reads request.user, as Django's
+        # AuthenticationMiddleware does (async views await request.auser()).
+        def resolve() -> Any:
+            return hook(token)
+
+        request.user = SimpleLazyObject(resolve)  # type: ignore[assignment]
+
+        async def auser_from_hook() -> Any:
+            return await sync_to_async(resolve)()
+
+        request.auser = auser_from_hook
+    elif config.options.token_user:
         user = TokenUser(token)
 
         async def auser() -> TokenUser:

@@ -67,3 +67,23 @@ class TokenUser:
 
     def __hash__(self) -> int:
         return hash((self.token.issuer, self.token.subject))
+
+
+def get_or_create_user(token: AccessToken) -> Any:
+    """``AUDMW["USER"]`` for one issuer: the user whose username is the token's subject,
+    created (without a usable password) on first sight.
+
+    With several issuers, subjects may collide: write a function of your own that maps
+    ``(token.issuer, token.subject)`` to a user.
+    """
+    from django.contrib.auth import get_user_model
+
+    if not token.subject:
+        return None
+    model = get_user_model()
+    lookup: dict[str, Any] = {str(model.USERNAME_FIELD): token.subject}
+    user, created = model._default_manager.get_or_create(**lookup)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user

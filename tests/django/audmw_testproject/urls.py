@@ -23,4 +23,5 @@ urlpatterns = [
     path("api-drf/middleware", views.DrfMiddlewareToken.as_view()),
     path("api-drf/function", views.drf_function),
     path("api-drf/defaults", views.DrfDefaults.as_view()),
+    path("members", views.members_only),
 ]

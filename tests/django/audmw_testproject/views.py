@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
 from rest_framework.decorators import api_view
@@ -156,6 +157,13 @@ class DrfMiddlewareToken(APIView):
     def get(self, request: Request) -> Response:
         EFFECTS.append("drf middleware")
         return Response({"sub": request._request.access_token.subject})  # type: ignore[attr-defined]
+
+
+@login_required
+def members_only(request: HttpRequest) -> JsonResponse:
+    EFFECTS.append("members only")
+    user = request.user
+    return JsonResponse({"user": user.get_username(), "model": user.__class__.__name__})
 
 
 class DrfDefaults(APIView):
