@@ -1,0 +1,18 @@
+"""Users' own projects, run by pytest in a subprocess as their ``pytest`` would run them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def user_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A ``pytester`` whose subprocesses see none of this suite's settings."""
+    for name in list(os.environ):
+        if name.startswith("AUDMW_") or name == "DJANGO_SETTINGS_MODULE":
+            monkeypatch.delenv(name)
+    return pytester
