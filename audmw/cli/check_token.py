@@ -16,11 +16,13 @@ from typing import Any
 from audmw.cli.console import Console, read_token, safe, shown
 from audmw.cli.inspect_token import fields
 from audmw.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
-from audmw.inspection import inspect_token, relative_time
+from audmw.inspection import inspect_token, iso_time, relative_time
+from audmw.keys import IssuerKeys
 from audmw.requirements import Requirement
-from audmw.settings import DECLARED, HMAC_ALGORITHMS, Setting, Settings
+from audmw.settings import DECLARED, ENV_PREFIX, HMAC_ALGORITHMS, PROVIDER_KEY, Setting, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
+from audmw.values import shown as cut_short
 
 ACCEPTED, REJECTED, NOT_CHECKED = 0, 1, 2
 # The settings offered as options (--issuer, --timeout...), as their declaration says.
@@ -127,14 +129,49 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+# The settings a check cannot do without: what each is, and a stand-in value that lets the
+# other settings be checked while it is missing.
+REQUIRED_OPTIONS = {
+    "issuer": (
+        "the exact 'iss' your provider puts in access tokens, e.g. https://YOUR_TENANT.auth0.com/",
+        "https://issuer.invalid/",
+    ),
+    "audience": (
+        "this API's identifier as it appears in the token's 'aud', e.g. https://api.example.com",
+        "https://api.invalid",
+    ),
+}
+
+
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
-    """The settings from the environment, overridden by the options given."""
+    """The settings from the environment, overridden by the options given.
+
+    A required setting given neither as an option nor in the environment is named as the
+    command line knows it (``--issuer``, ``AUDMW_ISSUER``), once every other setting passed.
+    """
     overrides = {
         setting.name: getattr(args, setting.name)
         for _, setting in SETTING_OPTIONS
         if getattr(args, setting.name) is not None
     }
-    return Settings.from_env(environ, **overrides)
+    missing = [
+        setting
+        for _, setting in SETTING_OPTIONS
+        if setting.name in REQUIRED_OPTIONS
+        and setting.name not in overrides
+        and not environ.get(setting.env_name, "").strip()
+    ]
+    if not missing or environ.get(ENV_PREFIX + PROVIDER_KEY):
+        return Settings.from_env(environ, **overrides)  # a preset may supply them
+    stand_ins = {setting.name: REQUIRED_OPTIONS[setting.name][1] for setting in missing}
+    Settings.from_env(environ, **overrides, **stand_ins)  # raises for any other problem
+    raise ConfigurationError(
+        "; ".join(
+            f"no {setting.name} configured: pass {setting.cli_option} with "
+            f"{REQUIRED_OPTIONS[setting.name][0]} (or set {setting.env_name})"
+            for setting in missing
+        )
+    )
 
 
 class _FetchProblems(logging.Handler):
@@ -189,6 +226,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _config_error(args: argparse.Namespace, console: Console, message: str) -> int:
+    message = message.removeprefix("audmw: ")  # the command's own prefix says it already
     if args.json:
         console.json({"verdict": "error", "exit_code": NOT_CHECKED, "message": message})
     else:
@@ -215,6 +253,7 @@ def _report(
         inspection.length, header, claims, settings, requirement, validator, now
     )
     hmac = header.get("alg") in HMAC_ALGORITHMS
+    fix = _fix(error, header, claims, _keys_used(validator, claims), hmac)
 
     checks = []
     state = "pass"
@@ -264,6 +303,7 @@ def _report(
         "error": error.error if error is not None else None,
         "description": error.description if error is not None else None,
         "hint": error.hint if error is not None else None,
+        "fix": fix,
         "retry_after": error.retry_after if isinstance(error, KeysUnavailable) else None,
         "fetch_problems": problems.messages,
         "token": {
@@ -296,6 +336,69 @@ def _report(
             "pitfalls": list(inspection.provider.pitfalls),
         }
     return report
+
+
+def _keys_used(validator: TokenValidator, claims: Mapping[str, Any]) -> IssuerKeys | None:
+    """The key set the validator looked in for this token, once fetched."""
+    iss = claims.get("iss")
+    keys = validator.keys.get(iss) if isinstance(iss, str) else None
+    if keys is None:  # an issuer template ({tenantid}): the one set this check fetched
+        fetched = [candidate for candidate in validator.keys.values() if candidate.loaded]
+        keys = fetched[0] if len(fetched) == 1 else None
+    return keys if keys is not None and keys.loaded else None
+
+
+def _fix(
+    error: AuthError | None,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    keys: IssuerKeys | None,
+    hmac: bool,
+) -> str | None:
+    """What to do about the refusal: the validator's hint, or more where this check knows more
+    (the key set it fetched). The validator's own log lines keep their hints."""
+    if error is None:
+        return None
+    if error.reason == "unknown_kid" and keys is not None:
+        return _unknown_kid_fix(header.get("kid"), keys)
+    if error.reason == "bad_signature" and error.hint is None:
+        return _bad_signature_fix(header, claims.get("iss"), keys, hmac)
+    return error.hint
+
+
+def _fetched(keys: IssuerKeys) -> str:
+    return f"{keys.jwks_uri} (fetched {iso_time(keys.last_attempt)} by this check)"
+
+
+def _unknown_kid_fix(kid: Any, keys: IssuerKeys) -> str:
+    kids = [cut_short(key.kid) for key in keys.keys if key.kid is not None]
+    listed = ", ".join(kids[:5]) + (", …" if len(kids) > 5 else "") if kids else "none"
+    return (
+        f"kid {cut_short(kid)} is not among the kids of {_fetched(keys)}: {listed}. The issuer "
+        "may have rotated its keys (a token signed with a retired key no longer verifies: get "
+        "a new one), or the token comes from another tenant or issuer that signs with keys of "
+        "its own (point --jwks-uri at their JWKS)"
+    )
+
+
+def _bad_signature_fix(
+    header: Mapping[str, Any], iss: Any, keys: IssuerKeys | None, hmac: bool
+) -> str:
+    kid = header.get("kid")
+    if hmac:
+        checked = "the configured shared secret (AUDMW_HMAC_SECRET)"
+    elif keys is None:
+        checked = "the issuer's keys"
+    elif kid is not None:
+        checked = f"key {cut_short(kid)} of {_fetched(keys)}"
+    else:
+        checked = f"any {cut_short(header.get('alg'))} key of {_fetched(keys)}"
+    return (
+        f"the signature does not verify with {checked}: the token was signed by another "
+        "issuer or key (another environment or tenant, or keys made anew under the same kid), "
+        f"or changed after signing (edited, or cut short when copied); get a new token from "
+        f"{cut_short(iss)}"
+    )
 
 
 def _pass_details(
@@ -363,8 +466,8 @@ def _print(report: Mapping[str, Any], console: Console) -> None:
         detail = check["detail"] or ("not reached" if check["status"] == "not_reached" else "")
         console.out(f"  {console.paint(f'{word:<5}', style)} {check['label']:<16} {detail}")
         if check["status"] == "fail":
-            if report["hint"]:
-                console.out(f"  {'':<5} {'':<16} fix: {safe(report['hint'])}")
+            if report["fix"]:
+                console.out(f"  {'':<5} {'':<16} fix: {safe(report['fix'])}")
             for problem in report["fetch_problems"]:
                 console.out(f"  {'':<5} {'':<16} {safe(problem)}")
     console.out()
@@ -386,8 +489,8 @@ def _print(report: Mapping[str, Any], console: Console) -> None:
         else:
             head = console.paint("Rejected", "fail")
         console.out(f"{head} ({status}): reason {report['reason']}")
-        if report["hint"] and not any(c["status"] == "fail" for c in report["checks"]):
-            console.out(f"Fix: {safe(report['hint'])}")
+        if report["fix"] and not any(c["status"] == "fail" for c in report["checks"]):
+            console.out(f"Fix: {safe(report['fix'])}")
 
     token = report["token"]
     now = console.clock()
