@@ -12,15 +12,21 @@ With ``AudienceMiddleware`` installed the middleware reads these scopes from the
 refuses before any dependency runs; the dependency then reuses the middleware's result.
 Without the middleware the dependency validates the token itself (through a ``Guard``), and
 a refusal is an ``AuthRefused`` HTTP exception; add ``refusal_handler`` for the exact body.
+
+The OpenAPI document says what is enforced: each protected operation lists its 401 answer
+(and 403 when it needs scopes), and scopes needed as one of several are alternative security
+requirements. The
+middleware sees to it; without it, call ``describe_security(app)``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from fastapi import HTTPException, Security
+from fastapi import FastAPI, HTTPException, Security
 from fastapi.openapi.models import (
     APIKey,
     APIKeyIn,
@@ -40,9 +46,17 @@ from audmw.answer import Answer
 from audmw.errors import AuthError, InsufficientScope
 from audmw.guard import Guard
 from audmw.marks import public, require_any_scope, require_scopes, requirement_of
+from audmw.request import IncomingRequest
 from audmw.requirements import Requirement
 from audmw.settings import AUTHORIZATION_HEADER, Settings
-from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, TokenUser, incoming_request
+from audmw.starlette import (
+    GUARD_SCOPE_KEY,
+    ApiOperation,
+    AudienceMiddleware,
+    TokenUser,
+    api_operations,
+    incoming_request,
+)
 from audmw.token import AccessToken
 
 __all__ = [
@@ -53,6 +67,7 @@ __all__ = [
     "RequireAnyScope",
     "RequireScopes",
     "bearer",
+    "describe_security",
     "public",
     "refusal_handler",
     "require_any_scope",
@@ -198,3 +213,218 @@ def RequireScopes(*scopes: str, scheme: BearerToken | None = None) -> Any:
 def RequireAnyScope(*scopes: str, scheme: BearerToken | None = None) -> Any:
     """A ``Security`` dependency giving the ``AccessToken`` of a token with one of ``scopes``."""
     return Security((scheme or bearer).any_of(*scopes))
+
+
+# -- the OpenAPI document ------------------------------------------------------------------
+
+logger = logging.getLogger("audmw")
+
+_MAX_DEPTH = 32  # dependencies within dependencies, as the middleware reads them
+
+REFUSAL_SCHEMA_NAME = "TokenRefusal"
+"""The name of the refusal body's schema in ``components.schemas``."""
+
+_REFUSAL_SCHEMA: dict[str, Any] = {
+    "title": REFUSAL_SCHEMA_NAME,
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "string",
+            "title": "Error",
+            "description": "The RFC 6750 error code: invalid_token, invalid_request, "
+            "insufficient_scope, or unauthorized when no token was sent.",
+        },
+        "error_description": {
+            "type": "string",
+            "title": "Error Description",
+            "description": "What was wrong, for the developer of the client.",
+        },
+        "scope": {
+            "type": "string",
+            "title": "Scope",
+            "description": "With insufficient_scope: the scopes the operation needs, "
+            "separated by spaces.",
+        },
+    },
+    "required": ["error", "error_description"],
+}
+
+_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": "The Bearer challenge (RFC 6750 section 3), with the same error, "
+        "error_description and scope as the body.",
+        "schema": {"type": "string"},
+    }
+}
+
+_REFUSALS = {
+    "401": "No valid access token for this API: none was sent, or it is malformed, expired, "
+    "not yet valid, for another audience, from another issuer or badly signed.",
+    "403": "The token is valid but lacks what this operation needs (insufficient_scope: "
+    "the scope member names the scopes).",
+}
+
+
+class _SecurityDocument:
+    """``app.openapi`` that amends FastAPI's document with what audmw enforces.
+
+    FastAPI keeps its own document in ``app.openapi_schema`` and makes it again when routes
+    change; the amended copy is made again whenever FastAPI's document is a new one.
+    """
+
+    def __init__(
+        self, app: FastAPI, openapi: Callable[[], dict[str, Any]], guard: Guard | None
+    ) -> None:
+        self.app = app
+        self.openapi = openapi
+        self.guard = guard
+        self._source: dict[str, Any] | None = None
+        self._document: dict[str, Any] = {}
+
+    def __call__(self) -> dict[str, Any]:
+        source = self.openapi()
+        if source is not self._source:
+            try:
+                self._document = _described(source, self.app.routes, self.guard)
+            except Exception:
+                # A document that says less is better than docs that do not load at all.
+                logger.exception("audmw: could not add what is enforced to the OpenAPI document")
+                self._document = source
+            self._source = source
+        return self._document
+
+    def forget(self) -> None:
+        self._source = None
+
+
+def describe_security(app: FastAPI, guard: Guard | None = None) -> None:
+    """Make ``app.openapi()`` (and so ``/openapi.json`` and the docs) say what is enforced.
+
+    Every operation that needs a token documents its 401 answer, and its 403 answer when it
+    needs scopes (the JSON body ``{"error", "error_description", "scope"?}`` and the
+    ``WWW-Authenticate`` challenge); public ones document neither. The security
+    requirements of ``audmw.fastapi`` schemes list every scope needed, and scopes needed as
+    one of several (``RequireAnyScope``) as alternative requirements, as OpenAPI reads a
+    list of them: ``[{"bearer": ["a"]}, {"bearer": ["b"]}]``.
+
+    ``AudienceMiddleware`` calls it with its ``guard`` when it starts; then which operations
+    need a token, and which scopes, is what the middleware decides (marks, rules, exempt
+    paths). Without a guard, the operations with an ``audmw.fastapi`` security dependency
+    are those that need a token.
+    """
+    current = app.openapi
+    if isinstance(current, _SecurityDocument):
+        if guard is not None:
+            current.guard = guard
+            current.forget()
+        return
+    app.openapi = _SecurityDocument(app, current, guard)  # type: ignore[method-assign]
+
+
+def _described(
+    source: dict[str, Any], routes: Iterable[Any], guard: Guard | None
+) -> dict[str, Any]:
+    """A copy of FastAPI's OpenAPI ``source`` with what audmw enforces on ``routes``."""
+    document = copy.deepcopy(source)
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return document
+    refusal: dict[str, Any] | None = None
+    seen: set[tuple[str, str]] = set()
+    for operation in api_operations(list(routes)):
+        entry = paths.get(operation.path)
+        if not isinstance(entry, dict):
+            continue
+        schemes = _audmw_schemes(operation.dependant)
+        for method in sorted(operation.methods):
+            described = entry.get(method.lower())
+            if (operation.path, method) in seen or not isinstance(described, dict):
+                continue
+            seen.add((operation.path, method))  # the router serves the first route only
+            needed = _needed(operation, method, guard)
+            if needed is None:
+                continue
+            if schemes and isinstance(described.get("security"), list):
+                described["security"] = _alternatives(described["security"], schemes, needed)
+            if refusal is None:
+                refusal = _refusal_schema(document)
+            responses = described.setdefault("responses", {})
+            for status, description in _REFUSALS.items():
+                # A valid token is refused with 403 only for a scope it lacks.
+                if status not in responses and (status == "401" or needed):
+                    responses[status] = {
+                        "description": description,
+                        "headers": copy.deepcopy(_CHALLENGE),
+                        "content": {"application/json": {"schema": copy.deepcopy(refusal)}},
+                    }
+    return document
+
+
+def _needed(operation: ApiOperation, method: str, guard: Guard | None) -> Requirement | None:
+    """What a request for ``operation`` must carry (None: no token), as audmw decides it."""
+    if guard is None:
+        return operation.security
+    # Rules and exempt paths see the path template: a parameter is one segment of it.
+    return guard.requirement(IncomingRequest(method, operation.path), operation.view)
+
+
+def _audmw_schemes(dependant: Any, depth: int = 0) -> set[str]:
+    """The scheme names of the ``BearerToken`` dependencies under ``dependant``."""
+    names: set[str] = set()
+    for sub in getattr(dependant, "dependencies", ()) if depth <= _MAX_DEPTH else ():
+        call = sub.call
+        if isinstance(call, BearerToken):
+            names.add(call.scheme_name)
+        names |= _audmw_schemes(sub, depth + 1)
+    return names
+
+
+def _alternatives(
+    listed: list[Any], schemes: set[str], needed: Requirement
+) -> list[dict[str, list[str]]]:
+    """The operation's security requirements, one for each way of meeting ``needed``.
+
+    Every security dependency of the operation runs, so every scheme is needed in each; the
+    audmw schemes list the scopes FastAPI listed, the other scopes ``needed`` has, and one
+    scope of each any-of group.
+    """
+    ours: dict[str, list[str]] = {}
+    others: dict[str, list[str]] = {}
+    for requirement in listed:
+        for name, scopes in dict(requirement).items():
+            found = (ours if name in schemes else others).setdefault(name, [])
+            for scope in scopes:
+                if scope not in found:
+                    found.append(scope)
+    if not ours:
+        return listed
+    for scopes in ours.values():
+        scopes.extend(sorted(needed.all_of - set(scopes)))
+    return [
+        {
+            **others,
+            **{
+                name: [*scopes, *(s for s in pick if s not in scopes)]
+                for name, scopes in ours.items()
+            },
+        }
+        for pick in _picks(needed)
+    ]
+
+
+def _picks(needed: Requirement) -> list[tuple[str, ...]]:
+    """The smallest sets of scopes, one from each any-of group, that meet ``needed``."""
+    picks = {frozenset[str]()}
+    for group in needed.any_of:
+        if not group & needed.all_of:  # else the all-of scopes meet it already
+            picks = {pick | {scope} for pick in picks for scope in group}
+    smallest = [pick for pick in picks if not any(other < pick for other in picks)]
+    return sorted(tuple(sorted(pick)) for pick in smallest)
+
+
+def _refusal_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """A reference to the refusal body's schema, added to ``document``'s components."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    if schemas.setdefault(REFUSAL_SCHEMA_NAME, copy.deepcopy(_REFUSAL_SCHEMA)) != _REFUSAL_SCHEMA:
+        return copy.deepcopy(_REFUSAL_SCHEMA)  # the app has a schema of that name: inline
+    return {"$ref": f"#/components/schemas/{REFUSAL_SCHEMA_NAME}"}

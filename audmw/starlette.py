@@ -50,8 +50,10 @@ from audmw.verifier import PendingToken
 
 __all__ = [
     "GUARD_SCOPE_KEY",
+    "ApiOperation",
     "AudienceMiddleware",
     "TokenUser",
+    "api_operations",
     "incoming_request",
     "lost_marks",
     "public",
@@ -67,6 +69,9 @@ GUARD_SCOPE_KEY = "audmw.guard"
 _MAX_DEPTH = 32  # mounts within mounts; deeper trees are treated as unresolved
 _CACHE_SIZE = 1024
 _STOCK_ROUTING = frozenset({"starlette.routing", "fastapi.routing"})
+# FastAPI's own documentation endpoints are functions that ``FastAPI.setup`` defines.
+_FASTAPI_DOCS_MODULE = "fastapi.applications"
+_FASTAPI_DOCS_PREFIX = "FastAPI.setup.<locals>."
 
 
 class TokenUser(BaseUser):
@@ -104,6 +109,37 @@ def _unwrap(endpoint: Any) -> Any:
     while isinstance(endpoint, functools.partial):
         endpoint = endpoint.func
     return endpoint
+
+
+def _is_fastapi_docs(endpoint: object) -> bool:
+    """Whether ``endpoint`` is one FastAPI added itself for ``openapi_url``, ``docs_url``,
+    ``redoc_url`` or ``swagger_ui_oauth2_redirect_url``, whatever paths the app gave them.
+
+    A function of the app's own at the same path is not: only FastAPI defines these."""
+    qualname = getattr(endpoint, "__qualname__", None)
+    return (
+        isinstance(qualname, str)
+        and qualname.startswith(_FASTAPI_DOCS_PREFIX)
+        and getattr(endpoint, "__module__", None) == _FASTAPI_DOCS_MODULE
+    )
+
+
+class _FastAPIDocs:
+    """The level the middleware adds on the way to FastAPI's documentation routes."""
+
+    def __repr__(self) -> str:
+        return "FastAPI documentation"
+
+
+# Public as a level: a requirement elsewhere on the way, or a scope rule, still wins.
+_OPEN_DOCS = public(_FastAPIDocs())
+
+
+def _opened_docs(view: View | None) -> View | None:
+    """``view`` with the public level when it calls FastAPI's documentation, else itself."""
+    if view is None or not view.levels or not _is_fastapi_docs(view.levels[-1]):
+        return view
+    return View((*view.levels, _OPEN_DOCS), view.others)
 
 
 def _predictable(route: BaseRoute) -> bool:
@@ -222,6 +258,68 @@ def _dependency_requirement(dependant: Any, scopes: tuple[str, ...] = ()) -> Req
     return result
 
 
+class ApiOperation(NamedTuple):
+    """A FastAPI route as its OpenAPI document lists it, with what the middleware reads of it."""
+
+    path: str
+    """The path as the document names it (``path_format``, with the include's prefix)."""
+    methods: frozenset[str]
+    view: View
+    """What the middleware resolves a request for this route to (for any of ``methods``)."""
+    security: Requirement | None
+    """What the route's ``audmw.fastapi`` security dependencies ask for, or None."""
+    dependant: Any
+    """FastAPI's dependency tree of the route (with the include's dependencies)."""
+
+
+def api_operations(routes: Sequence[BaseRoute]) -> Iterator[ApiOperation]:
+    """Every FastAPI route under ``routes`` that FastAPI's OpenAPI document lists: the app's
+    own and those of its included routers (not mounted apps: they have a document of their
+    own), in the order the router tries them."""
+    return _api_operations(routes, (), 0)
+
+
+def _api_operations(
+    routes: Sequence[Any], outer: tuple[object, ...], depth: int
+) -> Iterator[ApiOperation]:
+    if depth > _MAX_DEPTH:
+        return
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:  # an included router: its routes with the include's parts
+            candidates = getattr(route, "effective_candidates", None)
+            if callable(candidates):
+                yield from _api_operations(candidates(), (*outer, original), depth + 1)
+            continue
+        dependant = getattr(route, "dependant", None)
+        methods = getattr(route, "methods", None)
+        if dependant is None or not methods or not getattr(route, "include_in_schema", False):
+            continue
+        # The levels resolution lists, for any method: a FastAPI route is one function.
+        view = _leaf(route, route, {"type": "http", "method": "GET"}, outer, False).view
+        if view is not None:
+            security = _dependency_requirement(dependant)
+            yield ApiOperation(route.path_format, frozenset(methods), view, security, dependant)
+
+
+def _fastapi_app(routes: Sequence[BaseRoute]) -> Any:
+    """The FastAPI application whose own OpenAPI route is among ``routes``, or None."""
+    for route in routes:
+        endpoint = getattr(route, "endpoint", None)
+        if (
+            callable(endpoint)
+            and _is_fastapi_docs(endpoint)
+            and getattr(endpoint, "__name__", None) == "openapi"
+        ):
+            # FastAPI's endpoint serves ``self.openapi()`` of the application it belongs to.
+            owner = inspect.getclosurevars(endpoint).nonlocals.get("self")
+            if getattr(owner, "routes", None) is routes and callable(
+                getattr(owner, "openapi", None)
+            ):
+                return owner
+    return None
+
+
 def _app_routes(app: Any) -> Sequence[BaseRoute] | None:
     """The routes of ``app``, looking through middleware that keep the wrapped app as ``.app``."""
     for _ in range(_MAX_DEPTH):
@@ -304,6 +402,11 @@ class AudienceMiddleware:
     dependencies run. Configure it with ``settings=``, keyword options for ``Settings``, or
     the ``AUDMW_*`` environment. ``routes=`` names the routes when the middleware wraps
     something that is not a Starlette application or router.
+
+    FastAPI's own documentation routes (``openapi_url``, ``docs_url``, ``redoc_url``,
+    ``swagger_ui_oauth2_redirect_url``) need no token, so that Swagger UI loads; pass
+    ``protect_docs=True`` to make them need one like any other route. The app's OpenAPI
+    document then lists the scopes each operation needs and its 401 and 403 answers.
     """
 
     def __init__(
@@ -314,12 +417,14 @@ class AudienceMiddleware:
         *,
         guard: Guard | None = None,
         routes: Sequence[BaseRoute] | None = None,
+        protect_docs: bool = False,
         **options: Any,
     ) -> None:
         self.app = app
         if guard is not None and (settings is not None or options):
             raise TypeError("pass either a Guard, a Settings or keyword options")
         self._routes = routes
+        self._open_docs = not protect_docs
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
         self._warned = False
         self.problem: ConfigurationError | None = None
@@ -331,6 +436,11 @@ class AudienceMiddleware:
             problems = lost_marks(known) if known is not None else []
             if problems:
                 raise ConfigurationError("audmw: " + "\n".join(problems))
+            fastapi_app = _fastapi_app(known) if known is not None else None
+            if fastapi_app is not None:
+                from audmw.fastapi import describe_security  # only ever with FastAPI installed
+
+                describe_security(fastapi_app, self.guard)
         except ConfigurationError as problem:
             # Raising here would not stop a server: uvicorn and others take an exception in
             # the first lifespan call for "lifespan unsupported" and serve anyway.
@@ -390,7 +500,8 @@ class AudienceMiddleware:
             if cached is not _MISSING:
                 return cached  # type: ignore[return-value]
         resolved = _resolve(routes, scope) if routes is not None else _UNRESOLVED
-        requirement = self.guard.requirement(request, resolved.view)
+        view = _opened_docs(resolved.view) if self._open_docs else resolved.view
+        requirement = self.guard.requirement(request, view)
         # Only routes without path parameters are remembered, and only so many: the cache
         # cannot grow with the URLs clients make up. Exempt paths and rules depend on the
         # method and path alone, so the guard's answer is remembered with the route.

@@ -3,7 +3,9 @@
     AUDMW_ISSUER=... AUDMW_AUDIENCE=... python -m audmw.examples.fastapi_app --port 8000
 
 The middleware enforces the scopes declared with ``RequireScopes`` before any dependency
-runs; the OpenAPI document at /openapi.json (public) lists them.
+runs; the OpenAPI document at /openapi.json lists them and the 401 and 403 answers. It and
+the interactive docs at /docs and /redoc need no token: the middleware leaves FastAPI's own
+documentation routes open (``protect_docs=True`` would close them).
 """
 
 from typing import Annotated, Any
@@ -50,11 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         return {"admin": True, "sub": token.subject}
 
-    # The interactive docs and the OpenAPI document describe the API to anyone.
-    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
-    for route in app.routes:
-        if getattr(route, "path", None) in docs:
-            public(route.endpoint)  # type: ignore[attr-defined]
     return app
 
 
