@@ -6,6 +6,7 @@ to the key that causes it, by validating that key alone next to placeholder valu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from audmw import ConfigurationError, Settings
-from audmw.settings import mapping_keys
+from audmw.settings import DECLARED, mapping_keys
 from audmw.values import close_names
 from audmw_django.conf import DJANGO_OPTIONS, split
 
@@ -26,7 +27,21 @@ _EXAMPLE = 'AUDMW = {"ISSUER": "https://YOUR_ISSUER/", "AUDIENCE": "https://YOUR
 
 
 def _text(error: Exception) -> str:
-    return str(error).removeprefix("audmw: ")
+    """The settings message in Django's terms: ``AUDMW["AUDIENCE"]``, not ``audience=`` or
+    ``AUDMW_AUDIENCE``, which name the keyword and the environment variable."""
+    text = str(error).removeprefix("audmw: ")
+    for setting in DECLARED:
+        key = f'AUDMW["{setting.name.upper()}"]'
+        for spelt in (
+            f"{setting.name}= (or AUDMW_{setting.name.upper()})",
+            f"{setting.name}= (AUDMW_{setting.name.upper()})",
+        ):
+            text = text.replace(spelt, key)
+        text = re.sub(rf"\bAUDMW_{setting.name.upper()}\b", key, text)
+        text = re.sub(rf"(?<![\w.]){setting.name}=(?!\w)", key, text)
+        if "_" in setting.name:  # jwks_uri, allowed_tenants: names, never plain words
+            text = re.sub(rf"(?<![\w.\[\"']){setting.name}\b", key, text)
+    return text
 
 
 def _obj(key: str) -> str:

@@ -60,7 +60,7 @@ def test_missing_setting() -> None:
         ({**GOOD, "ISSUER": "http://issuer.example.com"}, "audmw.E004", "uses http://"),
         ({"ISSUER": "https://issuer.example.com"}, "audmw.E005", "no audience configured"),
         ({**GOOD, "ALGORITHMS": ["none"]}, "audmw.E006", "'none'"),
-        ({**GOOD, "ALGORITHMS": ["HS256"]}, "audmw.E006", "needs hmac_secret"),
+        ({**GOOD, "ALGORITHMS": ["HS256"]}, "audmw.E006", 'needs AUDMW["HMAC_SECRET"]'),
         ({**GOOD, "LEEWAY": -1}, "audmw.E006", "leeway"),
         ({**GOOD, "EXEMPT_PATHS": ["health"]}, "audmw.E006", "must start with '/'"),
         ({**GOOD, "RULES": [{"scopes": ["a"]}]}, "audmw.E006", "needs at least a 'path'"),
@@ -164,3 +164,15 @@ def test_the_middleware_refuses_a_misspelt_key_with_the_key_probably_meant() -> 
                 conf.current()
         finally:
             conf.reset()
+
+
+def test_messages_speak_of_the_audmw_dict() -> None:
+    found = problems({"ISSUER": "https://issuer.example.com/"})
+    (message,) = [msg for check_id, msg, _ in found if check_id == "audmw.E005"]
+    assert 'Set AUDMW["AUDIENCE"] to' in message
+    assert "audience=" not in message
+    assert "AUDMW_AUDIENCE" not in message
+    entra = problems(
+        {"ISSUER": "https://login.microsoftonline.com/{tenantid}/v2.0", "AUDIENCE": "x"}
+    )
+    assert any('set AUDMW["JWKS_URI"]' in msg for _, msg, _ in entra), entra
