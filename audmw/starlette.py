@@ -378,7 +378,9 @@ def lost_marks(routes: Sequence[BaseRoute]) -> list[str]:
                     f"{name} is not a handler Starlette calls; mark the class or a method "
                     "handler (get, post, ...)"
                 )
-        for hidden in hidden_marks(carriers):
+        # FastAPI's documentation endpoints hold the application (marked, when it is mounted
+        # with a mark), not a view of the app's that they hide.
+        for hidden in () if _is_fastapi_docs(endpoint) else hidden_marks(carriers):
             problems.append(
                 f"{path}: the mark on {describe(hidden)} cannot take effect: a decorator above "
                 "it hides the function from audmw; put @require_scopes / @require_any_scope "
