@@ -292,7 +292,8 @@ def run_core(issuer: str, mint: Callable[..., str | None], paint: Any) -> bool:
 
 
 def choose_framework(asked: str | None) -> str:
-    """The framework to run: the one asked for when installed; unasked, Starlette or the core."""
+    """The framework to run: the one asked for, or Starlette, or the core when Starlette is
+    not installed. ``LookupError`` says what to install for a framework asked for."""
     if asked == "core":
         return asked
     example = EXAMPLES[asked or "starlette"]
@@ -301,7 +302,7 @@ def choose_framework(asked: str | None) -> str:
         return example.framework
     needs = f"needs {' and '.join(missing)}: pip install {example.install}"
     if asked is not None:
-        raise SystemExit(f"audmw demo --framework {asked} {needs}")
+        raise LookupError(f"--framework {asked} {needs}")
     print(
         f"note: the Starlette example app {needs}; running the same requests through the "
         "core instead\n",
@@ -320,7 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--issuer", choices=("local", "oidc-provider"), default="local")
     args = parser.parse_args(argv)
-    framework = choose_framework(args.framework)
+    try:
+        framework = choose_framework(args.framework)
+    except LookupError as missing:
+        parser.error(str(missing))
     paint = _colour(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     with contextlib.ExitStack() as stack:
         if args.issuer == "oidc-provider":

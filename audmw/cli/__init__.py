@@ -3,17 +3,19 @@
 ``audmw inspect``  decode a token offline and say what it is (and why it may be refused);
 ``audmw check``    validate it with the real validator and show each check;
 ``audmw mint``     sign a token with the local development issuer;
-``audmw serve-issuer`` serve that issuer; ``audmw demo`` run the demo.
+``audmw serve-issuer`` serve that issuer; ``audmw serve-example`` serve an example API;
+``audmw demo`` run the demo.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from audmw.cli import check_token, dev_issuer, inspect_token
+from audmw.cli import check_token, dev_issuer, examples, inspect_token
 from audmw.cli.console import Console, UsageError
 
 __all__ = ["main"]
@@ -26,16 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
         "would. Tokens are read from stdin (or a hidden prompt) so they stay out of shell "
         "history, and are never printed unless asked with --show-token.",
     )
+    parser.add_argument("--version", action="version", version=f"audmw {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     inspect_token.add_parser(commands)
     check_token.add_parser(commands)
     dev_issuer.add_parsers(commands)
+    examples.add_parser(commands)
     commands.add_parser(
         "demo",
         help="run the demo API with a local issuer (audmw demo --help for its options)",
         add_help=False,
     )
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (a checkout without an install has none)."""
+    try:
+        return importlib.metadata.version("audmw")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def run_demo(argv: Sequence[str], console: Console) -> int:

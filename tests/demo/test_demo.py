@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from audmw import demo
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,3 +48,34 @@ def test_demo_against_a_real_openid_provider() -> None:
     assert "all requests answered as expected" in result.stdout
     assert "reason=not_a_jwt" in result.stdout
     assert "reason=aud_mismatch" in result.stdout
+
+
+def test_without_starlette_the_demo_runs_through_the_core(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pip install audmw`` alone: the same walk-through, and what to install for a server."""
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if uvicorn were not installed
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert demo.main([]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("audmw.Guard trusting http://127.0.0.1:")
+    assert "all requests answered as expected" in out
+    assert "reason=aud_mismatch" in out
+    assert err == (
+        'note: the Starlette example app needs uvicorn: pip install "audmw[starlette]" uvicorn; '
+        "running the same requests through the core instead\n\n"
+    )
+
+
+def test_a_framework_asked_for_but_not_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "waitress", None)
+    with pytest.raises(SystemExit) as stopped:
+        demo.main(["--framework", "flask"])
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.endswith(
+        'audmw demo: error: --framework flask needs waitress: pip install "audmw[flask]" waitress\n'
+    )
