@@ -1,5 +1,8 @@
 """The typed accessors give the verified token, None where there is none, and
-``require_access_token`` raises ``NoAccessToken`` there; the Flask proxy keeps working."""
+``require_access_token`` raises ``NoAccessToken`` there; the Flask proxy keeps working.
+
+Django's run in a project of their own (``tests/testing``), so that this suite's Django
+configuration stays untouched."""
 
 from __future__ import annotations
 
@@ -111,90 +114,3 @@ def test_flask_gives_the_verified_token_and_the_proxy_still_works(
     assert response.json == {"sub": "alice", "proxy": "alice"}
     headers = audmw_session_issuer.bearer(sub="alice")
     assert client.get("/open", headers=headers).json == {"token": False}
-
-
-DJANGO_PROJECT = {
-    "pytest.ini": """\
-[pytest]
-DJANGO_SETTINGS_MODULE = settings
-pythonpath = .
-""",
-    "settings.py": """\
-SECRET_KEY = "not-a-secret-only-for-tests-0123456789-0123456789"
-ROOT_URLCONF = "urls"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"]
-MIDDLEWARE = ["audmw_django.middleware.AudienceMiddleware"]
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["audmw_django.rest_framework.AudienceAuthentication"],
-    "UNAUTHENTICATED_USER": None,
-}
-""",
-    "urls.py": """\
-from django.http import HttpRequest, JsonResponse
-from django.urls import path
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from audmw_django import NoAccessToken, access_token, public, require_access_token
-
-
-def me(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"sub": require_access_token(request).subject})
-
-
-@public
-def open_info(request: HttpRequest) -> JsonResponse:
-    try:
-        require_access_token(request)
-    except NoAccessToken:
-        return JsonResponse({"token": access_token(request) is not None, "raised": True})
-    return JsonResponse({"raised": False})
-
-
-class Reports(APIView):
-    def get(self, request: Request) -> Response:
-        token = access_token(request)
-        return Response({"sub": token.subject if token else None})
-
-
-urlpatterns = [path("me", me), path("open", open_info), path("reports", Reports.as_view())]
-""",
-    "conftest.py": """\
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def audmw_settings(settings, audmw_session_issuer):
-    settings.AUDMW = audmw_session_issuer.django_settings()
-""",
-    "test_accessors.py": """\
-def test_plain_view(client, audmw_session_issuer):
-    response = client.get("/me", headers=audmw_session_issuer.bearer(sub="alice"))
-    assert response.json() == {"sub": "alice"}
-
-
-def test_public_view(client, audmw_session_issuer):
-    response = client.get("/open", headers=audmw_session_issuer.bearer(sub="alice"))
-    assert response.json() == {"token": False, "raised": True}
-
-
-def test_drf_view_behind_the_middleware(client, audmw_session_issuer):
-    response = client.get("/reports", headers=audmw_session_issuer.bearer(sub="alice"))
-    assert response.json() == {"sub": "alice"}
-
-
-def test_drf_view_without_the_middleware(client, settings, audmw_session_issuer):
-    settings.MIDDLEWARE = []
-    response = client.get("/reports", headers=audmw_session_issuer.bearer(sub="bob"))
-    assert response.json() == {"sub": "bob"}
-    assert client.get("/reports").json() == {"sub": None}
-""",
-}
-
-
-def test_django_and_drf_give_the_verified_token(django_pytester: pytest.Pytester) -> None:
-    for name, body in DJANGO_PROJECT.items():
-        (django_pytester.path / name).write_text(body)
-    result = django_pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
