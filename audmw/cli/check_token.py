@@ -360,7 +360,7 @@ def _fix(
     if error is None:
         return None
     if error.reason == "unknown_kid" and keys is not None:
-        return _unknown_kid_fix(header.get("kid"), keys)
+        return _unknown_kid_fix(header.get("kid"), header.get("alg"), keys)
     if error.reason == "bad_signature" and error.hint is None:
         return _bad_signature_fix(header, claims.get("iss"), keys, hmac)
     return error.hint
@@ -370,11 +370,15 @@ def _fetched(keys: IssuerKeys) -> str:
     return f"{keys.jwks_uri} (fetched {iso_time(keys.last_attempt)} by this check)"
 
 
-def _unknown_kid_fix(kid: Any, keys: IssuerKeys) -> str:
+def _unknown_kid_fix(kid: Any, alg: Any, keys: IssuerKeys) -> str:
     kids = [cut_short(key.kid) for key in keys.keys if key.kid is not None]
-    listed = ", ".join(kids[:5]) + (", …" if len(kids) > 5 else "") if kids else "none"
+    listed = (", ".join(kids[:5]) + (", …" if len(kids) > 5 else "")) if kids else "none"
+    if kid is None:  # no kid: no key of the set is for the token's algorithm
+        missing = f"no {cut_short(alg)} key is in {_fetched(keys)}"
+    else:
+        missing = f"kid {cut_short(kid)} is not in {_fetched(keys)}"
     return (
-        f"kid {cut_short(kid)} is not among the kids of {_fetched(keys)}: {listed}. The issuer "
+        f"{missing}; its kids: {listed}. The issuer "
         "may have rotated its keys (a token signed with a retired key no longer verifies: get "
         "a new one), or the token comes from another tenant or issuer that signs with keys of "
         "its own (point --jwks-uri at their JWKS)"

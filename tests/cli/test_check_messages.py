@@ -96,8 +96,10 @@ def test_unknown_kid_says_which_keys_were_fetched_when_and_why_it_may_miss(
     )
     assert result.code == 1
     fix = _fix_line(result)
-    assert "kid 'retired-key' is not among the kids of " in fix
-    assert f"{issuer.jwks_uri} (fetched {iso_time(now)} by this check)" in fix
+    assert (
+        f"kid 'retired-key' is not in {issuer.jwks_uri} (fetched {iso_time(now)} by this check)"
+        in fix
+    )
     for alg in ("RS256", "ES256"):
         assert repr(issuer.key_for(alg).kid) in fix  # the kids it does publish
     assert "rotated" in fix
@@ -114,7 +116,16 @@ def test_unknown_kid_says_which_keys_were_fetched_when_and_why_it_may_miss(
     )
     assert "\x1b" not in fix
     assert "k" * 150 not in fix
-    assert "characters) is not among the kids of" in fix
+    assert "characters) is not in " in fix
+
+    # No kid, and no key for its algorithm.
+    with LocalIssuer(keys=[generate_key("rsa", kid="only-rsa")]) as rsa_only:
+        token = rsa_only.mint(alg="ES256", key=generate_key("ec-p256"), include_kid=False)
+        fix = _fix_line(
+            run_cli(["check", "--issuer", rsa_only.issuer, "--audience", AUDIENCE], stdin=token)
+        )
+    assert f"no 'ES256' key is in {rsa_only.jwks_uri} (fetched " in fix
+    assert "its kids: 'only-rsa'. The issuer may have rotated its keys" in fix
 
 
 def test_bad_signature_says_the_token_was_signed_elsewhere_or_changed(
