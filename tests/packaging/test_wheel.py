@@ -99,6 +99,9 @@ def test_the_wheel_carries_the_license_and_the_metadata_a_user_reads(dist: Dist)
     requires = metadata.get_all("Requires-Dist") or []
     drf = {_distribution_name(r) for r in requires if "extra == 'drf'" in r}
     assert drf == {"django", "djangorestframework"}
+    # Flask runs async def views only with its async extra (asgiref).
+    flask = [r for r in requires if "extra == 'flask'" in r]
+    assert any(r.startswith("flask[async]") for r in flask), flask
     brought = {_distribution_name(requirement) for requirement in requires}
     assert not brought & TEST_ONLY, brought & TEST_ONLY
 
