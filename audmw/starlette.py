@@ -408,7 +408,8 @@ class AudienceMiddleware:
     FastAPI's own documentation routes (``openapi_url``, ``docs_url``, ``redoc_url``,
     ``swagger_ui_oauth2_redirect_url``) need no token, so that Swagger UI loads; pass
     ``protect_docs=True`` to make them need one like any other route. The app's OpenAPI
-    document then lists the scopes each operation needs and its 401 and 403 answers.
+    document then lists the scopes each operation needs, as the middleware decides them, and
+    its refusals (``audmw.fastapi.describe_security``).
     """
 
     def __init__(
