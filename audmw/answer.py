@@ -6,7 +6,7 @@ import json
 import re
 from typing import NamedTuple
 
-from audmw.errors import AuthError, InsufficientScope, KeysUnavailable
+from audmw.errors import AuthError, InsufficientScope, KeysUnavailable, UseDPoPNonce
 
 # RFC 6750 §3: error and error_description are limited to %x20-21 / %x23-5B / %x5D-7E.
 _UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -25,23 +25,53 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, realm: str | None = None) -> str | None:
-    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503)."""
-    if isinstance(error, KeysUnavailable):
-        return None
+def _params(error: AuthError, realm: str | None, *, with_error: bool) -> list[str]:
     params = []
     if realm:
         params.append(f"realm={_quoted(_NOT_PRINTABLE.sub('', realm))}")
-    if error.error is not None:
+    if with_error and error.error is not None:
         params.append(f'error="{error.error}"')
         params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
-    if isinstance(error, InsufficientScope) and error.scope:
-        params.append(f'scope="{" ".join(error.scope)}"')
-    return "Bearer" + (" " + ", ".join(params) if params else "")
+        if isinstance(error, InsufficientScope) and error.scope:
+            params.append(f'scope="{" ".join(error.scope)}"')
+    return params
 
 
-def answer(error: AuthError, realm: str | None = None) -> Answer:
-    """Status, headers and JSON body for a refused request."""
+def challenge(
+    error: AuthError,
+    realm: str | None = None,
+    *,
+    dpop_algs: tuple[str, ...] | None = None,
+    bearer: bool = True,
+) -> str | None:
+    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503).
+
+    ``dpop_algs`` (when DPoP is accepted) adds the ``DPoP`` challenge with its ``algs``
+    (RFC 9449 §7.1) beside the ``Bearer`` one, or alone when ``bearer`` is False; the error
+    goes on the challenge of the scheme the request used.
+    """
+    if isinstance(error, KeysUnavailable):
+        return None
+    challenges = []
+    on_dpop = dpop_algs is not None and (error.dpop or not bearer)
+    if bearer:
+        params = _params(error, realm, with_error=not on_dpop)
+        challenges.append("Bearer" + (" " + ", ".join(params) if params else ""))
+    if dpop_algs is not None:
+        params = _params(error, realm, with_error=on_dpop)
+        params.append(f'algs="{" ".join(dpop_algs)}"')
+        challenges.append("DPoP " + ", ".join(params))
+    return ", ".join(challenges)
+
+
+def answer(
+    error: AuthError,
+    realm: str | None = None,
+    *,
+    dpop_algs: tuple[str, ...] | None = None,
+    bearer: bool = True,
+) -> Answer:
+    """Status, headers and JSON body for a refused request (``challenge`` for the options)."""
     if isinstance(error, KeysUnavailable):
         body = {
             "error": "temporarily_unavailable",
@@ -54,9 +84,11 @@ def answer(error: AuthError, realm: str | None = None) -> Answer:
         if isinstance(error, InsufficientScope) and error.scope:
             body["scope"] = " ".join(error.scope)
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    value = challenge(error, realm)
+    value = challenge(error, realm, dpop_algs=dpop_algs, bearer=bearer)
     if value is not None:
         headers.append(("WWW-Authenticate", value))
     if isinstance(error, KeysUnavailable):
         headers.append(("Retry-After", str(error.retry_after)))
+    if isinstance(error, UseDPoPNonce):
+        headers.append(("DPoP-Nonce", error.nonce))
     return Answer(error.status, tuple(headers), json.dumps(body).encode())
