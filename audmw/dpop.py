@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -122,8 +123,7 @@ class ProofChecker:
             return False
         slot = int(self._clock() // self._nonce_lifetime)
         return any(
-            hmac.compare_digest(nonce, self._nonce_for(candidate))
-            for candidate in (slot, slot - 1)
+            hmac.compare_digest(nonce, self._nonce_for(candidate)) for candidate in (slot, slot - 1)
         )
 
     # -- the proof ----------------------------------------------------------------------------
@@ -150,7 +150,9 @@ class ProofChecker:
         try:
             header, claims, signing_input, signature = jws.parse(proof)
         except InvalidToken as error:
-            raise _refused("dpop_proof_malformed", f"the proof is not a compact JWS: {error.hint}")
+            raise _refused(
+                "dpop_proof_malformed", f"the proof is not a compact JWS: {error.hint}"
+            ) from None
         alg = self._check_header(header)
         key = self._public_key(header["jwk"], alg)
         if not _ALGORITHMS[alg].verify(signing_input, key, signature):
@@ -214,7 +216,9 @@ class ProofChecker:
         try:
             key = _ALGORITHMS[alg].from_jwk(dict(jwk))
         except Exception:  # PyJWT raises several types for a bad key
-            raise _refused("dpop_jwk_invalid", "the proof's jwk is not a valid public key") from None
+            raise _refused(
+                "dpop_jwk_invalid", "the proof's jwk is not a valid public key"
+            ) from None
         if kty == "RSA" and key.key_size < _MIN_RSA_BITS:
             raise _refused("dpop_jwk_invalid", f"the proof's RSA key is under {_MIN_RSA_BITS} bits")
         if len(self._keys) >= _KEY_MEMO_SIZE:
@@ -222,7 +226,9 @@ class ProofChecker:
         self._keys[memo] = key
         return key
 
-    def _check_claims(self, request: IncomingRequest, claims: Mapping[str, Any], token: bytes) -> None:
+    def _check_claims(
+        self, request: IncomingRequest, claims: Mapping[str, Any], token: bytes
+    ) -> None:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > _MAX_JTI:
             raise _refused("dpop_jti_invalid", "the proof has no jti, or not a short string")
@@ -244,9 +250,13 @@ class ProofChecker:
                 f"the proof's htu {diagnostics.shown(htu)} is not this request's URL "
                 f"{wanted[:120]!r}; behind a proxy, list it in trusted_proxies (or set origins)",
             )
-        iat = claims.get("iat")
-        if type(iat) not in (int, float):
-            raise _refused("dpop_iat_invalid", "the proof's iat is not a number")
+        value: Any = claims.get("iat")
+        try:
+            iat = float(value) if type(value) in (int, float) else math.nan
+        except OverflowError:  # an integer of hundreds of digits
+            iat = math.nan
+        if not math.isfinite(iat):
+            raise _refused("dpop_iat_invalid", "the proof's iat is not a finite number")
         now = self._clock()
         if iat > now + self._leeway:
             raise _refused(

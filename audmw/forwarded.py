@@ -175,5 +175,9 @@ class RequestURLs:
                 "host, or the Host header was forged"
             )
         # The framework's path is percent-decoded already; the prefix and root path are not.
-        root = _normal_path(prefix + request.root_path).rstrip("/") if prefix or request.root_path else ""
+        root = (
+            _normal_path(prefix + request.root_path).rstrip("/")
+            if prefix or request.root_path
+            else ""
+        )
         return origin + root + _normal_path(request.path, decoded_already=True), ""

@@ -23,7 +23,13 @@ from audmw.bearer import (
 )
 from audmw.decision import View, decide
 from audmw.dpop import ProofChecker, Replay
-from audmw.errors import AuthError, InsufficientScope, InvalidDPoPProof, InvalidRequest, InvalidToken
+from audmw.errors import (
+    AuthError,
+    InsufficientScope,
+    InvalidDPoPProof,
+    InvalidRequest,
+    InvalidToken,
+)
 from audmw.forwarded import RequestURLs
 from audmw.mtls import CertificateBinding
 from audmw.request import IncomingRequest
@@ -84,8 +90,11 @@ class Guard:
         ``IncomingRequest.proxy`` (none without ``trusted_proxies``)."""
         self.proxy_headers_bytes = frozenset(name.encode("latin-1") for name in self.proxy_headers)
         self._schemes = (
-            ("bearer",) if not self._dpop_on else
-            ("dpop",) if self.dpop_mode == "required" else ("bearer", "dpop")
+            ("bearer",)
+            if not self._dpop_on
+            else ("dpop",)
+            if self.dpop_mode == "required"
+            else ("bearer", "dpop")
         )
         self._dpop_algs = self.proofs.algorithms if self.proofs is not None else None
         self.token_header: str = header
@@ -226,8 +235,7 @@ class Guard:
                 raise InvalidToken(
                     "dpop_bound_token_as_bearer",
                     hint="the token is DPoP-bound (cnf.jkt) but came as Bearer without its "
-                    "proof"
-                    + ("" if self._dpop_on else "; dpop is off, so it cannot be accepted"),
+                    "proof" + ("" if self._dpop_on else "; dpop is off, so it cannot be accepted"),
                 )
             return None
         if not isinstance(jkt, str) or not jkt:

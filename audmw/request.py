@@ -19,6 +19,7 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "MAX_FORM_BYTES",
     "IncomingRequest",
+    "asgi_client_certificate",
     "check_form_size",
     "environ_request",
     "is_form",
@@ -123,6 +124,19 @@ def environ_request(
         ),
     )
     return incoming
+
+
+def asgi_client_certificate(scope: Mapping[str, Any]) -> str | None:
+    """The client's certificate (PEM) from an ASGI scope's ``tls`` extension, when the
+    server gives one."""
+    tls = (scope.get("extensions") or {}).get("tls")
+    if not isinstance(tls, Mapping):
+        return None
+    chain = tls.get("client_cert_chain")
+    if not chain:
+        return None
+    first = next(iter(chain), None)
+    return first if isinstance(first, str) else None
 
 
 def _environ_values(environ: Mapping[str, Any], key: str) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from audmw.marks import (
 )
 from audmw.request import (
     IncomingRequest,
+    asgi_client_certificate,
     check_form_size,
     is_form,
     is_preflight,
@@ -460,7 +461,9 @@ class AudienceMiddleware:
             return
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
-        request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
+        request, content_type = _read_headers(
+            scope, guard.token_header_bytes, guard.wants_url, guard.proxy_headers_bytes
+        )
         try:
             requirement = self._requirement(scope, request)
             if requirement is None:
@@ -473,9 +476,13 @@ class AudienceMiddleware:
             token = guard.lookup(request)
             if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
                 token = await guard.verify_async(token)
+            replay = guard.confirm(request, token)  # DPoP proof, certificate binding
+            if replay is not None:
+                await guard.record_async(replay, token)
             if requirement is not ANY_VALID_TOKEN:
                 guard.check_scopes(token, requirement)
         except AuthError as error:
+            guard.mark_scheme(error, request)
             await self.refuse(error, scope, send)
             return
         scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
@@ -586,13 +593,18 @@ async def _misconfigured(
         await send({"type": "websocket.close", "code": 1011, "reason": ""})
 
 
-def incoming_request(scope: Scope, token_header: bytes = b"authorization") -> IncomingRequest:
-    """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope."""
-    return _read_headers(scope, token_header, True)[0]
+def incoming_request(
+    scope: Scope,
+    token_header: bytes = b"authorization",
+    proxy_headers: frozenset[bytes] = frozenset(),
+) -> IncomingRequest:
+    """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope; ``proxy_headers``
+    are the names of the headers a trusted proxy sets (``Guard.proxy_headers_bytes``)."""
+    return _read_headers(scope, token_header, True, proxy_headers)[0]
 
 
 def _read_headers(
-    scope: Scope, token_header: bytes, url: bool
+    scope: Scope, token_header: bytes, url: bool, proxy_headers: frozenset[bytes] = frozenset()
 ) -> tuple[IncomingRequest, bytes | None]:
     """The ``IncomingRequest`` of ``scope`` and its ``Content-Type``, in one pass."""
     # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
@@ -600,11 +612,17 @@ def _read_headers(
     host = b""
     content_type = None
     origin = request_method = False
+    dpop: list[bytes] = []
+    proxy: list[tuple[str, str]] = []
     for name, value in scope["headers"]:  # a loop: no comprehension frame per request
         if name == token_header:
             credentials.append(value)
         elif name == b"host":
             host = value
+        elif name == b"dpop":
+            dpop.append(value)
+        elif name in proxy_headers:
+            proxy.append((name.decode("latin-1"), value.decode("latin-1")))
         elif name == b"content-type":
             content_type = value
         elif name == b"origin":
@@ -628,8 +646,10 @@ def _read_headers(
             scope.get("scheme", "http") if url else "",
             host.decode("latin-1") if url else "",
             scope.get("root_path", ""),
-            (),
-            None,
+            tuple(dpop) if url else (),
+            asgi_client_certificate(scope) if "extensions" in scope else None,
+            (scope.get("client") or ("",))[0] if url else "",
+            tuple(proxy),
         ),
     )
     return request, content_type

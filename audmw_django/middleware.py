@@ -9,7 +9,7 @@ client without a valid token. In async mode (under ASGI with async-capable middl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -22,6 +22,7 @@ from audmw import AccessToken, AuthError, Requirement
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.request import (
     IncomingRequest,
+    asgi_client_certificate,
     check_form_size,
     environ_request,
     is_form,
@@ -48,17 +49,37 @@ _VIEWS_SIZE = 1024
 
 
 def incoming_request(
-    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
+    request: HttpRequest,
+    header_key: str = "HTTP_AUTHORIZATION",
+    url: bool = False,
+    proxy_headers: Collection[str] = (),
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Django request; ``header_key`` is the token
-    header's ``META`` key (``Guard.token_environ_key``), ``url`` fills in scheme and host."""
-    return environ_request(
+    header's ``META`` key (``Guard.token_environ_key``), ``url`` fills in scheme, host,
+    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets."""
+    # The scheme the server saw: request.scheme would believe SECURE_PROXY_SSL_HEADER from
+    # any client; audmw believes proxies as its own trusted_proxies setting says.
+    scope: dict[str, Any] | None = getattr(request, "scope", None)
+    scheme = None
+    if url:
+        scheme = (
+            str(scope.get("scheme", "http"))
+            if scope is not None
+            else str(request.META.get("wsgi.url_scheme", "http"))
+        )
+    incoming = environ_request(
         request.META,
         request.method or "GET",
         request.path_info,
         header_key,
-        request.scheme if url else None,
+        scheme,
+        proxy_headers,
     )
+    if scope is not None and url and "extensions" in scope:
+        certificate = asgi_client_certificate(scope)
+        if certificate is not None:
+            incoming = incoming._replace(client_certificate=certificate)
+    return incoming
 
 
 def view_of(view_func: ViewFunc, method: str) -> View:
@@ -206,7 +227,9 @@ class AudienceMiddleware:
     ) -> tuple[IncomingRequest, Requirement] | None:
         """What to authorize: the request and its requirement, None when it is public."""
         guard = config.guard
-        incoming = incoming_request(request, guard.token_environ_key, guard.wants_url)
+        incoming = incoming_request(
+            request, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+        )
         needed = guard.requirement(incoming, view)
         if needed is None:
             return None

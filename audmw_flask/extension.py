@@ -14,7 +14,7 @@ client gets the core's RFC 6750 answer unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
@@ -118,13 +118,17 @@ def protect(
 
 
 def incoming_request(
-    req: Request, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
+    req: Request,
+    header_key: str = "HTTP_AUTHORIZATION",
+    url: bool = False,
+    proxy_headers: Collection[str] = (),
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Flask request; ``header_key`` is the token
-    header's environ key (``Guard.token_environ_key``), ``url`` fills in scheme and host."""
+    header's environ key (``Guard.token_environ_key``), ``url`` fills in scheme, host,
+    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets."""
     environ = req.environ
     scheme = environ.get("wsgi.url_scheme", "http") if url else None
-    return environ_request(environ, req.method, req.path, header_key, scheme)
+    return environ_request(environ, req.method, req.path, header_key, scheme, proxy_headers)
 
 
 def view_of(app: Flask, req: Request) -> View | None:
@@ -252,7 +256,9 @@ class AudmwState:
         guard = self.guard
         token = None
         try:
-            incoming = incoming_request(req, guard.token_environ_key, guard.wants_url)
+            incoming = incoming_request(
+                req, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+            )
             needed = guard.requirement(incoming, self.view(req))
             if needed is not None:
                 content_type = req.environ.get("CONTENT_TYPE")

@@ -8,7 +8,7 @@ from audmw.testing.issuer import (
     generate_key,
     sign_compact,
 )
-from audmw.testing.refusals import ResponseLike, assert_refused, challenge_params
+from audmw.testing.refusals import ResponseLike, assert_refused, challenge_params, challenges
 from audmw.testing.session import session_issuer
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "SigningKey",
     "assert_refused",
     "challenge_params",
+    "challenges",
     "generate_key",
     "session_issuer",
     "sign_compact",
