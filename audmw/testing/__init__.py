@@ -1,6 +1,7 @@
 """Test helpers: a local issuer serving discovery and JWKS over real HTTP, one issuer for a
 whole test run, a refusal assertion, and a pytest plugin."""
 
+from audmw.testing.dpop import DEFECTS, DPoPKey
 from audmw.testing.issuer import (
     DEFAULT_AUDIENCE,
     LocalIssuer,
@@ -13,6 +14,8 @@ from audmw.testing.session import session_issuer
 
 __all__ = [
     "DEFAULT_AUDIENCE",
+    "DEFECTS",
+    "DPoPKey",
     "LocalIssuer",
     "ResponseLike",
     "SigningKey",
