@@ -211,22 +211,50 @@ class OidcProvider:
     # -- tokens ------------------------------------------------------------------------------
 
     def request_token(
-        self, *, resource: str | None = API, scope: str | None = None, alg: str = "RS256"
+        self,
+        *,
+        resource: str | None = API,
+        scope: str | None = None,
+        alg: str = "RS256",
+        dpop: Any = None,
     ) -> httpx.Response:
-        """The token endpoint's raw answer to a client-credentials request."""
+        """The token endpoint's raw answer to a client-credentials request; with ``dpop`` (an
+        ``audmw.testing.DPoPKey``) the request carries a DPoP proof, once more with the
+        provider's nonce if it asks for one."""
         client_id, secret = self.clients[alg]
         form = {"grant_type": "client_credentials"}
         if resource is not None:
             form["resource"] = resource
         if scope is not None:
             form["scope"] = scope
-        return httpx.post(self.token_endpoint, data=form, auth=(client_id, secret), timeout=10)
+        nonce = None
+        for _ in range(2):
+            headers = {}
+            if dpop is not None:
+                headers["DPoP"] = dpop.proof("POST", self.token_endpoint, nonce=nonce)
+            response = httpx.post(
+                self.token_endpoint,
+                data=form,
+                headers=headers,
+                auth=(client_id, secret),
+                timeout=10,
+            )
+            nonce = response.headers.get("DPoP-Nonce")
+            if response.status_code != 400 or nonce is None:
+                return response
+        return response
 
     def get_token(
-        self, resource: str | None = API, scope: str | None = None, *, alg: str = "RS256"
+        self,
+        resource: str | None = API,
+        scope: str | None = None,
+        *,
+        alg: str = "RS256",
+        dpop: Any = None,
     ) -> str:
-        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None)."""
-        response = self.request_token(resource=resource, scope=scope, alg=alg)
+        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None); bound
+        to ``dpop``'s key when given."""
+        response = self.request_token(resource=resource, scope=scope, alg=alg, dpop=dpop)
         if response.status_code != 200:
             raise TokenRequestFailed(
                 f"token endpoint answered HTTP {response.status_code}: {response.text[:300]}"
