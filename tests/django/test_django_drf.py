@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client, override_settings
 from django_support import AUDIENCE, MIDDLEWARE, audmw_settings
+from dpop_challenge import BARE, with_dpop
 from rest_framework.test import APIClient
 
 from audmw.testing import LocalIssuer
@@ -50,7 +51,7 @@ def test_no_token_is_401_with_the_bearer_challenge(
 ) -> None:
     response = client.get("/drf/messages")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Bearer"
+    assert response["WWW-Authenticate"] == BARE
     assert effects == []
 
 
@@ -83,7 +84,7 @@ def test_has_scopes_per_method(
     assert response.json() == {"sub": "erin", "user": "erin"}
     refused = client.post("/drf/messages", **auth(reader))
     assert refused.status_code == 403
-    assert refused["WWW-Authenticate"] == (
+    assert refused["WWW-Authenticate"] == with_dpop(
         'Bearer error="insufficient_scope", error_description="The access token lacks the '
         'scope this resource requires", scope="write:messages"'
     )
