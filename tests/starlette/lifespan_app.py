@@ -1,0 +1,31 @@
+"""A well-configured app with a lifespan of its own: its server starts and the lifespan runs."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from audmw.starlette import AudienceMiddleware, public
+
+state = {"lifespan": "not run"}
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    state["lifespan"] = "started"
+    yield
+
+
+@public
+async def home(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(state["lifespan"])
+
+
+# The settings come from AUDMW_*.
+app = Starlette(
+    routes=[Route("/", home)], lifespan=lifespan, middleware=[Middleware(AudienceMiddleware)]
+)
