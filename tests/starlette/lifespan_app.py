@@ -1,4 +1,5 @@
-"""A well-configured app with a lifespan of its own: its server starts and the lifespan runs."""
+"""A well-configured app with a lifespan of its own, written as the README shows: its server
+starts, the lifespan runs, and refusal reasons reach the server's log."""
 
 import contextlib
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from audmw import log_refusals
 from audmw.starlette import AudienceMiddleware, public
 
 state = {"lifespan": "not run"}
@@ -29,3 +31,4 @@ async def home(request: Request) -> PlainTextResponse:
 app = Starlette(
     routes=[Route("/", home)], lifespan=lifespan, middleware=[Middleware(AudienceMiddleware)]
 )
+log_refusals()

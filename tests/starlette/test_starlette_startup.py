@@ -90,7 +90,8 @@ def test_the_server_starts_and_runs_the_apps_lifespan(issuer: LocalIssuer, serve
         assert refused.status_code == 401
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        log = process.communicate(timeout=30)[0].decode()
+    assert "INFO audmw: audmw refused request: reason=no_token status=401" in log
 
 
 def test_a_misconfigured_app_answers_500_without_a_traceback(issuer: LocalIssuer) -> None:
