@@ -103,7 +103,8 @@ class ProofChecker:
         self.nonces = settings.dpop_nonce
         self._nonce_secret = settings.dpop_nonce_secret or os.urandom(32)
         self._nonce_lifetime = settings.dpop_nonce_lifetime
-        self._keys: dict[str, Any] = {}
+        self._known: dict[bytes, tuple[str, Any, str | None]] = {}
+        self._parsed: dict[bytes, dict[str, Any]] = {}
         self.replay_ttl = settings.dpop_max_age + 2 * settings.dpop_leeway
         """How long a ``jti`` is remembered: as long as its proof could be accepted."""
 
@@ -148,17 +149,25 @@ class ProofChecker:
                 "dpop_proof_too_large", f"the proof is {len(proof)} bytes, limit {MAX_PROOF_BYTES}"
             )
         try:
-            header, claims, signing_input, signature = jws.parse(proof)
+            header, claims, signing_input, signature = jws.parse(proof, self._parsed)
         except InvalidToken as error:
             raise _refused(
                 "dpop_proof_malformed", f"the proof is not a compact JWS: {error.hint}"
             ) from None
-        alg = self._check_header(header)
-        key = self._public_key(header["jwk"], alg)
+        # A client's proofs share their header segment byte for byte (typ, alg, jwk): its
+        # checks, key object and thumbprint are worked out once per segment.
+        segment = signing_input.partition(b".")[0]
+        known = self._known.get(segment)
+        if known is None:
+            alg = self._check_header(header)
+            known = (alg, self._public_key(header["jwk"], alg), jwk_thumbprint(header["jwk"]))
+            if len(self._known) >= _KEY_MEMO_SIZE:
+                self._known.clear()
+            self._known[segment] = known
+        alg, key, thumbprint = known
         if not _ALGORITHMS[alg].verify(signing_input, key, signature):
             raise _refused("dpop_bad_signature", "the proof's signature is not by its jwk")
         self._check_claims(request, claims, token)
-        thumbprint = jwk_thumbprint(header["jwk"])
         if thumbprint is None or not hmac.compare_digest(thumbprint, jkt):
             raise InvalidDPoPProof(
                 "dpop_key_mismatch",
@@ -198,13 +207,6 @@ class ProofChecker:
         return alg
 
     def _public_key(self, jwk: Mapping[str, Any], alg: str) -> Any:
-        try:
-            memo = json.dumps(jwk, sort_keys=True) + alg
-        except (TypeError, ValueError):
-            raise _refused("dpop_jwk_invalid", "the proof's jwk is not a JSON object") from None
-        key = self._keys.get(memo)
-        if key is not None:
-            return key
         kty = jwk.get("kty")
         wanted = _KEY_TYPES.get(alg, ("RSA", None))
         if kty != wanted[0] or (wanted[1] is not None and jwk.get("crv") != wanted[1]):
@@ -221,9 +223,6 @@ class ProofChecker:
             ) from None
         if kty == "RSA" and key.key_size < _MIN_RSA_BITS:
             raise _refused("dpop_jwk_invalid", f"the proof's RSA key is under {_MIN_RSA_BITS} bits")
-        if len(self._keys) >= _KEY_MEMO_SIZE:
-            self._keys.clear()
-        self._keys[memo] = key
         return key
 
     def _check_claims(

@@ -13,6 +13,7 @@ port, percent-encoding decoded and re-encoded the same way, no dot-segments.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import posixpath
 from typing import NamedTuple
@@ -42,6 +43,7 @@ class Origin(NamedTuple):
     prefix: str
 
 
+@functools.lru_cache(maxsize=1024)
 def _normal_path(path: str, *, decoded_already: bool = False) -> str:
     decoded = path if decoded_already else unquote(path, errors="surrogateescape")
     if "/." in decoded or decoded.startswith("."):
@@ -54,6 +56,7 @@ def _normal_path(path: str, *, decoded_already: bool = False) -> str:
     return quote(decoded, safe=_PATH_SAFE, errors="surrogateescape") or "/"
 
 
+@functools.lru_cache(maxsize=256)
 def _normal_authority(scheme: str, host: str) -> str | None:
     """``host[:port]`` in normal form, or None when it is no valid authority."""
     try:
@@ -73,6 +76,7 @@ def _normal_authority(scheme: str, host: str) -> str | None:
     return hostname
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_url(url: str) -> str | None:
     """``url`` without query and fragment in normal form; None when it is not http(s)."""
     try:
