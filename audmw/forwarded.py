@@ -160,7 +160,10 @@ class RequestURLs:
                     host = _last(headers["x-forwarded-host"])
             if "x-forwarded-prefix" in headers:
                 prefix = _last(headers["x-forwarded-prefix"]).rstrip("/")
-        return Origin(scheme.lower(), host, prefix)
+        scheme = scheme.lower()
+        # A WebSocket handshake is an HTTP GET: its proof names the http(s) URL.
+        scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+        return Origin(scheme, host, prefix)
 
     def url(self, request: IncomingRequest) -> tuple[str | None, str]:
         """The request's normalised URL without query (None when it has no valid one), and

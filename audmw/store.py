@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -120,7 +121,8 @@ class RedisStore:
         self.prefix = prefix.encode()
         self.timeout = timeout
         self._client: Any = None
-        self._async_clients: dict[int, Any] = {}
+        # One client per event loop: a client's connections belong to the loop they began in.
+        self._async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def _sync(self) -> Any:
@@ -139,7 +141,7 @@ class RedisStore:
 
         import redis.asyncio
 
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
             client = redis.asyncio.Redis.from_url(
@@ -157,40 +159,32 @@ class RedisStore:
         )
 
     def add(self, key: bytes, value: bytes, ttl: float) -> bool:
-        import redis
-
         try:
             stored = self._sync().set(self.prefix + key, value, nx=True, px=_milliseconds(ttl))
-        except (redis.RedisError, OSError) as error:
+        except Exception as error:  # any failure of the store refuses, never a 500
             raise self._unavailable(error) from None
         return bool(stored)
 
     async def add_async(self, key: bytes, value: bytes, ttl: float) -> bool:
-        import redis
-
         try:
             stored = await self._async().set(
                 self.prefix + key, value, nx=True, px=_milliseconds(ttl)
             )
-        except (redis.RedisError, OSError) as error:
+        except Exception as error:  # any failure of the store refuses, never a 500
             raise self._unavailable(error) from None
         return bool(stored)
 
     def get(self, key: bytes) -> bytes | None:
-        import redis
-
         try:
             found = self._sync().get(self.prefix + key)
-        except (redis.RedisError, OSError) as error:
+        except Exception as error:  # any failure of the store refuses, never a 500
             raise self._unavailable(error) from None
         return bytes(found) if found is not None else None
 
     async def get_async(self, key: bytes) -> bytes | None:
-        import redis
-
         try:
             found = await self._async().get(self.prefix + key)
-        except (redis.RedisError, OSError) as error:
+        except Exception as error:  # any failure of the store refuses, never a 500
             raise self._unavailable(error) from None
         return bytes(found) if found is not None else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import anyio
@@ -379,3 +380,58 @@ def test_settings_refuse_symmetric_dpop_algorithms(issuer: LocalIssuer) -> None:
             Settings(issuer=issuer.issuer, audience=AUDIENCE, dpop_algorithms=bad)
     with pytest.raises(ConfigurationError, match="off, allowed or required"):
         Settings(issuer=issuer.issuer, audience=AUDIENCE, dpop="maybe")
+
+
+def test_the_redis_store_is_an_atomic_set_if_absent(redis_url: str) -> None:
+    import time
+
+    store = RedisStore(redis_url)
+    key = os.urandom(8).hex().encode()
+    assert store.add(key, b"1", 60)
+    assert not store.add(key, b"2", 60)
+    assert store.get(key) == b"1"
+
+    async def main() -> None:
+        assert not await store.add_async(key, b"3", 60)
+        fresh = os.urandom(8).hex().encode()
+        assert await store.add_async(fresh, b"4", 60)
+        assert await store.get_async(fresh) == b"4"
+
+    anyio.run(main)
+    anyio.run(main)  # another event loop: its own connections
+    short = os.urandom(8).hex().encode()
+    assert store.add(short, b"1", 0.05)
+    time.sleep(0.3)  # Redis expires it (PX), not this process
+    assert store.get(short) is None
+    assert store.add(short, b"1", 60)
+
+
+def test_two_guards_sharing_redis_refuse_each_others_proofs(
+    issuer: LocalIssuer, client_key: DPoPKey, redis_url: str
+) -> None:
+    settings = Settings(
+        issuer=issuer.issuer,
+        audience=AUDIENCE,
+        origins="https://api.example.com",
+        replay_store=redis_url,
+    )
+    first, second = Guard(settings), Guard(settings)
+    token = issuer.mint(aud=AUDIENCE, dpop=client_key)
+    proof = client_key.proof("GET", URL, token)
+    first.authorize(request(f"DPoP {token}", (proof,)))
+
+    async def replay() -> AuthError:
+        with pytest.raises(AuthError) as caught:
+            await second.authorize_async(request(f"DPoP {token}", (proof,)))
+        return caught.value
+
+    assert anyio.run(replay).reason == "dpop_replayed"
+
+
+def test_a_websocket_handshake_proof_names_the_https_url(
+    issuer: LocalIssuer, client_key: DPoPKey
+) -> None:
+    guard = make_guard(issuer)
+    token = issuer.mint(aud=AUDIENCE, dpop=client_key)
+    proof = client_key.proof("GET", URL, token)
+    guard.authorize(request(f"DPoP {token}", (proof,), scheme="wss"))
