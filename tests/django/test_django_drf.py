@@ -38,7 +38,7 @@ def test_the_middleware_judges_drf_views_public_by_exempt_paths(
     # /drf/** is exempt: the middleware lets it through and DRF must not read the token.
     response = client.get("/drf/messages", HTTP_AUTHORIZATION="Bearer not-a-token")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Bearer"  # DRF's own challenge: not authenticated
+    assert response["WWW-Authenticate"] == BARE  # DRF's own challenge: not authenticated
     assert effects == []
 
 
@@ -57,7 +57,8 @@ def test_no_token_is_401_with_the_bearer_challenge(
 
 def test_realm_in_the_challenge(drf_alone: None, client: APIClient, issuer: LocalIssuer) -> None:
     with override_settings(AUDMW=audmw_settings(issuer, REALM="api", EXEMPT_PATHS=[])):
-        assert client.get("/drf/messages")["WWW-Authenticate"] == 'Bearer realm="api"'
+        challenge = client.get("/drf/messages")["WWW-Authenticate"]
+        assert challenge == with_dpop('Bearer realm="api"', "api")
 
 
 def test_invalid_token_gets_the_core_answer(
