@@ -616,6 +616,7 @@ class Settings:
         _store_url,
         "where DPoP proofs' `jti`s are remembered: `memory` (one process) or a "
         "`redis://` / `rediss://` URL shared by every process (extra `redis`)",
+        shown=False,  # the URL may hold the server's password
     )
     replay_store_size: int = _declare(
         200_000,
