@@ -127,6 +127,20 @@ class ProofChecker:
             hmac.compare_digest(nonce, self._nonce_for(candidate)) for candidate in (slot, slot - 1)
         )
 
+    def fresh_nonce(self, request: IncomingRequest) -> str | None:
+        """The current nonce when the request's accepted proof carried an older one, for the
+        answer's ``DPoP-Nonce`` header (RFC 9449 §8.2); None when it is current or unused."""
+        if not self.nonces or len(request.dpop) != 1:
+            return None
+        value = request.dpop[0]
+        proof = value if isinstance(value, bytes) else value.encode("latin-1", "replace")
+        try:
+            claims = jws.parse(proof.strip(b" \t"), self._parsed).payload
+        except InvalidToken:
+            return None
+        current = self.current_nonce()
+        return None if claims.get("nonce") == current else current
+
     # -- the proof ----------------------------------------------------------------------------
 
     def check(self, request: IncomingRequest, token: bytes, jkt: str) -> Replay:

@@ -97,6 +97,8 @@ class Guard:
             else ("bearer", "dpop")
         )
         self._dpop_algs = self.proofs.algorithms if self.proofs is not None else None
+        self.issues_nonces = self.proofs is not None and self.proofs.nonces
+        """Whether accepted requests may need a ``DPoP-Nonce`` header (``fresh_nonce``)."""
         self.token_header: str = header
         """The lower-case name of the header that carries the token (ASGI, ``getlist``)."""
         self.token_header_bytes: bytes = header.encode("latin-1")
@@ -193,6 +195,14 @@ class Guard:
         value = request.credentials[0]
         head = value[:5].lower()
         return head == b"dpop " if isinstance(head, bytes) else head == "dpop "
+
+    def fresh_nonce(self, request: IncomingRequest) -> str | None:
+        """For an accepted DPoP request whose proof used the previous nonce: the current one,
+        which adapters send in a ``DPoP-Nonce`` header so that the client's next proof needs
+        no retry. None otherwise (and always unless ``dpop_nonce`` is on)."""
+        if self.proofs is None or not self.proofs.nonces or not self.uses_dpop(request):
+            return None
+        return self.proofs.fresh_nonce(request)
 
     def mark_scheme(self, error: AuthError, request: IncomingRequest) -> None:
         """Put ``error`` on the DPoP challenge when the request used that scheme."""

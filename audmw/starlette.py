@@ -487,6 +487,10 @@ class AudienceMiddleware:
             return
         scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
         scope["user"] = TokenUser(token)
+        if guard.issues_nonces:
+            nonce = guard.fresh_nonce(request)
+            if nonce is not None:
+                send = _with_nonce(send, nonce)
         await self.app(scope, receive, send)
 
     # -- route resolution ------------------------------------------------------------------
@@ -570,6 +574,18 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+def _with_nonce(send: Send, nonce: str) -> Send:
+    """``send`` adding ``DPoP-Nonce`` to the response's headers (RFC 9449 §8.2)."""
+    header = (b"dpop-nonce", nonce.encode("latin-1"))
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        await send(message)
+
+    return sending
 
 
 async def _misconfigured(

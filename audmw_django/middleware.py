@@ -44,6 +44,8 @@ ProcessView = Callable[
 _JUDGED = "_audmw_judged"
 # A refusal raised inside the view (DRF's classes), answered by the middleware on the way out.
 _REFUSED = "_audmw_refused"
+# The DPoP nonce an accepted request's answer carries (RFC 9449 §8.2), when there is one.
+_NONCE = "_audmw_dpop_nonce"
 
 _VIEWS_SIZE = 1024
 
@@ -177,7 +179,12 @@ class AudienceMiddleware:
     def _answered(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """The core's answer for a refusal raised inside the view, else the view's response."""
         error = getattr(request, _REFUSED, None)
-        return self.refuse(request, error) if isinstance(error, AuthError) else response
+        if isinstance(error, AuthError):
+            return self.refuse(request, error)
+        nonce = getattr(request, _NONCE, None)
+        if nonce is not None:
+            response["DPoP-Nonce"] = nonce
+        return response
 
     def _process_view_sync(
         self,
@@ -206,6 +213,7 @@ class AudienceMiddleware:
             judged = self._judge(request, view, config)
             if judged is not None:
                 _accept(request, config.guard.authorize(*judged), config)
+                _remember_nonce(request, judged[0], config)
         except AuthError as error:
             return self.refuse(request, error)
         return None
@@ -218,6 +226,7 @@ class AudienceMiddleware:
             judged = self._judge(request, view, config)
             if judged is not None:
                 _accept(request, await config.guard.authorize_async(*judged), config)
+                _remember_nonce(request, judged[0], config)
         except AuthError as error:
             return self.refuse(request, error)
         return None
@@ -258,6 +267,13 @@ def remember_refusal(request: HttpRequest, error: AuthError) -> None:
 def _unresolved(request: HttpRequest) -> bool:
     """No view was judged and the URL did not resolve (a 404, or a response from below)."""
     return not getattr(request, _JUDGED, False) and request.resolver_match is None
+
+
+def _remember_nonce(request: HttpRequest, incoming: IncomingRequest, config: Config) -> None:
+    if config.guard.issues_nonces:
+        nonce = config.guard.fresh_nonce(incoming)
+        if nonce is not None:
+            setattr(request, _NONCE, nonce)
 
 
 def _accept(request: HttpRequest, token: AccessToken, config: Config) -> None:

@@ -265,10 +265,21 @@ class AudmwState:
                 if content_type and is_form(content_type):
                     incoming = _read_form(req, incoming)
                 token = guard.authorize(incoming, needed)
+                if guard.issues_nonces:
+                    g.audmw_dpop_nonce = guard.fresh_nonce(incoming)
         except AuthError as error:
             g.access_token = None
             raise self.extension.refusal(error, guard.answer(error)) from None
         g.access_token = token
+
+    @staticmethod
+    def add_nonce(response: Response) -> Response:
+        """The ``after_request`` function: ``DPoP-Nonce`` on an accepted request's answer
+        when its proof used the previous nonce (RFC 9449 §8.2)."""
+        nonce = g.get("audmw_dpop_nonce")
+        if nonce is not None:
+            response.headers["DPoP-Nonce"] = nonce
+        return response
 
     def view(self, req: Request) -> View | None:
         endpoint, method = req.endpoint, req.method
@@ -319,6 +330,9 @@ class Audmw:
             functions.remove(previous.check_request)
         # First, so that no other before_request function runs for a refused request.
         functions.insert(0, state.check_request)
+        after = app.after_request_funcs.setdefault(None, [])
+        if AudmwState.add_nonce not in after:
+            after.append(AudmwState.add_nonce)
         app.extensions[EXTENSION_KEY] = state
         return state
 

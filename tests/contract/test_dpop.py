@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ PATH = "/reports/1"
 SCOPES = ["reports:read"]
 PROXY = "127.0.0.2"
 PUBLIC = "https://api.example.com"
+NONCE_LIFETIME = 5  # seconds: short, so that one test sees the nonce rotate
 FORWARDED = [("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "api.example.com")]
 
 
@@ -46,6 +48,7 @@ class DPoPFleet:
             "AUDMW_DPOP": "allowed",
             "AUDMW_DPOP_NONCE": "true",
             "AUDMW_DPOP_NONCE_SECRET": "contract-nonce-secret-of-32-bytes!",
+            "AUDMW_DPOP_NONCE_LIFETIME": str(NONCE_LIFETIME),
             "AUDMW_REPLAY_STORE": redis_url,
             "AUDMW_TRUSTED_PROXIES": PROXY,
             "AUDMW_ORIGINS": f"{PUBLIC}, http://127.0.0.1:{{port}}",
@@ -274,3 +277,30 @@ def test_a_forged_host_is_refused(fleet: DPoPFleet, adapter: str, key: DPoPKey, 
     )
     assert forged.status in (400, 401), forged
     assert not _view_ran(forged)
+
+
+def test_after_a_rotation_the_old_nonce_counts_and_the_answer_brings_the_new_one(
+    fleet: DPoPFleet, key: DPoPKey, token: str
+) -> None:
+    def learn(adapter: str) -> str:
+        url = f"http://127.0.0.1:{fleet.get(adapter).port}{PATH}"
+        proof = key.proof("GET", url, token)  # no nonce: the answer says the current one
+        answer = fleet.send(adapter, [("Authorization", f"DPoP {token}"), ("DPoP", proof)])
+        return answer.headers["dpop-nonce"]
+
+    old = learn(ADAPTERS[0])
+    deadline = time.monotonic() + 4 * NONCE_LIFETIME
+    while (new := learn(ADAPTERS[0])) == old:
+        assert time.monotonic() < deadline, "the nonce never rotated"
+        time.sleep(0.25)
+    for adapter in ADAPTERS:
+        url = f"http://127.0.0.1:{fleet.get(adapter).port}{PATH}"
+        proof = key.proof("GET", url, token, nonce=old)
+        answer = fleet.send(adapter, [("Authorization", f"DPoP {token}"), ("DPoP", proof)])
+        assert answer.status == 200, (adapter, answer)
+        assert answer.headers.get("dpop-nonce") == new, adapter
+        # With the current nonce, no header: nothing new to learn.
+        proof = key.proof("GET", url, token, nonce=new)
+        answer = fleet.send(adapter, [("Authorization", f"DPoP {token}"), ("DPoP", proof)])
+        assert answer.status == 200, (adapter, answer)
+        assert "dpop-nonce" not in answer.headers, adapter

@@ -435,3 +435,31 @@ def test_a_websocket_handshake_proof_names_the_https_url(
     token = issuer.mint(aud=AUDIENCE, dpop=client_key)
     proof = client_key.proof("GET", URL, token)
     guard.authorize(request(f"DPoP {token}", (proof,), scheme="wss"))
+
+
+def test_a_proof_with_the_previous_nonce_gets_the_new_one(
+    issuer: LocalIssuer, client_key: DPoPKey
+) -> None:
+    from audmw.dpop import ProofChecker
+
+    now = [2_000_000.0]
+    settings = Settings(
+        issuer=issuer.issuer,
+        audience=AUDIENCE,
+        origins="https://api.example.com",
+        dpop_nonce=True,
+        dpop_nonce_lifetime=60,
+    )
+    checker = ProofChecker(settings, clock=lambda: now[0])
+    token = issuer.mint(aud=AUDIENCE, dpop=client_key)
+    old = checker.current_nonce()
+
+    def incoming(nonce: str) -> IncomingRequest:
+        proof = client_key.proof("GET", URL, token, nonce=nonce, iat=now[0])
+        return request(f"DPoP {token}", (proof,))
+
+    checker.check(incoming(old), token.encode(), client_key.thumbprint)
+    assert checker.fresh_nonce(incoming(old)) is None  # current: nothing to send
+    now[0] += 60
+    checker.check(incoming(old), token.encode(), client_key.thumbprint)  # still accepted
+    assert checker.fresh_nonce(incoming(old)) == checker.current_nonce() != old
