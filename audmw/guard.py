@@ -9,6 +9,7 @@ hit call ``lookup`` and, on a miss, ``verify_async`` themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from audmw import diagnostics
@@ -22,6 +23,7 @@ from audmw.bearer import (
 )
 from audmw.decision import View, decide
 from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.metadata import ResourceMetadata
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
@@ -57,6 +59,11 @@ class Guard:
         self.cache = self.validator.cache
         self.paths = PathRules(settings.rules, settings.exempt_paths)
         self._path_rules = bool(settings.rules or settings.exempt_paths)
+        self.metadata: ResourceMetadata | None = (
+            ResourceMetadata(settings) if settings.resource is not None else None
+        )
+        """The RFC 9728 metadata of ``settings.resource``; None when no resource is set."""
+        self._metadata_url = self.metadata.url if self.metadata is not None else None
         self._preflight = settings.cors_preflight
         self.wants_url = False
         """Whether a check needs the request's absolute URL (scheme and host); adapters
@@ -205,7 +212,22 @@ class Guard:
 
     def answer(self, error: AuthError) -> Answer:
         """Status, headers and JSON body of a refusal (RFC 6750 and friends)."""
-        return answer(error, self.settings.realm)
+        return answer(error, self.settings.realm, self._metadata_url)
+
+    def metadata_answer(
+        self, method: str, path: str, requirements: Callable[[], Iterable[Requirement | None]]
+    ) -> Answer | None:
+        """The metadata document when the request asks for it (GET or HEAD of a well-known
+        path of the resource), else None: the request goes on to the token check.
+
+        The document is served before any token check and never reads the token.
+        ``requirements`` lists the requirements the app's routes carry (read only when the
+        document is asked for): ``scopes_supported`` defaults to their scopes.
+        """
+        metadata = self.metadata
+        if metadata is None or not metadata.serves(method, path):
+            return None
+        return metadata.answer(requirements())
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -1,0 +1,140 @@
+"""Protected-resource metadata (RFC 9728): the document, where it is served, and its URL.
+
+The core builds the document and its answer as it builds refusals (``audmw.answer``);
+adapters only serve it, before any token check, at the two well-known locations of the
+resource: ``/.well-known/oauth-protected-resource`` with the resource's path inserted
+(§3.1), and the same name at the root. Every challenge names the first one in its
+``resource_metadata`` parameter (§5.1).
+
+Members come from the settings through the functions of ``MEMBERS``: one function per part
+of the library, each returning the members it owns (None or an empty list leaves a member
+out). A new part of the library that advertises something (proof-of-possession algorithms,
+authentication levels, authorization-details types) adds one function there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from audmw.answer import Answer
+from audmw.requirements import Requirement
+from audmw.settings import Settings
+
+__all__ = [
+    "MEMBERS",
+    "WELL_KNOWN",
+    "ResourceMetadata",
+    "document",
+    "metadata_url",
+    "scopes_of",
+    "well_known_path",
+]
+
+WELL_KNOWN = "/.well-known/oauth-protected-resource"
+# The document changes only when the app is deployed again.
+_CACHE_CONTROL = "public, max-age=3600"
+_SERVED_METHODS = frozenset({"GET", "HEAD"})
+
+Member = Callable[[Settings, tuple[str, ...]], Mapping[str, Any]]
+"""A function from the settings and the scopes the app's routes require to members of the
+document (None or an empty list: left out)."""
+
+
+def well_known_path(resource: str) -> str:
+    """The path of the metadata of ``resource`` on its host (RFC 9728 §3.1): the well-known
+    name inserted between the host and the resource's path, a lone ``/`` path dropped."""
+    path = urlsplit(resource).path
+    return WELL_KNOWN + ("" if path == "/" else path)
+
+
+def metadata_url(resource: str) -> str:
+    """The URL of the metadata of ``resource``, as ``resource_metadata`` names it."""
+    parts = urlsplit(resource)
+    return f"{parts.scheme}://{parts.netloc}{well_known_path(resource)}"
+
+
+def scopes_of(requirements: Iterable[Requirement | None]) -> tuple[str, ...]:
+    """Every scope the ``requirements`` name (all-of and any-of alike), sorted."""
+    scopes: set[str] = set()
+    for requirement in requirements:
+        if requirement is not None:
+            scopes.update(requirement.all_of)
+            for group in requirement.any_of:
+                scopes.update(group)
+    return tuple(sorted(scopes))
+
+
+def _resource_members(settings: Settings, route_scopes: tuple[str, ...]) -> Mapping[str, Any]:
+    """The members every protected resource has: who issues its tokens, for which scopes."""
+    scopes = settings.scopes_supported
+    if scopes is None:
+        rules = (rule.requirement for rule in settings.rules)
+        scopes = tuple(sorted({*route_scopes, *scopes_of(rules)}))
+    return {
+        "authorization_servers": list(settings.metadata_authorization_servers),
+        "scopes_supported": list(scopes),
+        "bearer_methods_supported": list(settings.bearer_methods_supported),
+        "resource_name": settings.resource_name,
+        "resource_documentation": settings.resource_documentation,
+    }
+
+
+MEMBERS: tuple[Member, ...] = (_resource_members,)
+"""The functions the document's members come from, in the order they appear."""
+
+
+def _present(value: Any) -> bool:
+    # RFC 9728 §2: a member with no value is left out, never sent empty.
+    return value is not None and value != [] and value != ""
+
+
+def document(settings: Settings, route_scopes: Iterable[str] = ()) -> dict[str, Any]:
+    """The metadata document of ``settings.resource``; ``route_scopes`` are the scopes the
+    app's routes require (the default of ``scopes_supported``)."""
+    if settings.resource is None:
+        raise ValueError("the settings name no resource")
+    scopes = tuple(sorted(set(route_scopes)))
+    found: dict[str, Any] = {"resource": settings.resource}  # §3.3: exactly as configured
+    for member in MEMBERS:
+        for name, value in member(settings, scopes).items():
+            if _present(value) and name not in found:
+                found[name] = value
+    return found
+
+
+class ResourceMetadata:
+    """The metadata of one configured resource: where it is served, and its answer."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.resource is None:
+            raise ValueError("the settings name no resource")
+        self.settings = settings
+        self.resource: str = settings.resource
+        self.url = metadata_url(self.resource)
+        """What every challenge names in ``resource_metadata``."""
+        self.paths = frozenset({well_known_path(self.resource), WELL_KNOWN})
+        """The request paths (as the app's router sees them) the document is served at."""
+        self._answers: dict[tuple[str, ...], Answer] = {}
+
+    def serves(self, method: str, path: str) -> bool:
+        """Whether a request for ``path`` asks for the document."""
+        return path in self.paths and method in _SERVED_METHODS
+
+    def answer(self, requirements: Iterable[Requirement | None] = ()) -> Answer:
+        """200 with the document; ``requirements`` are those the app's routes carry. (For a
+        HEAD request the server leaves the body out, as for any other answer.)"""
+        scopes = scopes_of(requirements) if self.settings.scopes_supported is None else ()
+        found = self._answers.get(scopes)
+        if found is None:
+            body = json.dumps(document(self.settings, scopes)).encode()
+            headers = (
+                ("Content-Type", "application/json"),
+                ("Cache-Control", _CACHE_CONTROL),
+            )
+            found = Answer(200, headers, body)
+            if len(self._answers) < 8:  # the app's routes change rarely; the memo stays small
+                self._answers[scopes] = found
+        return found
