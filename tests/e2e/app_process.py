@@ -37,13 +37,14 @@ class AppProcess:
         *,
         settings: Mapping[str, str] | None = None,
         ready_path: str = "/public",
+        port: int | None = None,
     ) -> None:
         self.name = name
         self.issuer = issuer
         # AUDMW_<NAME> of the app besides the issuer and the short waits.
         self.settings = dict(settings) if settings is not None else {"AUDIENCE": API}
         self.ready_path = ready_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None

@@ -62,7 +62,15 @@ class MemoryStorage:
         self.client_info = client_info
 
 
-def call_tool(url: str, issuer: str, name: str, arguments: dict[str, Any]) -> tuple[Any, str]:
+def call_tool(
+    url: str,
+    issuer: str,
+    name: str,
+    arguments: dict[str, Any],
+    *,
+    client_id: str = CLIENT_ID,
+    client_secret: str = CLIENT_SECRET,
+) -> tuple[Any, str]:
     """Call a tool the way an MCP client does from scratch; the result and the token used."""
     storage = MemoryStorage()
 
@@ -70,8 +78,8 @@ def call_tool(url: str, issuer: str, name: str, arguments: dict[str, Any]) -> tu
         auth = ClientCredentialsOAuthProvider(
             server_url=url,
             storage=storage,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
+            client_id=client_id,
+            client_secret=client_secret,
             issuer=issuer,
         )
         async with (
