@@ -128,3 +128,20 @@ def test_without_a_resource_nothing_is_served_and_challenges_are_unchanged(
         response = client.get("/.well-known/oauth-protected-resource")
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_example_apps_serve_the_document_when_the_resource_is_set(
+    issuer: LocalIssuer,
+) -> None:
+    from example_apps import fastapi_app, starlette_app
+
+    settings = Settings(issuer=issuer.issuer, resource="https://api.example.com")
+    for module in (starlette_app, fastapi_app):
+        with TestClient(module.create_app(settings)) as client:
+            document = client.get("/.well-known/oauth-protected-resource").json()
+        assert document == {
+            "resource": "https://api.example.com",
+            "authorization_servers": [issuer.issuer],
+            "scopes_supported": ["admin", "read:messages", "write:messages"],
+            "bearer_methods_supported": ["header"],
+        }, module.__name__
