@@ -14,10 +14,16 @@ authentication levels, authorization-details types) adds one function there.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audmw.answer import Answer
 from audmw.requirements import Requirement
@@ -100,9 +106,39 @@ def document(settings: Settings, route_scopes: Iterable[str] = ()) -> dict[str, 
     found: dict[str, Any] = {"resource": settings.resource}  # §3.3: exactly as configured
     for member in MEMBERS:
         for name, value in member(settings, scopes).items():
-            if _present(value) and name not in found:
+            if _present(value) and name not in found and name != "signed_metadata":
                 found[name] = value
+    if settings.metadata_signing_key is not None:
+        found["signed_metadata"] = signed_metadata(settings, found)
     return found
+
+
+def signed_metadata(settings: Settings, members: Mapping[str, Any]) -> str:
+    """RFC 9728 §2.2: the members as the claims of a JWT signed with the metadata key, with
+    ``iss`` the resource (the party attesting them) and ``kid`` the key's RFC 7638
+    thumbprint."""
+    pem, alg = settings.metadata_signing_key, settings.metadata_signing_alg
+    if pem is None or alg is None:
+        raise ValueError("the settings name no metadata signing key")
+    key = load_pem_private_key(pem, password=None)
+    public = json.loads(jwt.get_algorithm_by_name(alg).to_jwk(key.public_key()))
+    claims = {**members, "iss": settings.resource, "iat": int(time.time())}
+    headers = {"kid": _thumbprint(public)}
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)  # type: ignore[arg-type]
+
+
+def _thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 SHA-256 thumbprint of a public JWK."""
+    required = {
+        "RSA": ("e", "kty", "n"),
+        "EC": ("crv", "kty", "x", "y"),
+        "OKP": ("crv", "kty", "x"),
+    }
+    canonical = json.dumps(
+        {name: jwk[name] for name in required[jwk["kty"]]}, separators=(",", ":"), sort_keys=True
+    )
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class ResourceMetadata:

@@ -70,6 +70,7 @@ AUTHORIZATION_HEADER = "authorization"
 # Letters, digits and '-': a name with '_' shares its WSGI/CGI key (HTTP_X_Y) with the '-' one.
 _HEADER_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _DECLARATION = "audmw"  # the key of a field's metadata that holds its Setting
+_CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 # RFC 6750 §3 scope tokens: %x21 / %x23-5B / %x5D-7E.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
@@ -318,6 +319,50 @@ def _bearer_methods(value: Any, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(methods))
 
 
+def _signing_key(value: Any, name: str) -> bytes | None:
+    """A PEM private key (RSA of 2048 bits or more, EC P-256/384/521, Ed25519)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes):
+        raise ConfigurationError(f"audmw: {name} must be a PEM private key (text or bytes)")
+    signing_algorithm(value, None, name)  # refuses what cannot sign
+    return value
+
+
+def signing_algorithm(pem: bytes, alg: str | None, name: str = "metadata_signing_key") -> str:
+    """The JWS algorithm ``pem`` (a private key) signs with: ``alg`` when it fits the key,
+    else the key's usual one (RS256, ES256/384/512, EdDSA)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ConfigurationError(f"audmw: {name} is not an unencrypted PEM private key") from None
+    fits: tuple[str, ...]
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < 2048:
+            raise ConfigurationError(f"audmw: {name} is a {key.key_size}-bit RSA key; use 2048+")
+        fits = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _CURVE_ALGORITHMS:
+        fits = (_CURVE_ALGORITHMS[key.curve.name],)
+    elif isinstance(key, ed25519.Ed25519PrivateKey):
+        fits = ("EdDSA",)
+    else:
+        raise ConfigurationError(
+            f"audmw: {name} must be an RSA, EC (P-256, P-384, P-521) or Ed25519 private key"
+        )
+    if alg is None:
+        return fits[0]
+    if alg not in fits:
+        raise ConfigurationError(
+            f"audmw: metadata_signing_alg {alg!r} does not fit {name}; use {' or '.join(fits)}"
+        )
+    return alg
+
+
 ClaimValue = str | int | float | bool
 
 
@@ -564,6 +609,19 @@ class Settings:
         _bearer_methods,
         "`bearer_methods_supported` in the metadata: `header`, or nothing to leave it out",
     )
+    metadata_signing_key: bytes | None = _declare(
+        None,
+        _signing_key,
+        "a PEM private key: the metadata then carries `signed_metadata`, a JWT of its members "
+        "signed with it (`iss` the resource)",
+        shown=False,
+    )
+    metadata_signing_alg: str | None = _declare(
+        None,
+        optional_text,
+        "the algorithm of `signed_metadata`",
+        default_text="the key's (RS256, ES256/384/512, EdDSA)",
+    )
 
     def __init__(self, **options: Any) -> None:
         """Keyword arguments by setting name, each in any form its parser takes."""
@@ -621,6 +679,16 @@ class Settings:
                 "identifier as it appears in the token's 'aud', e.g. https://api.example.com. "
                 "Without it, a token your provider issued for any other API would be accepted "
                 "(setting only resource= makes it the audience)"
+            )
+        if self.metadata_signing_key is not None:
+            object.__setattr__(
+                self,
+                "metadata_signing_alg",
+                signing_algorithm(self.metadata_signing_key, self.metadata_signing_alg),
+            )
+        elif self.metadata_signing_alg is not None:
+            raise ConfigurationError(
+                "audmw: metadata_signing_alg is set but no metadata_signing_key to sign with"
             )
         if self.resource is not None and not self.metadata_authorization_servers:
             raise ConfigurationError(

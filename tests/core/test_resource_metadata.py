@@ -318,3 +318,54 @@ def test_a_token_for_another_resource_names_it_and_the_fix(
     with caplog.at_level(logging.INFO, logger="audmw"):
         diagnostics.log_refusal(raised.value)
     assert "resource=https://api.example.com/mcp" in caplog.text
+
+
+# -- signed metadata ------------------------------------------------------------------------
+
+
+def _pem(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def test_signed_metadata_carries_the_members_signed_with_the_configured_key() -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    found = settings(resource=API, resource_name="Example", metadata_signing_key=_pem(key).decode())
+    assert found.metadata_signing_alg == "ES256"
+    assert "BEGIN" not in repr(found)
+    body = json.loads(ResourceMetadata(found).answer([Requirement.of(all_of=["a"])]).body)
+    signed = body.pop("signed_metadata")
+    header = jwt.get_unverified_header(signed)
+    assert header["alg"] == "ES256"
+    assert header["kid"]
+    claims = jwt.decode(signed, key.public_key(), algorithms=["ES256"])
+    assert claims.pop("iss") == API
+    assert isinstance(claims.pop("iat"), int)
+    assert claims == body  # the same members, no more
+
+
+def test_a_signing_key_that_cannot_sign_is_refused() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    with pytest.raises(ConfigurationError, match="not an unencrypted PEM private key"):
+        settings(resource=API, metadata_signing_key="-----BEGIN nothing")
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    with pytest.raises(ConfigurationError, match="1024-bit RSA key"):
+        settings(resource=API, metadata_signing_key=_pem(weak))
+    p256 = _pem(ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(ConfigurationError, match="does not fit"):
+        settings(resource=API, metadata_signing_key=p256, metadata_signing_alg="RS256")
+    with pytest.raises(ConfigurationError, match="no metadata_signing_key"):
+        settings(resource=API, metadata_signing_alg="ES256")
+
+
+def test_without_a_signing_key_there_is_no_signed_metadata() -> None:
+    assert "signed_metadata" not in document(settings(resource=API))
