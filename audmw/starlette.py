@@ -496,7 +496,8 @@ class AudienceMiddleware:
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
         request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
-        if guard.metadata is not None and kind == "http":
+        metadata = guard.metadata
+        if metadata is not None and kind == "http" and request.path in metadata.paths:
             served = guard.metadata_answer(
                 request.method, request.path, functools.partial(self._route_requirements, scope)
             )
