@@ -27,8 +27,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 
-from audmw import Settings
-from audmw.examples.starlette_app import configure_logging
+from audmw import Settings, log_refusals
 from audmw.starlette import AudienceMiddleware
 
 __all__ = ["MCP_PATH", "TOOLS_SCOPE", "create_app", "create_server", "main"]
@@ -81,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    configure_logging()
     app = create_app(default_settings(args.port))
+    # After the SDK configured logging: its handler, if any, then carries audmw's lines too.
+    log_refusals()  # the audmw logger's refusals (reason=...), one line each on stderr
     print(f"audmw example MCP server on http://{args.host}:{args.port}{MCP_PATH}", file=sys.stderr)
     for received in (signal.SIGINT, signal.SIGTERM):
         signal.signal(received, lambda number, frame: sys.exit(0))
