@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from audmw import diagnostics
-from audmw.answer import Answer, answer
+from audmw.answer import Answer, answer, challenge
 from audmw.bearer import (
     bearer_credentials,
     check_b64token,
@@ -213,6 +213,11 @@ class Guard:
     def answer(self, error: AuthError) -> Answer:
         """Status, headers and JSON body of a refusal (RFC 6750 and friends)."""
         return answer(error, self.settings.realm, self._metadata_url)
+
+    def challenge(self, error: AuthError) -> str | None:
+        """The ``WWW-Authenticate`` value of ``answer(error)``, for a framework that sends
+        its own 401 with a challenge the library supplies (DRF's ``authenticate_header``)."""
+        return challenge(error, self.settings.realm, self._metadata_url)
 
     def metadata_answer(
         self, method: str, path: str, requirements: Callable[[], Iterable[Requirement | None]]
