@@ -223,7 +223,8 @@ class Guard:
         self, method: str, path: str, requirements: Callable[[], Iterable[Requirement | None]]
     ) -> Answer | None:
         """The metadata document when the request asks for it (GET or HEAD of a well-known
-        path of the resource), else None: the request goes on to the token check.
+        path of the resource; OPTIONS: its CORS preflight), else None: the request goes on
+        to the token check.
 
         The document is served before any token check and never reads the token.
         ``requirements`` lists the requirements the app's routes carry (read only when the
@@ -232,7 +233,9 @@ class Guard:
         metadata = self.metadata
         if metadata is None or not metadata.serves(method, path):
             return None
-        return metadata.answer(requirements())
+        if method == "OPTIONS":
+            return metadata.answer(method=method)
+        return metadata.answer(requirements(), method)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -42,7 +42,20 @@ __all__ = [
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 # The document changes only when the app is deployed again.
 _CACHE_CONTROL = "public, max-age=3600"
-_SERVED_METHODS = frozenset({"GET", "HEAD"})
+_SERVED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Browser-based clients (MCP inspectors) read the document from other origins. It is public
+# and sent without credentials, so any origin may read it; "*" never allows credentials.
+_CORS = (("Access-Control-Allow-Origin", "*"),)
+_PREFLIGHT = Answer(
+    204,
+    (
+        *_CORS,
+        ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+        ("Access-Control-Allow-Headers", "*"),
+        ("Access-Control-Max-Age", "86400"),
+    ),
+    b"",
+)
 
 Member = Callable[[Settings, tuple[str, ...]], Mapping[str, Any]]
 """A function from the settings and the scopes the app's routes require to members of the
@@ -159,9 +172,14 @@ class ResourceMetadata:
         """Whether a request for ``path`` asks for the document."""
         return path in self.paths and method in _SERVED_METHODS
 
-    def answer(self, requirements: Iterable[Requirement | None] = ()) -> Answer:
+    def answer(
+        self, requirements: Iterable[Requirement | None] = (), method: str = "GET"
+    ) -> Answer:
         """200 with the document; ``requirements`` are those the app's routes carry. (For a
-        HEAD request the server leaves the body out, as for any other answer.)"""
+        HEAD request the server leaves the body out, as for any other answer.) An OPTIONS
+        request gets the CORS preflight answer: the document is readable from any origin."""
+        if method == "OPTIONS":
+            return _PREFLIGHT
         scopes = scopes_of(requirements) if self.settings.scopes_supported is None else ()
         found = self._answers.get(scopes)
         if found is None:
@@ -169,6 +187,7 @@ class ResourceMetadata:
             headers = (
                 ("Content-Type", "application/json"),
                 ("Cache-Control", _CACHE_CONTROL),
+                *_CORS,
             )
             found = Answer(200, headers, body)
             if len(self._answers) < 8:  # the app's routes change rarely; the memo stays small

@@ -56,11 +56,22 @@ def check_document(fetch: Fetch, issuer: LocalIssuer) -> None:
             assert status == 200, (path, status, body)
             assert found["content-type"] == "application/json", path
             assert found["cache-control"] == "public, max-age=3600", path
+            assert found["access-control-allow-origin"] == "*", path
             assert "www-authenticate" not in found
             assert body == expected_document(issuer), (path, body)
         status, found, _ = fetch("HEAD", path, {})
         assert status == 200
         assert found["content-type"] == "application/json"
+        preflight = {
+            "Origin": "https://inspector.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "mcp-protocol-version",
+        }
+        status, found, body = fetch("OPTIONS", path, preflight)
+        assert status == 204, (path, status, body)
+        assert found["access-control-allow-origin"] == "*"
+        assert found["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
+        assert "access-control-allow-credentials" not in found
 
 
 def check_deny_by_default(fetch: Fetch) -> None:
@@ -69,6 +80,7 @@ def check_deny_by_default(fetch: Fetch) -> None:
     for method, path in [
         ("POST", WELL_KNOWN),
         ("DELETE", INSERTED),
+        ("OPTIONS", "/api/me"),
         ("GET", WELL_KNOWN + "/other"),
         ("GET", INSERTED + "/"),
         ("GET", "/.well-known/oauth-authorization-server"),

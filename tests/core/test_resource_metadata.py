@@ -156,8 +156,11 @@ def test_served_only_for_get_and_head_of_the_exact_paths() -> None:
     metadata = ResourceMetadata(settings(resource=API + "/mcp"))
     assert metadata.serves("GET", WELL_KNOWN + "/mcp")
     assert metadata.serves("HEAD", WELL_KNOWN)
+    assert metadata.serves("OPTIONS", WELL_KNOWN)
     for method, path in [
         ("POST", WELL_KNOWN),
+        ("PUT", WELL_KNOWN),
+        ("OPTIONS", "/mcp"),
         ("GET", WELL_KNOWN + "/"),
         ("GET", WELL_KNOWN + "/mcp/"),
         ("GET", WELL_KNOWN + "/other"),
@@ -192,6 +195,7 @@ def test_the_document_exactly() -> None:
     assert dict(served.headers) == {
         "Content-Type": "application/json",
         "Cache-Control": "public, max-age=3600",
+        "Access-Control-Allow-Origin": "*",
     }
     assert served.body == (
         b'{"resource": "https://api.example.com/mcp", '
@@ -369,3 +373,13 @@ def test_a_signing_key_that_cannot_sign_is_refused() -> None:
 
 def test_without_a_signing_key_there_is_no_signed_metadata() -> None:
     assert "signed_metadata" not in document(settings(resource=API))
+
+
+def test_the_preflight_lets_any_origin_read_the_document_without_credentials() -> None:
+    preflight = ResourceMetadata(settings(resource=API)).answer(method="OPTIONS")
+    assert preflight.status == 204
+    assert preflight.body == b""
+    headers = dict(preflight.headers)
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
+    assert "Access-Control-Allow-Credentials" not in headers
