@@ -59,7 +59,7 @@ _PREFLIGHT = Answer(
 
 Member = Callable[[Settings, tuple[str, ...]], Mapping[str, Any]]
 """A function from the settings and the scopes the app's routes require to members of the
-document (None or an empty list: left out)."""
+document (None, an empty string or an empty list: left out). Lists may be tuples."""
 
 
 def well_known_path(resource: str) -> str:
@@ -107,7 +107,9 @@ MEMBERS: tuple[Member, ...] = (_resource_members,)
 
 def _present(value: Any) -> bool:
     # RFC 9728 §2: a member with no value is left out, never sent empty.
-    return value is not None and value != [] and value != ""
+    if isinstance(value, (str, list, tuple, dict)):
+        return len(value) > 0
+    return value is not None
 
 
 def document(settings: Settings, route_scopes: Iterable[str] = ()) -> dict[str, Any]:

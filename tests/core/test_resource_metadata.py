@@ -234,13 +234,21 @@ def test_the_resource_is_byte_identical_in_the_document() -> None:
 
 def test_another_part_of_the_library_adds_members(monkeypatch: pytest.MonkeyPatch) -> None:
     def proofs(found: Settings, scopes: tuple[str, ...]) -> dict[str, object]:
-        return {"dpop_signing_alg_values_supported": ["ES256"], "resource": "ignored", "x": []}
+        return {
+            "dpop_signing_alg_values_supported": ["ES256"],
+            "dpop_bound_access_tokens_required": False,
+            "resource": "ignored",
+            "x": [],
+            "y": (),
+            "z": "",
+        }
 
     monkeypatch.setattr("audmw.metadata.MEMBERS", (*MEMBERS, proofs))
     found = document(settings(resource=API))
     assert found["dpop_signing_alg_values_supported"] == ["ES256"]
     assert found["resource"] == API  # the identifier is never replaced
-    assert "x" not in found
+    assert found["dpop_bound_access_tokens_required"] is False  # a value, kept
+    assert not {"x", "y", "z"} & found.keys()
 
 
 # -- challenges -----------------------------------------------------------------------------
