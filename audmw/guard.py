@@ -9,7 +9,7 @@ hit call ``lookup`` and, on a miss, ``verify_async`` themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from audmw import diagnostics
@@ -220,22 +220,26 @@ class Guard:
         return challenge(error, self.settings.realm, self._metadata_url)
 
     def metadata_answer(
-        self, method: str, path: str, requirements: Callable[[], Iterable[Requirement | None]]
+        self,
+        method: str,
+        path: str,
+        requirements: Callable[[], Iterable[Requirement | None]],
+        routes_version: Hashable = None,
     ) -> Answer | None:
         """The metadata document when the request asks for it (GET or HEAD of a well-known
         path of the resource; OPTIONS: its CORS preflight), else None: the request goes on
         to the token check.
 
         The document is served before any token check and never reads the token.
-        ``requirements`` lists the requirements the app's routes carry (read only when the
-        document is asked for): ``scopes_supported`` defaults to their scopes.
+        ``requirements`` lists the requirements the app's routes carry: ``scopes_supported``
+        defaults to their scopes. It is read when the document is first asked for, and again
+        only when ``routes_version`` (something that changes when routes are added) differs
+        from the last one, so that clients cannot make the app walk its routes at will.
         """
         metadata = self.metadata
         if metadata is None or not metadata.serves(method, path):
             return None
-        if method == "OPTIONS":
-            return metadata.answer(method=method)
-        return metadata.answer(requirements(), method)
+        return metadata.answer_for(method, requirements, routes_version)
 
     # -- helpers -------------------------------------------------------------------------------
 

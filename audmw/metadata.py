@@ -18,7 +18,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -169,10 +169,29 @@ class ResourceMetadata:
         self.paths = frozenset({well_known_path(self.resource), WELL_KNOWN})
         """The request paths (as the app's router sees them) the document is served at."""
         self._answers: dict[tuple[str, ...], Answer] = {}
+        self._last: tuple[Hashable, Answer] | None = None
 
     def serves(self, method: str, path: str) -> bool:
         """Whether a request for ``path`` asks for the document."""
         return path in self.paths and method in _SERVED_METHODS
+
+    def answer_for(
+        self,
+        method: str,
+        requirements: Callable[[], Iterable[Requirement | None]],
+        routes_version: Hashable = None,
+    ) -> Answer:
+        """``answer``, reading ``requirements`` only when ``routes_version`` is None or
+        differs from the one of the last answer."""
+        if method == "OPTIONS":
+            return _PREFLIGHT
+        last = self._last
+        if routes_version is not None and last is not None and last[0] == routes_version:
+            return last[1]
+        found = self.answer(requirements(), method)
+        if routes_version is not None:
+            self._last = (routes_version, found)
+        return found
 
     def answer(
         self, requirements: Iterable[Requirement | None] = (), method: str = "GET"

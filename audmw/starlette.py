@@ -498,8 +498,12 @@ class AudienceMiddleware:
         request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
         metadata = guard.metadata
         if metadata is not None and kind == "http" and request.path in metadata.paths:
+            routes = self._routes_for(scope)
             served = guard.metadata_answer(
-                request.method, request.path, functools.partial(self._route_requirements, scope)
+                request.method,
+                request.path,
+                functools.partial(_requirements_of, routes),
+                (id(routes), len(routes)) if routes is not None else None,
             )
             if served is not None:
                 await _send_answer(served, send)
@@ -560,11 +564,6 @@ class AudienceMiddleware:
             self._paths[key] = requirement
         return requirement
 
-    def _route_requirements(self, scope: Scope) -> list[Requirement | None]:
-        """What the app's routes require, for the resource metadata's ``scopes_supported``."""
-        routes = self._routes_for(scope)
-        return list(route_requirements(routes)) if routes is not None else []
-
     def _routes_for(self, scope: Scope) -> Sequence[BaseRoute] | None:
         if self._routes is not None:
             return self._routes
@@ -607,6 +606,11 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+def _requirements_of(routes: Sequence[BaseRoute] | None) -> list[Requirement | None]:
+    """What ``routes`` require, for the resource metadata's ``scopes_supported``."""
+    return list(route_requirements(routes)) if routes is not None else []
 
 
 def _raw_headers(answer: Answer) -> list[tuple[bytes, bytes]]:

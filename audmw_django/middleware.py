@@ -272,7 +272,10 @@ def _metadata(request: HttpRequest) -> HttpResponse | None:
     guard = current().guard
     if guard.metadata is None:
         return None
-    served = guard.metadata_answer(request.method or "GET", request.path_info, url_requirements)
+    # The URLconf's resolver is built once per URLconf: its identity is the routes' version.
+    served = guard.metadata_answer(
+        request.method or "GET", request.path_info, url_requirements, id(get_resolver())
+    )
     if served is None:
         return None
     status, headers, body = served

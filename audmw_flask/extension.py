@@ -276,7 +276,10 @@ class AudmwState:
         guard = self.guard
         if guard.metadata is not None:
             served = guard.metadata_answer(
-                req.method, req.path, functools.partial(route_requirements, self.app)
+                req.method,
+                req.path,
+                functools.partial(route_requirements, self.app),
+                len(self.app.view_functions),
             )
             if served is not None:
                 g.access_token = None

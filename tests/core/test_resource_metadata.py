@@ -391,3 +391,22 @@ def test_the_preflight_lets_any_origin_read_the_document_without_credentials() -
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
     assert "Access-Control-Allow-Credentials" not in headers
+
+
+def test_the_routes_are_walked_again_only_when_they_changed() -> None:
+    guard = Guard(settings(resource=API))
+    walks: list[int] = []
+
+    def requirements() -> list[Requirement]:
+        walks.append(1)
+        return [Requirement.of(all_of=[f"s{len(walks)}"])]
+
+    first = guard.metadata_answer("GET", WELL_KNOWN, requirements, 1)
+    for _ in range(3):
+        assert guard.metadata_answer("GET", WELL_KNOWN, requirements, 1) is first
+    assert len(walks) == 1
+    changed = guard.metadata_answer("GET", WELL_KNOWN, requirements, 2)
+    assert changed is not None
+    assert json.loads(changed.body)["scopes_supported"] == ["s2"]
+    assert guard.metadata_answer("OPTIONS", WELL_KNOWN, requirements, 3) is not None
+    assert len(walks) == 2  # a preflight walks nothing

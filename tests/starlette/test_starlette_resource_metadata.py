@@ -145,3 +145,14 @@ def test_the_example_apps_serve_the_document_when_the_resource_is_set(
             "scopes_supported": ["admin", "read:messages", "write:messages"],
             "bearer_methods_supported": ["header"],
         }, module.__name__
+
+
+def test_a_route_added_later_adds_its_scopes(issuer: LocalIssuer) -> None:
+    settings = Settings(issuer=issuer.issuer, resource="https://api.example.com")
+    app = starlette_app(settings)
+    with TestClient(app) as client:
+        before = client.get("/.well-known/oauth-protected-resource").json()["scopes_supported"]
+        app.router.routes.append(Route("/late", require_scopes("late:scope")(endpoint())))
+        after = client.get("/.well-known/oauth-protected-resource").json()["scopes_supported"]
+    assert "late:scope" not in before
+    assert after == sorted([*before, "late:scope"])
