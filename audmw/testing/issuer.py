@@ -16,12 +16,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -182,10 +182,8 @@ class LocalIssuer:
         # Entries served after the published keys exactly as given: odd or unusable JWKs.
         self.extra_jwks: list[Any] = []
         self._current: dict[str, str] = {}
-        # The token endpoint's confidential clients (id -> secret) and the resources it
-        # issues tokens for (RFC 8707 resource -> the scopes it grants for it).
-        self.clients: dict[str, str] = {}
-        self.resources: dict[str, frozenset[str]] = {}
+        # The token endpoint's confidential clients, by client id.
+        self.clients: dict[str, _Client] = {}
         for key in keys if keys is not None else map(generate_key, FAMILIES):
             self.add_key(key, current=True)
 
@@ -313,7 +311,7 @@ class LocalIssuer:
             "jwks_uri": self.jwks_uri,
             # Listed because clients require it; only the token endpoint answers.
             "authorization_endpoint": self.origin + self.path + "/authorize",
-            "token_endpoint": self.token_endpoint,
+            "token_endpoint": self.token_url,
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "response_types_supported": ["code"],
@@ -322,45 +320,58 @@ class LocalIssuer:
         }
 
     @property
-    def token_endpoint(self) -> str:
+    def token_url(self) -> str:
         return self.origin + self.path + "/token"
 
     # -- the token endpoint ------------------------------------------------------------------
 
-    def add_client(self, client_id: str, secret: str) -> None:
-        """A confidential client of the token endpoint (client credentials grant)."""
+    def register_client(
+        self,
+        client_id: str,
+        *,
+        secret: str,
+        audiences: Iterable[str] | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> None:
+        """A confidential client of the token endpoint (client credentials grant), which may
+        ask for tokens for ``audiences`` (None: any resource) carrying at most ``scopes``
+        (None: any)."""
+        client = _Client(
+            secret,
+            None if audiences is None else frozenset(audiences),
+            None if scopes is None else frozenset(scopes),
+        )
         with self._lock:
-            self.clients[client_id] = secret
-
-    def add_resource(self, resource: str, scopes: str | Iterable[str] = ()) -> None:
-        """A resource server the token endpoint issues tokens for (``resource=``, RFC 8707),
-        granting at most ``scopes``."""
-        granted = scopes.split() if isinstance(scopes, str) else scopes
-        with self._lock:
-            self.resources[resource] = frozenset(granted)
+            self.clients[client_id] = client
 
     def token_response(
         self, form: Mapping[str, list[str]], authorization: str | None
     ) -> tuple[int, dict[str, Any]]:
         """The token endpoint's answer (status, JSON) to a client credentials request.
 
-        The token is for the one ``resource`` the client names; without one, or for a
-        resource the issuer does not know, the request is refused (``invalid_target``).
+        The token is for the one ``resource`` (RFC 8707) the client names; without one, or
+        for a resource the client may not ask for, the request is refused (``invalid_target``).
+        The token carries the asked scopes the client may have.
         """
         client_id, secret = _client_credentials(form, authorization)
         with self._lock:
-            known = self.clients.get(client_id or "")
-            resources = dict(self.resources)
-        if client_id is None or known is None or secret != known:
+            client = self.clients.get(client_id or "")
+        if client_id is None or client is None or secret != client.secret:
             return 401, {"error": "invalid_client"}
         if form.get("grant_type") != ["client_credentials"]:
             return 400, {"error": "unsupported_grant_type"}
         requested = form.get("resource", [])
-        if len(requested) != 1 or requested[0] not in resources:
+        if len(requested) != 1 or not _absolute(requested[0]):
             return 400, {"error": "invalid_target"}
         resource = requested[0]
+        if client.audiences is not None and resource not in client.audiences:
+            return 400, {"error": "invalid_target"}
         asked = " ".join(form.get("scope", [])).split()
-        granted = [scope for scope in dict.fromkeys(asked) if scope in resources[resource]]
+        granted = [
+            scope
+            for scope in dict.fromkeys(asked)
+            if client.scopes is None or scope in client.scopes
+        ]
         token = self.mint(sub=client_id, aud=resource, scopes=granted, client_id=client_id)
         answer = {"access_token": token, "token_type": "Bearer", "expires_in": 300}
         if granted:
@@ -481,6 +492,19 @@ def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, 
     signing_input = f"{b64url(json.dumps(dict(header)).encode())}.{b64url(body)}"
     signature = algorithm.sign(signing_input.encode("ascii"), algorithm.prepare_key(key))
     return f"{signing_input}.{b64url(signature)}"
+
+
+@dataclass(frozen=True)
+class _Client:
+    secret: str = field(repr=False)
+    audiences: frozenset[str] | None
+    scopes: frozenset[str] | None
+
+
+def _absolute(resource: str) -> bool:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    parts = urlsplit(resource)
+    return bool(parts.scheme and parts.netloc) and "#" not in resource
 
 
 def _client_credentials(

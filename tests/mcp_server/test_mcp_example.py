@@ -104,8 +104,6 @@ def initialize(server: AppProcess, token: str | None = None) -> httpx.Response:
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[LocalIssuer]:
     with LocalIssuer() as issuer:
-        issuer.add_client(CLIENT_ID, CLIENT_SECRET)
-        issuer.add_resource(OTHER_RESOURCE, "read:reports")
         yield issuer
 
 
@@ -113,7 +111,12 @@ def issuer() -> Iterator[LocalIssuer]:
 def server(issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     log = tmp_path_factory.mktemp("mcp") / "mcp_app.log"
     process = AppProcess("mcp_app", issuer.issuer, log, settings={}, ready_path=WELL_KNOWN)
-    issuer.add_resource(f"{process.base_url}/mcp", "notes:read")
+    issuer.register_client(
+        CLIENT_ID,
+        secret=CLIENT_SECRET,
+        audiences=[f"{process.base_url}/mcp", OTHER_RESOURCE],
+        scopes=["notes:read", "read:reports"],
+    )
     try:
         yield process.start()
     finally:
@@ -178,7 +181,7 @@ def test_a_token_the_issuer_made_for_another_resource_is_refused(
     server: AppProcess, issuer: LocalIssuer
 ) -> None:
     answer = httpx.post(
-        issuer.token_endpoint,
+        issuer.token_url,
         data={"grant_type": "client_credentials", "resource": OTHER_RESOURCE},
         auth=(CLIENT_ID, CLIENT_SECRET),
     ).json()

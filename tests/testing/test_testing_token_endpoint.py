@@ -18,13 +18,15 @@ GRANT = {"grant_type": "client_credentials"}
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[LocalIssuer]:
     with LocalIssuer() as running:
-        running.add_client("agent", "s3cret+/=")
-        running.add_resource(API, "notes:read notes:write")
+        running.register_client(
+            "agent", secret="s3cret+/=", audiences=[API], scopes=["notes:read", "notes:write"]
+        )
+        running.register_client("any", secret="x")
         yield running
 
 
 def token_request(issuer: LocalIssuer, **form: str) -> httpx.Response:
-    return httpx.post(issuer.token_endpoint, data=form, auth=("agent", "s3cret+/="))
+    return httpx.post(issuer.token_url, data=form, auth=("agent", "s3cret+/="))
 
 
 def test_a_token_for_the_resource_with_the_scopes_it_has(issuer: LocalIssuer) -> None:
@@ -50,7 +52,7 @@ def test_the_client_may_authenticate_in_the_form(issuer: LocalIssuer) -> None:
         "client_id": "agent",
         "client_secret": "s3cret+/=",
     }
-    response = httpx.post(issuer.token_endpoint, data=form)
+    response = httpx.post(issuer.token_url, data=form)
     assert response.status_code == 200
     claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
     assert claims["aud"] == API
@@ -88,14 +90,14 @@ def test_refusals(
     status: int,
     error: str,
 ) -> None:
-    response = httpx.post(issuer.token_endpoint, data=form, auth=auth or ("agent", "s3cret+/="))
+    response = httpx.post(issuer.token_url, data=form, auth=auth or ("agent", "s3cret+/="))
     assert response.status_code == status
     assert response.json() == {"error": error}
 
 
 def test_two_resources_are_refused(issuer: LocalIssuer) -> None:
     response = httpx.post(
-        issuer.token_endpoint,
+        issuer.token_url,
         content=f"grant_type=client_credentials&resource={API}&resource={API}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         auth=("agent", "s3cret+/="),
@@ -105,5 +107,17 @@ def test_two_resources_are_refused(issuer: LocalIssuer) -> None:
 
 def test_discovery_names_the_token_endpoint(issuer: LocalIssuer) -> None:
     document = httpx.get(issuer.issuer + "/.well-known/openid-configuration").json()
-    assert document["token_endpoint"] == issuer.token_endpoint
+    assert document["token_endpoint"] == issuer.token_url
     assert "client_credentials" in document["grant_types_supported"]
+
+
+def test_a_client_without_limits_gets_any_resource_and_scope(issuer: LocalIssuer) -> None:
+    form = {**GRANT, "resource": "https://else.example.com", "scope": "a b"}
+    response = httpx.post(issuer.token_url, data=form, auth=("any", "x"))
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == "https://else.example.com"
+    assert claims["scope"] == "a b"
+    fragment = httpx.post(
+        issuer.token_url, data={**GRANT, "resource": "https://else/#f"}, auth=("any", "x")
+    )
+    assert fragment.json() == {"error": "invalid_target"}
