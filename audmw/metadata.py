@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -166,7 +166,8 @@ class ResourceMetadata:
         self.resource: str = settings.resource
         self.url = metadata_url(self.resource)
         """What every challenge names in ``resource_metadata``."""
-        self.paths = frozenset({well_known_path(self.resource), WELL_KNOWN})
+        # Routers see the path percent-decoded: /v%201 arrives as "/v 1".
+        self.paths = frozenset({unquote(well_known_path(self.resource)), WELL_KNOWN})
         """The request paths (as the app's router sees them) the document is served at."""
         self._answers: dict[tuple[str, ...], Answer] = {}
         self._last: tuple[Hashable, Answer] | None = None

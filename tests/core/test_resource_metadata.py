@@ -152,6 +152,12 @@ def test_path_insertion(resource: str, path: str, url: str) -> None:
     assert metadata.url == url
 
 
+def test_a_percent_encoded_path_is_served_where_the_router_sees_it() -> None:
+    metadata = ResourceMetadata(settings(resource=API + "/notes%20v1"))
+    assert metadata.url == f"{API}{WELL_KNOWN}/notes%20v1"
+    assert metadata.serves("GET", WELL_KNOWN + "/notes v1")
+
+
 def test_served_only_for_get_and_head_of_the_exact_paths() -> None:
     metadata = ResourceMetadata(settings(resource=API + "/mcp"))
     assert metadata.serves("GET", WELL_KNOWN + "/mcp")
