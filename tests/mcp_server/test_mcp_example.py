@@ -70,9 +70,12 @@ def call_tool(
     *,
     client_id: str = CLIENT_ID,
     client_secret: str = CLIENT_SECRET,
+    stored: OAuthToken | None = None,
 ) -> tuple[Any, str]:
-    """Call a tool the way an MCP client does from scratch; the result and the token used."""
+    """Call a tool the way an MCP client does from scratch (or with a ``stored`` token); the
+    result and the token used in the end."""
     storage = MemoryStorage()
+    storage.tokens = stored
 
     async def run() -> Any:
         auth = ClientCredentialsOAuthProvider(
@@ -175,6 +178,22 @@ def test_a_token_without_the_scope_gets_a_step_up_challenge(
         'scope="notes:read", '
         f'resource_metadata="{server.base_url}/.well-known/oauth-protected-resource/mcp"'
     )
+
+
+def test_the_sdk_client_steps_up_to_the_scopes_the_403_names(
+    server: AppProcess, issuer: LocalIssuer
+) -> None:
+    resource = f"{server.base_url}/mcp"
+    narrow = issuer.mint(aud=resource, scopes="read:reports", sub=CLIENT_ID)
+    stored = OAuthToken(access_token=narrow, token_type="Bearer", scope="read:reports")
+    mark = server.log_mark()
+    result, token = call_tool(resource, issuer.issuer, "list_notes", {}, stored=stored)
+    assert not result.is_error
+    assert token != narrow
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["aud"] == resource
+    assert "notes:read" in claims["scope"].split()  # asked for because the 403 named it
+    assert server.log_lines_since(mark, "reason=insufficient_scope")
 
 
 def test_a_token_the_issuer_made_for_another_resource_is_refused(
