@@ -585,6 +585,7 @@ class Settings:
         "this API's resource identifier (RFC 8707/9728), an https URL: the app serves its "
         "metadata at `/.well-known/oauth-protected-resource` and every 401 points to it; "
         "`audience` defaults to it",
+        cli_option="--resource",
     )
     authorization_servers: tuple[str, ...] = _declare(
         (),
