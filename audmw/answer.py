@@ -25,7 +25,9 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _params(error: AuthError, realm: str | None, *, with_error: bool) -> list[str]:
+def _params(
+    error: AuthError, realm: str | None, resource_metadata: str | None, *, with_error: bool
+) -> list[str]:
     params = []
     if realm:
         params.append(f"realm={_quoted(_NOT_PRINTABLE.sub('', realm))}")
@@ -34,18 +36,23 @@ def _params(error: AuthError, realm: str | None, *, with_error: bool) -> list[st
         params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
         if isinstance(error, InsufficientScope) and error.scope:
             params.append(f'scope="{" ".join(error.scope)}"')
+    if resource_metadata:
+        params.append(f"resource_metadata={_quoted(_NOT_PRINTABLE.sub('', resource_metadata))}")
     return params
 
 
 def challenge(
     error: AuthError,
     realm: str | None = None,
+    resource_metadata: str | None = None,
     *,
     dpop_algs: tuple[str, ...] | None = None,
     bearer: bool = True,
 ) -> str | None:
     """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503).
 
+    ``resource_metadata`` is the URL of the API's RFC 9728 metadata (§5.1), named in every
+    challenge when the API has one, also in the bare challenge of a request without a token.
     ``dpop_algs`` (when DPoP is accepted) adds the ``DPoP`` challenge with its ``algs``
     (RFC 9449 §7.1) beside the ``Bearer`` one, or alone when ``bearer`` is False; the error
     goes on the challenge of the scheme the request used.
@@ -55,10 +62,10 @@ def challenge(
     challenges = []
     on_dpop = dpop_algs is not None and (error.dpop or not bearer)
     if bearer:
-        params = _params(error, realm, with_error=not on_dpop)
+        params = _params(error, realm, resource_metadata, with_error=not on_dpop)
         challenges.append("Bearer" + (" " + ", ".join(params) if params else ""))
     if dpop_algs is not None:
-        params = _params(error, realm, with_error=on_dpop)
+        params = _params(error, realm, resource_metadata, with_error=on_dpop)
         params.append(f'algs="{" ".join(dpop_algs)}"')
         challenges.append("DPoP " + ", ".join(params))
     return ", ".join(challenges)
@@ -67,6 +74,7 @@ def challenge(
 def answer(
     error: AuthError,
     realm: str | None = None,
+    resource_metadata: str | None = None,
     *,
     dpop_algs: tuple[str, ...] | None = None,
     bearer: bool = True,
@@ -84,7 +92,7 @@ def answer(
         if isinstance(error, InsufficientScope) and error.scope:
             body["scope"] = " ".join(error.scope)
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    value = challenge(error, realm, dpop_algs=dpop_algs, bearer=bearer)
+    value = challenge(error, realm, resource_metadata, dpop_algs=dpop_algs, bearer=bearer)
     if value is not None:
         headers.append(("WWW-Authenticate", value))
     if isinstance(error, KeysUnavailable):

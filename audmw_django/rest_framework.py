@@ -99,8 +99,9 @@ class AudienceAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         """The bare challenge DRF sends with its 401 when no credentials came."""
-        answer = current().guard.answer(MissingToken("no_token"))
-        return dict(answer.headers)["WWW-Authenticate"]
+        value = current().guard.challenge(MissingToken("no_token"))
+        assert value is not None
+        return value
 
 
 def _scopes(value: Any, view: APIView) -> tuple[str, ...]:
