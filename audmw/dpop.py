@@ -28,9 +28,9 @@ from audmw import diagnostics, jws
 from audmw.errors import InvalidDPoPProof, InvalidToken, UseDPoPNonce
 from audmw.forwarded import RequestURLs, normalise_url
 from audmw.request import IncomingRequest
-from audmw.settings import Settings
+from audmw.settings import AUTHORIZATION_HEADER, Settings
 
-__all__ = ["MAX_PROOF_BYTES", "ProofChecker", "Replay", "jwk_thumbprint"]
+__all__ = ["MAX_PROOF_BYTES", "ProofChecker", "Replay", "jwk_thumbprint", "metadata_members"]
 
 MAX_PROOF_BYTES = 8 * 1024
 _MAX_JTI = 256
@@ -71,6 +71,18 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str | None:
 def access_token_hash(token: bytes) -> str:
     """The ``ath`` of a token: base64url(SHA-256(the token's ASCII bytes))."""
     return _b64url(hashlib.sha256(token).digest())
+
+
+def metadata_members(settings: Settings, route_scopes: tuple[str, ...]) -> Mapping[str, Any]:
+    """What the resource metadata (RFC 9728 §2) says of sender-constrained tokens."""
+    dpop = settings.dpop if settings.token_header == AUTHORIZATION_HEADER else "off"
+    return {
+        "dpop_signing_alg_values_supported": list(settings.dpop_algorithms)
+        if dpop != "off"
+        else None,
+        "dpop_bound_access_tokens_required": dpop == "required",
+        "tls_client_certificate_bound_access_tokens": settings.client_certificates,
+    }
 
 
 class Replay(NamedTuple):

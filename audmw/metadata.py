@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from audmw import dpop
 from audmw.answer import Answer
 from audmw.requirements import Requirement
 from audmw.settings import Settings
@@ -101,7 +102,7 @@ def _resource_members(settings: Settings, route_scopes: tuple[str, ...]) -> Mapp
     }
 
 
-MEMBERS: tuple[Member, ...] = (_resource_members,)
+MEMBERS: tuple[Member, ...] = (_resource_members, dpop.metadata_members)
 """The functions the document's members come from, in the order they appear."""
 
 

@@ -759,6 +759,13 @@ class Settings:
         "the header a trusted proxy puts the client certificate in (RFC 9440 `Client-Cert`, "
         "or PEM/base64 DER)",
     )
+    client_certificates: bool = _declare(
+        False,
+        flag,
+        "the server or a trusted proxy passes TLS client certificates to the app: the metadata "
+        "then says `tls_client_certificate_bound_access_tokens` (certificate-bound tokens are "
+        "checked whatever this says)",
+    )
     replay_store: str = _declare(
         "memory",
         _store_url,

@@ -463,3 +463,23 @@ def test_a_proof_with_the_previous_nonce_gets_the_new_one(
     now[0] += 60
     checker.check(incoming(old), token.encode(), client_key.thumbprint)  # still accepted
     assert checker.fresh_nonce(incoming(old)) == checker.current_nonce() != old
+
+
+def test_the_resource_metadata_says_what_this_api_accepts(issuer: LocalIssuer) -> None:
+    from audmw.metadata import document
+
+    def members(**options: Any) -> dict[str, Any]:
+        found = document(
+            Settings(issuer=issuer.issuer, resource="https://api.example.com", **options)
+        )
+        return {name: value for name, value in found.items() if "dpop" in name or "tls" in name}
+
+    assert members(dpop="required", dpop_algorithms="ES256", client_certificates=True) == {
+        "dpop_signing_alg_values_supported": ["ES256"],
+        "dpop_bound_access_tokens_required": True,
+        "tls_client_certificate_bound_access_tokens": True,
+    }
+    assert members(dpop="off") == {
+        "dpop_bound_access_tokens_required": False,
+        "tls_client_certificate_bound_access_tokens": False,
+    }
