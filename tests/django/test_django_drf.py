@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client, override_settings
 from django_support import AUDIENCE, MIDDLEWARE, audmw_settings
-from dpop_challenge import BARE, with_dpop
+from dpop_challenge import ALGS, BARE, with_dpop
 from rest_framework.test import APIClient
 
 from audmw.testing import LocalIssuer
@@ -68,8 +68,9 @@ def test_drf_challenge_names_the_resource_metadata(
     with override_settings(AUDMW=value):
         response = client.get("/drf/messages")
     assert response.status_code == 401
+    metadata = "https://api.example.com/.well-known/oauth-protected-resource/v1"
     assert response["WWW-Authenticate"] == (
-        'Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1"'
+        f'Bearer resource_metadata="{metadata}", DPoP resource_metadata="{metadata}", {ALGS}'
     )
 
 
