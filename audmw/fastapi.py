@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from audmw.answer import Answer
-from audmw.errors import AuthError, InsufficientScope
+from audmw.errors import AuthError, RequirementNotMet
 from audmw.guard import Guard
 from audmw.marks import public, require_any_scope, require_scopes, requirement_of
 from audmw.request import IncomingRequest
@@ -171,7 +171,7 @@ class BearerToken(SecurityBase):
             # AudienceMiddleware validated this request's token; do not validate it twice.
             try:
                 return Guard.check_scopes(user.token, requirement)
-            except InsufficientScope as error:
+            except RequirementNotMet as error:
                 raise AuthRefused(self._guard_for(connection).answer(error)) from None
         guard = self._guard_for(connection)
         try:

@@ -21,7 +21,7 @@ from audmw.bearer import (
     is_well_formed,
 )
 from audmw.decision import View, decide
-from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.errors import AuthError, InvalidRequest, RequirementNotMet
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
@@ -188,7 +188,8 @@ class Guard:
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
-        """``token`` when it satisfies ``requirement``, else a logged ``InsufficientScope``.
+        """``token`` when it satisfies ``requirement``, else a logged ``RequirementNotMet``
+        (``InsufficientScope``, ``InsufficientUserAuthentication``, ...).
 
         For a token verified earlier in the same request (by a middleware) that a later
         layer (a FastAPI dependency, a DRF permission) checks against its own requirement.
@@ -196,7 +197,7 @@ class Guard:
         if requirement:
             try:
                 requirement.check(token)
-            except InsufficientScope as error:
+            except RequirementNotMet as error:
                 diagnostics.log_refusal(error, token.fingerprint)
                 raise
         return token
