@@ -47,6 +47,9 @@ ALG_KEY_TYPES: dict[str, tuple[str, frozenset[str | None]]] = {
     "ES384": ("EC", frozenset({"P-384"})),
     "ES512": ("EC", frozenset({"P-521"})),
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    # RFC 9864: fully specified, each names its curve.
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+    "Ed448": ("OKP", frozenset({"Ed448"})),
 }
 
 

@@ -59,6 +59,8 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "ES384",
     "ES512",
     "EdDSA",
+    "Ed25519",  # RFC 9864's fully specified names for EdDSA on one curve
+    "Ed448",
 )
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
 DEFAULT_SCOPE_CLAIMS = ("scope", "scp")
