@@ -28,6 +28,12 @@ _APP: Final = Requirement.of(kind="app")
 _marked: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+def mark(target: T, requirement: Requirement) -> T:
+    """Mark ``target`` as needing ``requirement`` too (what every decorator here does)."""
+    _mark(target, requirement)
+    return target
+
+
 def _mark(target: Any, requirement: Requirement) -> None:
     # getattr also sees a mark inherited from a base class: a subclass marked again needs
     # both, so subclassing never loosens a requirement.

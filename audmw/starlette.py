@@ -30,7 +30,11 @@ from audmw.marks import (
     hidden_marks,
     public,
     require_any_scope,
+    require_app,
+    require_authentication,
+    require_authorization_details,
     require_scopes,
+    require_user,
     requirement_of,
     unhandled_marks,
 )
@@ -58,7 +62,11 @@ __all__ = [
     "lost_marks",
     "public",
     "require_any_scope",
+    "require_app",
+    "require_authentication",
+    "require_authorization_details",
     "require_scopes",
+    "require_user",
 ]
 
 logger = logging.getLogger("audmw")
