@@ -275,58 +275,59 @@ class Requirement:
                 raise WrongTokenKind(needed, hint=f"the token {told}{conflict}")
 
     def _check_authentication(self, token: AccessToken, now: float) -> None:
+        # (reason code, what is wrong), the first one names the refusal.
+        problems: list[tuple[str, str]] = []
         acr = token.authentication_context
-        problems = []
-        reason = "insufficient_user_authentication"
         if self.acr_values is not None and (acr is None or acr not in self.acr_values):
-            reason = "acr_not_accepted"
-            if not self.acr_values:
-                problems.append(
-                    "the requirements on the way name acr values with nothing in common"
-                )
+            if self.acr_values:
+                shown_acr = diagnostics.shown(acr) if acr is not None else "(none)"
+                problem = f"acr {shown_acr} is not one of {' '.join(sorted(self.acr_values))}"
             else:
-                problems.append(
-                    f"acr {diagnostics.shown(acr) if acr is not None else '(none)'} is not one of "
-                    + " ".join(sorted(self.acr_values))
-                )
+                problem = "the requirements on the way name acr values with nothing in common"
+            problems.append(("acr_not_accepted", problem))
         if self.max_age is not None:
             auth_time = token.authenticated_at
             if auth_time is None:
-                reason = "auth_time_missing" if not problems else reason
-                problems.append("the token has no auth_time to compare with max_age")
-            elif auth_time - AUTH_TIME_SKEW > now:
-                reason = "auth_time_in_future" if not problems else reason
-                problems.append(f"auth_time is {int(auth_time - now)} s in the future")
-            elif now - auth_time > self.max_age:
-                reason = "authentication_too_old" if not problems else reason
                 problems.append(
-                    f"the user authenticated {int(now - auth_time)} s ago, more than "
-                    f"max_age {self.max_age} s"
+                    ("auth_time_missing", "the token has no auth_time to compare with max_age")
                 )
-        if problems:
-            description = (
+            elif auth_time - AUTH_TIME_SKEW > now:
+                problems.append(
+                    ("auth_time_in_future", f"auth_time is {int(auth_time - now)} s in the future")
+                )
+            elif now - auth_time > self.max_age:
+                problems.append(
+                    (
+                        "authentication_too_old",
+                        f"the user authenticated {int(now - auth_time)} s ago, more than "
+                        f"max_age {self.max_age} s",
+                    )
+                )
+        if not problems:
+            return
+        reason = problems[0][0]
+        asked = []
+        if self.acr_values:
+            asked.append(f"acr_values={' '.join(sorted(self.acr_values))}")
+        if self.max_age is not None:
+            asked.append(f"max_age={self.max_age}")
+        fix = (
+            "; the client must ask the authorization server for a new token with "
+            + " and ".join(asked)
+            if asked
+            else "; no token can meet it: fix the marks or rules"
+        )
+        raise InsufficientUserAuthentication(
+            reason,
+            acr_values=tuple(sorted(self.acr_values or ())),
+            max_age=self.max_age,
+            description=(
                 "A more recent authentication is required"
                 if reason in ("auth_time_missing", "authentication_too_old")
                 else None
-            )
-            raise InsufficientUserAuthentication(
-                reason,
-                acr_values=tuple(sorted(self.acr_values or ())),
-                max_age=self.max_age,
-                description=description,
-                hint="; ".join(problems)
-                + "; the client must ask the authorization server for a new token with "
-                + " and ".join(
-                    part
-                    for part in (
-                        f"acr_values={' '.join(sorted(self.acr_values))}"
-                        if self.acr_values
-                        else "",
-                        f"max_age={self.max_age}" if self.max_age is not None else "",
-                    )
-                    if part
-                ),
-            )
+            ),
+            hint="; ".join(problem for _, problem in problems) + fix,
+        )
 
     def _check_scopes(self, token: AccessToken) -> None:
         granted = token.scopes
