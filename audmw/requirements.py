@@ -389,3 +389,23 @@ class Requirement:
 
 
 ANY_VALID_TOKEN = Requirement()
+
+
+def acr_values_of(requirements: Iterable[Requirement | None]) -> tuple[str, ...]:
+    """Every acr value the ``requirements`` accept, sorted: RFC 9728's
+    ``acr_values_supported`` for a resource whose routes ask for them."""
+    found: set[str] = set()
+    for requirement in requirements:
+        if requirement is not None and requirement.acr_values is not None:
+            found.update(requirement.acr_values)
+    return tuple(sorted(found))
+
+
+def authorization_details_types_of(requirements: Iterable[Requirement | None]) -> tuple[str, ...]:
+    """Every ``authorization_details`` type the ``requirements`` ask for, sorted: RFC 9728's
+    ``authorization_details_types_supported``."""
+    found: set[str] = set()
+    for requirement in requirements:
+        if requirement is not None:
+            found.update(detail.type for detail in requirement.details)
+    return tuple(sorted(found))

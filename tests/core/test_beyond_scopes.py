@@ -27,6 +27,7 @@ from audmw import (
 )
 from audmw.decision import View, decide
 from audmw.marks import hidden_marks, requirement_of
+from audmw.requirements import acr_values_of, authorization_details_types_of
 from audmw.token import AccessToken, token_kind
 
 ISS = "https://issuer.example.com/"
@@ -446,3 +447,22 @@ def test_rules_that_mean_nothing_are_refused(data: dict[str, Any], words: str) -
     with pytest.raises(ConfigurationError) as refused:
         Rule.from_mapping(data)
     assert words in str(refused.value)
+
+
+# -- what resource metadata advertises (RFC 9728 §2) -------------------------------------------
+
+
+def test_the_acr_values_and_types_the_requirements_name() -> None:
+    requirements = [
+        Requirement.of(["read"]),
+        None,
+        Requirement.of(acr_values=["phrh", "phr"], details=[PAYMENT]),
+        Requirement.of(acr_values=["mfa"], max_age=60),
+        Requirement.of(details=[DetailRequirement("account_information"), PAYMENT]),
+    ]
+    assert acr_values_of(requirements) == ("mfa", "phr", "phrh")
+    assert authorization_details_types_of(requirements) == (
+        "account_information",
+        "payment_initiation",
+    )
+    assert acr_values_of([Requirement.of(["read"])]) == ()
