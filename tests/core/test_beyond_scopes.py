@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,11 +14,13 @@ import pytest
 from audmw import (
     ConfigurationError,
     DetailRequirement,
+    Guard,
     InsufficientAuthorizationDetails,
     InsufficientScope,
     InsufficientUserAuthentication,
     Requirement,
     Rule,
+    Settings,
     WrongTokenKind,
     answer,
     require_app,
@@ -27,7 +31,9 @@ from audmw import (
 )
 from audmw.decision import View, decide
 from audmw.marks import hidden_marks, requirement_of
+from audmw.request import IncomingRequest
 from audmw.requirements import acr_values_of, authorization_details_types_of
+from audmw.testing import LocalIssuer
 from audmw.token import AccessToken, token_kind
 
 ISS = "https://issuer.example.com/"
@@ -466,3 +472,35 @@ def test_the_acr_values_and_types_the_requirements_name() -> None:
         "payment_initiation",
     )
     assert acr_values_of([Requirement.of(["read"])]) == ()
+
+
+# -- through Guard, with a real issuer -----------------------------------------------------------
+
+
+def test_guard_logs_the_reason_and_never_the_token(
+    issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = Guard(Settings(issuer=issuer.issuer, audience=issuer.audience))
+    requirement = Requirement.of(acr_values=["phrh"], max_age=60, details=[PAYMENT])
+    raw = issuer.mint(acr="phr", auth_time=int(time.time()) - 5)
+    request = IncomingRequest("GET", "/pay", credentials=(f"Bearer {raw}",))
+    with (
+        caplog.at_level(logging.INFO, logger="audmw"),
+        pytest.raises(InsufficientUserAuthentication) as refused,
+    ):
+        guard.authorize(request, requirement)
+    assert refused.value.reason == "acr_not_accepted"
+    (record,) = [r for r in caplog.records if getattr(r, "audmw_reason", None)]
+    assert record.audmw_reason == "acr_not_accepted"  # type: ignore[attr-defined]
+    assert "acr 'phr' is not one of phrh" in record.getMessage()
+    assert raw not in caplog.text
+    assert raw.split(".")[1] not in caplog.text
+
+    good = issuer.mint(
+        acr="phrh", auth_time=int(time.time()) - 5, authorization_details=[payment(5)]
+    )
+    token = guard.authorize(
+        IncomingRequest("GET", "/pay", credentials=(f"Bearer {good}",)), requirement
+    )
+    assert token.authorization_details == (payment(5),)
+    assert token.authentication_context == "phrh"
