@@ -59,6 +59,15 @@ ROUTES: Mapping[str, tuple[Use, ...]] = {
     "ruled": (),  # RULE asks
 }
 
+# A class-based view (Starlette's HTTPEndpoint, DRF's APIView, Flask's MethodView; in
+# FastAPI an APIRouter's dependencies) whose class asks for one thing and whose GET handler
+# for another: the levels combine as marks on one function do.
+CLASS_ROUTE = "class-levels"
+CLASS_USES = (
+    Use("require_authentication", kwargs={"acr_values": ["phr", "phrh"], "max_age": 3000}),
+)
+HANDLER_USES = (Use("require_authentication", kwargs={"acr_values": ["phrh"], "max_age": 600}),)
+
 # FastAPI routes that ask through a Security dependency instead: the function's name in
 # audmw.fastapi, its arguments.
 FASTAPI_DEPENDENCIES: Mapping[str, tuple[str, tuple[Any, ...], Mapping[str, Any]]] = {
@@ -226,6 +235,12 @@ EXPECTED: Mapping[str, Mapping[str, Answer | None]] = {
         "kind-unknown": APP_NEEDED,
         "app": OK,
         "app-named": OK,
+    },
+    CLASS_ROUTE: {
+        "phr": step_up(STEP_UP, acr_values="phrh", max_age=600),
+        "phrh-old": step_up(RECENT, acr_values="phrh", max_age=600),
+        "none": BARE,
+        "phrh": OK,
     },
     "ruled": {
         "phr": step_up(STEP_UP, acr_values="phrh"),

@@ -150,12 +150,26 @@ def beyond_route(app: FastAPI, name: str) -> None:
     app.add_api_route(beyond.path_of(name), view, methods=["GET"])
 
 
+def beyond_router(app: FastAPI) -> None:
+    """The class route: the router's dependencies are the outer level, the function inner."""
+    (outer,) = beyond.CLASS_USES
+    router = APIRouter(dependencies=[audmw.fastapi.RequireAuthentication(**outer.kwargs)])
+    view = beyond.apply_uses(
+        function_view(beyond.view_name(beyond.CLASS_ROUTE)),
+        beyond.HANDLER_USES,
+        beyond.decorators_of(audmw.fastapi),
+    )
+    router.add_api_route(beyond.path_of(beyond.CLASS_ROUTE), view, methods=["GET"])
+    app.include_router(router)
+
+
 def build() -> FastAPI:
     settings = Settings.from_env()  # a refused setting stops the process at start-up
     app = FastAPI(middleware=[Middleware(AudienceMiddleware, settings)], openapi_url=None)
     shared_routes(app)
     for name in beyond.ROUTES:
         beyond_route(app, name)
+    beyond_router(app)
     for case in spec.cases(spec.styles_of("fastapi")[0]):
         operation_case(app, case)
     return app

@@ -149,6 +149,15 @@ def config_from_environment() -> dict[str, Any]:
 
 def beyond_routes(app: Flask) -> None:
     decorators = beyond.decorators_of(audmw_flask)
+    levels_name = beyond.view_name(beyond.CLASS_ROUTE)
+
+    class Levels(MethodView):
+        def get(self) -> ResponseReturnValue:
+            return answer(levels_name)
+
+    beyond.apply_uses(Levels, beyond.CLASS_USES, decorators)
+    beyond.apply_uses(Levels.get, beyond.HANDLER_USES, decorators)
+    app.add_url_rule(beyond.path_of(beyond.CLASS_ROUTE), view_func=Levels.as_view(levels_name))
     for name, uses in beyond.ROUTES.items():
         view = beyond.apply_uses(function_view(beyond.view_name(name)), uses, decorators)
         app.add_url_rule(beyond.path_of(name), endpoint=beyond.view_name(name), view_func=view)

@@ -122,13 +122,21 @@ def shared_routes() -> list[BaseRoute]:
 
 def beyond_routes() -> list[BaseRoute]:
     decorators = beyond.decorators_of(audmw.starlette)
+    levels_name = beyond.view_name(beyond.CLASS_ROUTE)
+
+    class Levels(HTTPEndpoint):
+        async def get(self, request: Request) -> Response:
+            return answer(request, levels_name)
+
+    beyond.apply_uses(Levels, beyond.CLASS_USES, decorators)
+    beyond.apply_uses(Levels.get, beyond.HANDLER_USES, decorators)
     return [
         Route(
             beyond.path_of(name),
             beyond.apply_uses(function_view(beyond.view_name(name)), uses, decorators),
         )
         for name, uses in beyond.ROUTES.items()
-    ]
+    ] + [Route(beyond.path_of(beyond.CLASS_ROUTE), Levels)]
 
 
 def build() -> Starlette:

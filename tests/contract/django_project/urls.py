@@ -51,5 +51,6 @@ urlpatterns = [
         path(beyond.path_of(name).removeprefix("/"), views.beyond_view(name))
         for name in beyond.ROUTES
     ),
+    path(beyond.path_of(beyond.CLASS_ROUTE).removeprefix("/"), views.beyond_class_view()),
     *_case_patterns(),
 ]

@@ -126,6 +126,19 @@ def beyond_view(name: str) -> ViewFunction:
     return beyond.apply_uses(view, beyond.ROUTES[name], beyond.decorators_of(audmw_django))  # type: ignore[no-any-return]
 
 
+def beyond_class_view() -> ViewFunction:
+    name = beyond.view_name(beyond.CLASS_ROUTE)
+
+    class Levels(APIView):
+        def get(self, request: Request) -> Response:
+            return drf_answer(request, name)
+
+    decorators = beyond.decorators_of(audmw_django)
+    beyond.apply_uses(Levels, beyond.CLASS_USES, decorators)
+    beyond.apply_uses(Levels.get, beyond.HANDLER_USES, decorators)
+    return Levels.as_view()
+
+
 def exempt_mixed() -> ViewFunction:
     post_marks = spec.SHARED_ROUTES["exempt-mixed"].marks_for("POST")
     return view_class("exempt-mixed", "exempt-mixed", post_marks=post_marks).as_view()
