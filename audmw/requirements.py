@@ -155,6 +155,14 @@ class Requirement:
     max_age: int | None = None
     details: frozenset[DetailRequirement] = frozenset()
     kinds: frozenset[TokenKind] = frozenset()
+    # Whether anything besides scopes is asked: the usual requirement checks scopes only.
+    _beyond_scopes: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        beyond = bool(
+            self.kinds or self.details or self.acr_values is not None or self.max_age is not None
+        )
+        object.__setattr__(self, "_beyond_scopes", beyond)
 
     @classmethod
     def of(
@@ -249,12 +257,16 @@ class Requirement:
         can ask for the missing scopes at the same time), then scopes, then authorization
         details (403).
         """
-        if self.kinds:
-            self._check_kind(token)
-        if self.acr_values is not None or self.max_age is not None:
-            self._check_authentication(token, time.time() if now is None else now)
-        if self.all_of or self.any_of:
-            self._check_scopes(token)
+        if self._beyond_scopes:
+            if self.kinds:
+                self._check_kind(token)
+            if self.acr_values is not None or self.max_age is not None:
+                self._check_authentication(token, time.time() if now is None else now)
+        granted = token.scopes
+        if not self.all_of <= granted or (
+            self.any_of and not all(group & granted for group in self.any_of)
+        ):
+            self._refuse_scopes(token)
         if self.details:
             self._check_details(token)
 
@@ -329,12 +341,8 @@ class Requirement:
             hint="; ".join(problem for _, problem in problems) + fix,
         )
 
-    def _check_scopes(self, token: AccessToken) -> None:
+    def _refuse_scopes(self, token: AccessToken) -> None:
         granted = token.scopes
-        if self.all_of <= granted and (
-            not self.any_of or all(group & granted for group in self.any_of)
-        ):
-            return
         missing = sorted(self.all_of - granted)
         alternatives = [sorted(group) for group in self.any_of if not group & granted]
         needed = sorted(self.all_of) + [s for group in alternatives for s in group]
