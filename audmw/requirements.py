@@ -157,12 +157,17 @@ class Requirement:
     kinds: frozenset[TokenKind] = frozenset()
     # Whether anything besides scopes is asked: the usual requirement checks scopes only.
     _beyond_scopes: bool = field(default=False, init=False, repr=False, compare=False)
+    # The details in a stable order, sorted once: refusals name them in that order.
+    _sorted_details: tuple[DetailRequirement, ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         beyond = bool(
             self.kinds or self.details or self.acr_values is not None or self.max_age is not None
         )
         object.__setattr__(self, "_beyond_scopes", beyond)
+        object.__setattr__(self, "_sorted_details", tuple(sorted(self.details, key=_by_type)))
 
     @classmethod
     def of(
@@ -287,9 +292,21 @@ class Requirement:
                 raise WrongTokenKind(needed, hint=f"the token {told}{conflict}")
 
     def _check_authentication(self, token: AccessToken, now: float) -> None:
+        acr = token.authentication_context
+        accepted = self.acr_values is None or (acr is not None and acr in self.acr_values)
+        if accepted and self.max_age is not None:
+            auth_time = token.authenticated_at
+            if auth_time is not None and auth_time - AUTH_TIME_SKEW <= now:
+                accepted = now - auth_time <= self.max_age
+            else:
+                accepted = False
+        if accepted:
+            return
+        self._refuse_authentication(token, acr, now)
+
+    def _refuse_authentication(self, token: AccessToken, acr: str | None, now: float) -> None:
         # (reason code, what is wrong), the first one names the refusal.
         problems: list[tuple[str, str]] = []
-        acr = token.authentication_context
         if self.acr_values is not None and (acr is None or acr not in self.acr_values):
             if self.acr_values:
                 shown_acr = diagnostics.shown(acr) if acr is not None else "(none)"
@@ -315,8 +332,9 @@ class Requirement:
                         f"max_age {self.max_age} s",
                     )
                 )
-        if not problems:
-            return
+        if not problems:  # never accept here: the caller found the authentication short
+            reason = "acr_not_accepted" if self.acr_values is not None else "auth_time_missing"
+            problems.append((reason, "the user's authentication does not meet the requirement"))
         reason = problems[0][0]
         asked = []
         if self.acr_values:
@@ -363,7 +381,7 @@ class Requirement:
         entries = token.authorization_details
         unmet = []
         problems = []
-        for detail in sorted(self.details, key=_by_type):
+        for detail in self._sorted_details:
             met, problem = detail.met_by(entries)
             if not met:
                 unmet.append(detail)

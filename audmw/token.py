@@ -89,13 +89,13 @@ class AccessToken:
         """Who the token speaks for: its subject, else its client, else empty."""
         return self.subject or self.client_id or ""
 
-    @property
+    @cached_property
     def authentication_context(self) -> str | None:
         """The ``acr`` claim: how the user authenticated (RFC 9470), when it is a string."""
         acr = self.claims.get("acr")
         return acr if isinstance(acr, str) else None
 
-    @property
+    @cached_property
     def authenticated_at(self) -> float | None:
         """The ``auth_time`` claim: when the user authenticated, in seconds since the epoch."""
         value = self.claims.get("auth_time")
