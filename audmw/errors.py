@@ -106,7 +106,8 @@ class InsufficientAuthorizationDetails(RequirementNotMet):
 
     RFC 9396 defines no error code for a resource server. ``insufficient_scope`` would send
     a client after scopes that cannot help, so the refusal has its own code, shaped like
-    RFC 6750's: a 403 that names, in ``types``, the entry types the client must request.
+    RFC 6750's. ``types`` are the entry types the route needs, for the log and ``audmw
+    check``; the answer does not list them.
     """
 
     status = 403

@@ -93,7 +93,7 @@ class DetailRequirement:
     (any entry of the type when ``where`` is None)."""
 
     type: str
-    where: Callable[[Mapping[str, Any]], bool] | None = field(default=None, compare=True)
+    where: Callable[[Mapping[str, Any]], bool] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.type, str) or not _SCOPE_TOKEN.fullmatch(self.type):
