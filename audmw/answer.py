@@ -30,8 +30,14 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, realm: str | None = None) -> str | None:
-    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503)."""
+def challenge(
+    error: AuthError, realm: str | None = None, resource_metadata: str | None = None
+) -> str | None:
+    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503).
+
+    ``resource_metadata`` is the URL of the API's RFC 9728 metadata (§5.1), named in every
+    challenge when the API has one, also in the bare challenge of a request without a token.
+    """
     if isinstance(error, KeysUnavailable):
         return None
     params = []
@@ -48,10 +54,14 @@ def challenge(error: AuthError, realm: str | None = None) -> str | None:
             params.append(f'acr_values="{" ".join(error.acr_values)}"')
         if error.max_age is not None:
             params.append(f'max_age="{error.max_age}"')
+    if resource_metadata:
+        params.append(f"resource_metadata={_quoted(_NOT_PRINTABLE.sub('', resource_metadata))}")
     return "Bearer" + (" " + ", ".join(params) if params else "")
 
 
-def answer(error: AuthError, realm: str | None = None) -> Answer:
+def answer(
+    error: AuthError, realm: str | None = None, resource_metadata: str | None = None
+) -> Answer:
     """Status, headers and JSON body for a refused request."""
     body: dict[str, str | int]
     if isinstance(error, KeysUnavailable):
@@ -71,7 +81,7 @@ def answer(error: AuthError, realm: str | None = None) -> Answer:
             if error.max_age is not None:
                 body["max_age"] = error.max_age
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    value = challenge(error, realm)
+    value = challenge(error, realm, resource_metadata)
     if value is not None:
         headers.append(("WWW-Authenticate", value))
     if isinstance(error, KeysUnavailable):
