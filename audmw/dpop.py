@@ -73,7 +73,7 @@ def access_token_hash(token: bytes) -> str:
     return _b64url(hashlib.sha256(token).digest())
 
 
-def metadata_members(settings: Settings, route_scopes: tuple[str, ...]) -> Mapping[str, Any]:
+def metadata_members(settings: Settings, needs: tuple[object, ...]) -> Mapping[str, Any]:
     """What the resource metadata (RFC 9728 §2) says of sender-constrained tokens."""
     dpop = settings.dpop if settings.token_header == AUTHORIZATION_HEADER else "off"
     return {

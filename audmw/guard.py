@@ -25,10 +25,10 @@ from audmw.decision import View, decide
 from audmw.dpop import ProofChecker, Replay
 from audmw.errors import (
     AuthError,
-    InsufficientScope,
     InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
+    RequirementNotMet,
 )
 from audmw.forwarded import RequestURLs
 from audmw.metadata import ResourceMetadata
@@ -362,7 +362,8 @@ class Guard:
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
-        """``token`` when it satisfies ``requirement``, else a logged ``InsufficientScope``.
+        """``token`` when it satisfies ``requirement``, else a logged ``RequirementNotMet``
+        (``InsufficientScope``, ``InsufficientUserAuthentication``, ...).
 
         For a token verified earlier in the same request (by a middleware) that a later
         layer (a FastAPI dependency, a DRF permission) checks against its own requirement.
@@ -370,7 +371,7 @@ class Guard:
         if requirement:
             try:
                 requirement.check(token)
-            except InsufficientScope as error:
+            except RequirementNotMet as error:
                 diagnostics.log_refusal(error, token.fingerprint)
                 raise
         return token

@@ -39,6 +39,7 @@ API = "https://api.example.com"
 API_SCOPES = ("read:messages", "write:messages", "admin")
 OTHER_API = "https://reports.example.com"
 OTHER_API_SCOPES = ("read:reports",)
+AUTHORIZATION_DETAILS_TYPES = ("payment_initiation", "account_information")  # RFC 9396
 
 INSTALL_NODE = (
     "the end-to-end tests run a real OpenID provider (oidc-provider) on Node.js, and `node` "
@@ -219,6 +220,7 @@ class OidcProvider:
         resource: str | None = API,
         scope: str | None = None,
         alg: str = "RS256",
+        authorization_details: list[dict[str, Any]] | None = None,
         dpop: Any = None,
     ) -> httpx.Response:
         """The token endpoint's raw answer to a client-credentials request; with ``dpop`` (an
@@ -230,6 +232,8 @@ class OidcProvider:
             form["resource"] = resource
         if scope is not None:
             form["scope"] = scope
+        if authorization_details is not None:
+            form["authorization_details"] = json.dumps(authorization_details)
         nonce = None
         for _ in range(2):
             headers = {}
@@ -253,11 +257,19 @@ class OidcProvider:
         scope: str | None = None,
         *,
         alg: str = "RS256",
+        authorization_details: list[dict[str, Any]] | None = None,
         dpop: Any = None,
     ) -> str:
-        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None); bound
-        to ``dpop``'s key when given."""
-        response = self.request_token(resource=resource, scope=scope, alg=alg, dpop=dpop)
+        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None), with
+        the RFC 9396 ``authorization_details`` entries asked for; bound to ``dpop``'s key
+        when given."""
+        response = self.request_token(
+            resource=resource,
+            scope=scope,
+            alg=alg,
+            authorization_details=authorization_details,
+            dpop=dpop,
+        )
         if response.status_code != 200:
             raise TokenRequestFailed(
                 f"token endpoint answered HTTP {response.status_code}: {response.text[:300]}"
@@ -290,6 +302,7 @@ class OidcProvider:
                     for resource, scopes in self.resources.items()
                 },
             },
+            "authorization_details_types": list(AUTHORIZATION_DETAILS_TYPES),
         }
 
     def _wait_until_ready(self) -> None:
