@@ -1,8 +1,9 @@
 """``LocalIssuer``: a real OpenID issuer on 127.0.0.1 for tests, demos and manual checks.
 
-It serves discovery and JWKS over HTTP from a background thread, mints tokens with any
-claims, header and key, rotates keys, and can be made to fail (HTTP 500, a hang, garbage),
-counting the requests it gets.
+It serves discovery, JWKS and a token endpoint (client credentials, token exchange,
+on-behalf-of, for registered clients) over HTTP from a background thread, mints tokens with
+any claims, header and key, rotates keys, and can be made to fail (HTTP 500, a hang,
+garbage), counting the requests it gets.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+
+from audmw.testing.token_endpoint import GRANTS, MAX_BODY, RegisteredClient, TokenEndpoint
 
 Mode = Literal["ok", "error", "hang", "garbage"]
 
@@ -181,6 +184,7 @@ class LocalIssuer:
         # Entries served after the published keys exactly as given: odd or unusable JWKs.
         self.extra_jwks: list[Any] = []
         self._current: dict[str, str] = {}
+        self.token_endpoint = TokenEndpoint(self)
         for key in keys if keys is not None else map(generate_key, FAMILIES):
             self.add_key(key, current=True)
 
@@ -306,11 +310,42 @@ class LocalIssuer:
         return {
             "issuer": self.issuer_override or self.issuer,
             "jwks_uri": self.jwks_uri,
-            "token_endpoint": self.origin + self.path + "/token",
+            "token_endpoint": self.token_endpoint.url,
+            "grant_types_supported": sorted(GRANTS),
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         }
+
+    # -- clients of the token endpoint --------------------------------------------------------
+
+    def register_client(
+        self,
+        client_id: str,
+        *,
+        secret: str | None = None,
+        keys: Iterable[Any] = (),
+        **options: Any,
+    ) -> RegisteredClient:
+        """A client that may request tokens at ``/token``: with ``secret`` (basic or post) or
+        with ``keys`` (``private_key_jwt``: ``SigningKey``s, public keys or JWKs). ``options``
+        are ``RegisteredClient``'s: ``audiences``, ``scopes``, ``grant_types``,
+        ``default_audience``, ``require_audience``, ``assertion_audience``."""
+        for name in ("audiences", "scopes", "grant_types"):
+            if options.get(name) is not None:
+                options[name] = frozenset(options[name])
+        client = RegisteredClient(client_id, secret, tuple(keys), **options)
+        return self.token_endpoint.register(client)
+
+    @property
+    def token_url(self) -> str:
+        return self.token_endpoint.url
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -428,6 +463,10 @@ def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, 
     return f"{signing_input}.{b64url(signature)}"
 
 
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_TOKEN_HEADERS = {**_CORS, "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -452,7 +491,47 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(404, b'{"error":"not_found"}')
 
-        def _answer(self, document: Any, max_age: int | None = None) -> None:
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            with issuer._lock:
+                issuer.requests.append(path)
+            if path != issuer.path + "/token":
+                self._send(404, b'{"error":"not_found"}')
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or "")
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY:
+                self.close_connection = True
+                self._send(400, b'{"error":"invalid_request"}', _TOKEN_HEADERS)
+                return
+            body = self.rfile.read(length)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, answer = issuer.token_endpoint.handle(headers, body)
+            extra = dict(_TOKEN_HEADERS)
+            if status == 401 and "authorization" in headers:
+                extra["WWW-Authenticate"] = 'Basic realm="token"'
+            self._answer(lambda: answer, status=status, headers=extra)
+
+        def do_OPTIONS(self) -> None:
+            # CORS preflight: a browser page (Swagger UI) may ask for tokens.
+            self.send_response(204)
+            for name, value in _CORS.items():
+                self.send_header(name, value)
+            self.send_header("Access-Control-Allow-Methods", "POST")
+            self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+            self.send_header("Access-Control-Max-Age", "600")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _answer(
+            self,
+            document: Any,
+            max_age: int | None = None,
+            status: int = 200,
+            headers: Mapping[str, str] | None = None,
+        ) -> None:
             mode = issuer.mode
             if mode == "hang":
                 issuer._release.wait(timeout=60)
@@ -463,8 +542,10 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             if mode == "garbage":
                 self._send(200, b"<html>not json</html>")
                 return
-            headers = {"Cache-Control": f"max-age={max_age}"} if max_age is not None else {}
-            self._send(200, json.dumps(document()).encode(), headers)
+            extra = dict(headers or {})
+            if max_age is not None:
+                extra["Cache-Control"] = f"max-age={max_age}"
+            self._send(status, json.dumps(document()).encode(), extra)
 
         def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
             self.send_response(status)
