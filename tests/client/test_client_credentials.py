@@ -249,6 +249,9 @@ def test_a_short_lived_token_is_used_for_half_its_life(issuer: LocalIssuer, cloc
 
 
 def test_one_token_request_for_100_concurrent_threads(issuer: LocalIssuer) -> None:
+    from audmw.examples.flask_app import create_app as flask_app
+
+    api = flask_app(Settings(issuer=issuer.issuer, audience=API))
     auth = ClientCredentials(
         issuer=issuer.issuer, client_id="svc", client_secret=SECRET, audience=API
     )
@@ -257,8 +260,8 @@ def test_one_token_request_for_100_concurrent_threads(issuer: LocalIssuer) -> No
 
     def call() -> None:
         start.wait()
-        with httpx.Client(auth=auth) as client:
-            statuses.append(client.get(issuer.jwks_uri).status_code)
+        with httpx.Client(transport=httpx.WSGITransport(app=api), auth=auth) as client:
+            statuses.append(client.get("http://api.test/api/me").status_code)
 
     threads = [threading.Thread(target=call) for _ in range(100)]
     for thread in threads:
@@ -271,13 +274,17 @@ def test_one_token_request_for_100_concurrent_threads(issuer: LocalIssuer) -> No
 
 
 def test_one_token_request_for_100_concurrent_tasks(issuer: LocalIssuer) -> None:
+    api = starlette_app(Settings(issuer=issuer.issuer, audience=API))
     auth = ClientCredentials(
         issuer=issuer.issuer, client_id="svc", client_secret=SECRET, audience=API
     )
 
     async def main() -> list[int]:
-        async with httpx.AsyncClient(auth=auth) as client:
-            answers = await asyncio.gather(*(client.get(issuer.jwks_uri) for _ in range(100)))
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, auth=auth) as client:
+            answers = await asyncio.gather(
+                *(client.get("http://api.test/api/me") for _ in range(100))
+            )
         return [answer.status_code for answer in answers]
 
     assert asyncio.run(main()) == [200] * 100
