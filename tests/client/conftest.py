@@ -7,7 +7,7 @@ import pytest
 from audmw.testing import LocalIssuer, SigningKey, generate_key
 
 API = "https://api.example.com"
-SECRET = "s3cret:with+special/chars"  # noqa: S105 - a test client's secret
+SECRET = "s3cret:with+special/chars"
 
 
 class Clock:

@@ -189,9 +189,7 @@ def test_the_local_issuer_refuses_assertions_aimed_elsewhere_or_replayed(
     assert post(replayed).status_code == 200
     assert post(replayed).json()["error"] == "invalid_client"
     other_key = generate_key("ec-p256", "client-key-1")
-    forged = jwt.encode(
-        claims_of(signed(issuer.issuer)), other_key.private_key, algorithm="ES256"
-    )
+    forged = jwt.encode(claims_of(signed(issuer.issuer)), other_key.private_key, algorithm="ES256")
     assert post(forged).status_code == 401
 
 
@@ -230,8 +228,12 @@ def test_a_token_is_reused_until_shortly_before_it_expires(
     assert auth_scoped.token() is not second
     assert issuer.token_endpoint.requests == 3
     same = ClientCredentials(
-        issuer=issuer.issuer, client_id="svc", client_secret=SECRET, audience=API,
-        clock=clock, cache=auth.cache,
+        issuer=issuer.issuer,
+        client_id="svc",
+        client_secret=SECRET,
+        audience=API,
+        clock=clock,
+        cache=auth.cache,
     )
     assert same.token() is second  # a shared cache: the same (server, client, target, scopes)
 
@@ -391,8 +393,12 @@ def test_a_403_or_a_bare_401_is_not_retried(issuer: LocalIssuer) -> None:
     [
         ("svc", {"client_secret": "wrong"}, "invalid_client", "check client_id and the secret"),
         ("nobody", {"client_secret": SECRET}, "invalid_client", "check client_id"),
-        ("picky", {"client_secret": SECRET, "resource": "https://other.example"},
-         "invalid_target", "resource=<the API's identifier>"),
+        (
+            "picky",
+            {"client_secret": SECRET, "resource": "https://other.example"},
+            "invalid_target",
+            "resource=<the API's identifier>",
+        ),
         ("svc", {"client_secret": SECRET, "scope": "admin"}, "invalid_scope", "scopes"),
         ("needs-audience", {"client_secret": SECRET}, "access_denied", "resource="),
     ],
@@ -406,7 +412,8 @@ def test_oauth_errors_name_the_error_and_the_fix(
     assert raised.value.error == error
     assert raised.value.error_description
     assert hint in (raised.value.hint or "")
-    assert error in str(raised.value) and "fix:" in str(raised.value)
+    assert error in str(raised.value)
+    assert "fix:" in str(raised.value)
 
 
 def test_unauthorized_client(issuer: LocalIssuer) -> None:
@@ -427,8 +434,11 @@ def provider_answer(status: int, body: dict[str, Any]) -> httpx.MockTransport:
     [
         (
             "https://tenant.eu.auth0.com/oauth/token",
-            {"error": "access_denied", "error_description": "No audience parameter was provided,"
-             " and no default audience has been configured"},
+            {
+                "error": "access_denied",
+                "error_description": "No audience parameter was provided,"
+                " and no default audience has been configured",
+            },
             "pass audience=<the API's Identifier>",
         ),
         (
@@ -520,10 +530,18 @@ def test_secrets_assertions_and_tokens_never_show(
         ClientCredentials(issuer=issuer.issuer, client_id="svc", client_secret="nope!").token()
     shown = " ".join(
         [
-            repr(basic), str(basic), repr(keyed), repr(keyed.client_auth),
-            repr(ClientSecretPost("c", SECRET)), repr(echoing),
-            repr(raised.value), str(raised.value), repr(wrong.value), str(wrong.value),
-            *(repr(token) for token in tokens), caplog.text,
+            repr(basic),
+            str(basic),
+            repr(keyed),
+            repr(keyed.client_auth),
+            repr(ClientSecretPost("c", SECRET)),
+            repr(echoing),
+            repr(raised.value),
+            str(raised.value),
+            repr(wrong.value),
+            str(wrong.value),
+            *(repr(token) for token in tokens),
+            caplog.text,
         ]
     )
     for secret in (SECRET, "nope!", assertion, *(token.access_token for token in tokens)):
@@ -533,7 +551,7 @@ def test_secrets_assertions_and_tokens_never_show(
 
 
 def test_bad_configuration_is_refused_at_construction() -> None:
-    with pytest.raises(ValueError, match="issuer= .* or token_url="):
+    with pytest.raises(ValueError, match="or token_url="):
         ClientCredentials(client_id="c", client_secret="s")
     with pytest.raises(ValueError, match="exactly one"):
         ClientCredentials(token_url="https://as.example/t", client_id="c")

@@ -185,3 +185,19 @@ class DrfDefaults(APIView):
 def drf_function(request: Request) -> Response:
     EFFECTS.append("drf function")
     return Response({"ok": True})
+
+
+def incoming(request: HttpRequest) -> JsonResponse:
+    from audmw_django import incoming_token
+
+    return JsonResponse({"fingerprint": incoming_token(request).fingerprint})
+
+
+@public
+def incoming_public(request: HttpRequest) -> JsonResponse:
+    from audmw_django import incoming_token
+
+    try:
+        return JsonResponse({"fingerprint": incoming_token(request).fingerprint})
+    except LookupError:
+        return JsonResponse({"fingerprint": None})
