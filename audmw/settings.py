@@ -63,8 +63,8 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
 DEFAULT_SCOPE_CLAIMS = ("scope", "scp")
 ENV_PREFIX = "AUDMW_"
-# AUDMW_* variables that configure the command-line tools, not the validator.
-TOOL_VARIABLES = frozenset({"STATE_DIR"})
+# AUDMW_* variables that configure the command-line tools and the examples, not the validator.
+TOOL_VARIABLES = frozenset({"STATE_DIR", "CLIENT_SECRET", "DOCS_TOKEN_URL"})
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
 AUTHORIZATION_HEADER = "authorization"
 # Letters, digits and '-': a name with '_' shares its WSGI/CGI key (HTTP_X_Y) with the '-' one.

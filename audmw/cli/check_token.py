@@ -190,6 +190,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     token, notes = read_token(console, args.token)
     for note in notes:
         console.err(note)
+    return check(token, args, console)
+
+
+def check(token: str, args: argparse.Namespace, console: Console) -> int:
+    """Check ``token`` with the options of ``args`` (those of this command's parser) and
+    print the report; the exit status."""
     try:
         settings = settings_from(args, console.environ)
         requirement = Requirement.of(" ".join(args.scope).split(), " ".join(args.any_scope).split())
@@ -225,12 +231,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
+def check_options(**given: Any) -> argparse.Namespace:
+    """The options of ``audmw check`` at their defaults, with ``given`` (for another command
+    that shows the same report)."""
+    options: dict[str, Any] = {setting.name: None for _, setting in SETTING_OPTIONS}
+    options.update(scope=[], any_scope=[], json=False, show_token=False, command="check")
+    options.update(given)
+    return argparse.Namespace(**options)
+
+
 def _config_error(args: argparse.Namespace, console: Console, message: str) -> int:
     message = message.removeprefix("audmw: ")  # the command's own prefix says it already
     if args.json:
         console.json({"verdict": "error", "exit_code": NOT_CHECKED, "message": message})
     else:
-        console.err(f"audmw check: {message}")
+        console.err(f"audmw {getattr(args, 'command', 'check')}: {message}")
     return NOT_CHECKED
 
 

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -464,6 +465,7 @@ def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, 
 
 
 _CORS = {"Access-Control-Allow-Origin": "*"}
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 _TOKEN_HEADERS = {**_CORS, "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -520,7 +522,12 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             for name, value in _CORS.items():
                 self.send_header(name, value)
             self.send_header("Access-Control-Allow-Methods", "POST")
-            self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+            # Swagger UI adds X-Requested-With (and others may add more): allow what is asked.
+            asked = self.headers.get("Access-Control-Request-Headers", "")
+            allowed = ", ".join(
+                name.strip() for name in asked.split(",") if _HEADER_NAME.fullmatch(name.strip())
+            )
+            self.send_header("Access-Control-Allow-Headers", allowed or "Authorization")
             self.send_header("Access-Control-Max-Age", "600")
             self.send_header("Content-Length", "0")
             self.end_headers()
