@@ -137,6 +137,11 @@ def _tls() -> ssl.SSLContext:
     return _tls_context
 
 
+def shared_tls_context() -> ssl.SSLContext:
+    """The TLS context every fetch of the library uses (the CA bundle is loaded once)."""
+    return _tls()
+
+
 def discovery_urls(issuer: str) -> tuple[str, str]:
     """OpenID Connect Discovery first, then RFC 8414 (well-known inserted before the path)."""
     parts = urlsplit(issuer)

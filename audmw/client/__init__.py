@@ -24,15 +24,18 @@ from audmw.client._grants import (
     TokenCache,
     TokenExchange,
 )
+from audmw.client._presentation import BearerPresentation, Presentation
 from audmw.client._subject import SubjectToken, verified_subject
 
 __all__ = [
+    "BearerPresentation",
     "ClientAuthentication",
     "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretPost",
     "IssuedToken",
     "OnBehalfOf",
+    "Presentation",
     "PrivateKeyJwt",
     "SubjectToken",
     "TokenCache",

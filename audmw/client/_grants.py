@@ -37,8 +37,15 @@ from audmw.client._errors import (
     hint_for,
     provider_of,
 )
+from audmw.client._presentation import BearerPresentation, Presentation
 from audmw.client._subject import ACCESS_TOKEN_TYPE, SubjectToken
-from audmw.keys import Fetched, FetchFailed, discovery_flow, endpoint_allowed
+from audmw.keys import (
+    Fetched,
+    FetchFailed,
+    discovery_flow,
+    endpoint_allowed,
+    shared_tls_context,
+)
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a name
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -168,7 +175,6 @@ class _Grant:
     """What every grant shares: the server, the client, the target, the cache and the drivers."""
 
     grant_type = ""
-    accepted_token_types: tuple[str, ...] = ("bearer",)
 
     def __init__(
         self,
@@ -192,12 +198,16 @@ class _Grant:
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
+        presentation: Presentation | None = None,
     ) -> None:
         if issuer is None and token_url is None:
             raise ValueError("give issuer= (discovery finds the token endpoint) or token_url=")
         for name, url in (("issuer", issuer), ("token_url", token_url)):
-            if url is not None and urlsplit(url).scheme not in ("https", "http"):
-                raise ValueError(f"{name} must be an https URL, got {url!r}")
+            if url is not None and not _secure(url):
+                raise ValueError(
+                    f"{name} must be an https URL (plain http only on this machine: localhost, "
+                    f"127.0.0.1, ::1), got {url!r}"
+                )
         if client_auth is None:
             if client_id is None:
                 raise ValueError("give client_id=")
@@ -219,6 +229,7 @@ class _Grant:
         self.default_lifetime = default_lifetime
         self.timeout = timeout
         self.cache = cache if cache is not None else TokenCache()
+        self.presentation: Presentation = presentation or BearerPresentation()
         self.requests = 0  # token requests sent
         self._clock = clock
         self._transport = transport
@@ -292,8 +303,11 @@ class _Grant:
     def _token_request(
         self, endpoint: str, form: dict[str, list[str]], headers: dict[str, str]
     ) -> httpx.Request:
-        """The POST to the token endpoint (a sender-constraining subclass adds its proof)."""
-        return httpx.Request("POST", endpoint, headers=headers, content=urlencode(form, doseq=True))
+        request = httpx.Request(
+            "POST", endpoint, headers=headers, content=urlencode(form, doseq=True)
+        )
+        self.presentation.prepare_token_request(request)
+        return request
 
     def _token_flow(
         self, subject: SubjectToken | None
@@ -331,7 +345,7 @@ class _Grant:
             raise TokenEndpointUnavailable(
                 "the answer has no access_token and token_type", token_url=endpoint
             )
-        if token_type.lower() not in self.accepted_token_types:
+        if token_type.lower() not in self.presentation.token_types:
             raise TokenEndpointUnavailable(
                 f"token_type {cleaned(token_type, ())} is not supported here", token_url=endpoint
             )
@@ -397,7 +411,9 @@ class _Grant:
                 return token
             flow = self._token_flow(subject)
             try:
-                with httpx.Client(timeout=self.timeout, transport=self._transport) as client:
+                with httpx.Client(
+                    timeout=self.timeout, transport=self._transport, verify=shared_tls_context()
+                ) as client:
                     request = next(flow)
                     while True:
                         request = flow.send(self._send(client, request))
@@ -443,7 +459,9 @@ class _Grant:
             flow = self._token_flow(subject)
             try:
                 async with httpx.AsyncClient(
-                    timeout=self.timeout, transport=self._async_transport
+                    timeout=self.timeout,
+                    transport=self._async_transport,
+                    verify=shared_tls_context(),
                 ) as client:
                     request = next(flow)
                     while True:
@@ -472,16 +490,12 @@ class _Grant:
 
     # -- the API request flow, written once ------------------------------------------------
 
-    def _present(self, request: httpx.Request, token: IssuedToken) -> None:
-        """Put the token on the API request (a sender-constraining subclass adds its proof)."""
-        request.headers["Authorization"] = f"Bearer {token.access_token}"
-
     def _api_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request | _NeedToken, httpx.Response | IssuedToken, None]:
         token = yield _NeedToken(None)
         assert isinstance(token, IssuedToken)
-        self._present(request, token)
+        self.presentation.present(request, token)
         response = yield request
         assert isinstance(response, httpx.Response)
         if not _invalid_token(response):
@@ -492,7 +506,7 @@ class _Grant:
         assert isinstance(fresh, IssuedToken)
         if fresh.access_token == token.access_token:
             return
-        self._present(request, fresh)
+        self.presentation.present(request, fresh)
         yield request
 
     def _sync_flow(
@@ -526,6 +540,14 @@ class _Grant:
                 answer = await self._obtain_async(subject, step.stale)
             else:
                 answer = yield step
+
+
+def _secure(url: str) -> bool:
+    """https, or http to this machine only: a client secret never crosses a network in clear."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _invalid_token(response: httpx.Response) -> bool:

@@ -113,6 +113,9 @@ class TokenEndpoint:
                 self.log.append({"form": form, "authorization": headers.get("authorization")})
             client = self._authenticate(headers, form)
             return 200, self._grant(client, form)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            # Anything odd enough to trip a parser: a refusal, never a crash of the handler.
+            return 400, {"error": "invalid_request", "error_description": "malformed request"}
         except Refusal as refusal:
             return refusal.status, {
                 "error": refusal.error,
@@ -206,7 +209,8 @@ class TokenEndpoint:
             unverified = jwt.decode(assertion, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise Refusal("invalid_client", "the client assertion is not a JWT", 401) from None
-        client = self._client(unverified.get("iss") if isinstance(unverified, dict) else None)
+        iss = unverified.get("iss")
+        client = self._client(iss if isinstance(iss, str) else None)
         if "client_id" in form and _one(form, "client_id") != client.client_id:
             raise Refusal("invalid_client", "client_id differs from the assertion's iss", 401)
         typ = header.get("typ")
@@ -256,7 +260,7 @@ class TokenEndpoint:
                 )
             except jwt.ExpiredSignatureError:
                 raise Refusal("invalid_client", "the assertion has expired", 401) from None
-            except jwt.PyJWTError:
+            except (jwt.PyJWTError, TypeError, ValueError):  # a key of another type, too
                 continue
             return claims
         raise Refusal("invalid_client", "the assertion's signature does not verify", 401)

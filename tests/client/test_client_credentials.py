@@ -21,6 +21,7 @@ from audmw import Settings, TokenValidator
 from audmw.client import (
     ClientCredentials,
     ClientSecretPost,
+    IssuedToken,
     PrivateKeyJwt,
     TokenEndpointUnavailable,
     TokenRequestError,
@@ -580,3 +581,41 @@ def test_the_form_body_is_what_the_server_parsed(issuer: LocalIssuer) -> None:
     form = issuer.token_endpoint.log[-1]["form"]
     assert json.loads(json.dumps(form)) == form
     assert parse_qs("audience=" + API)["audience"] == form["audience"]
+
+
+def test_plain_http_is_refused_except_to_this_machine() -> None:
+    for url in ("http://as.example/token", "ftp://as.example/token", "https:///token"):
+        with pytest.raises(ValueError, match="https"):
+            ClientCredentials(token_url=url, client_id="c", client_secret="s")
+    for url in ("http://127.0.0.1:9/token", "http://localhost/token", "http://[::1]:9/token"):
+        ClientCredentials(token_url=url, client_id="c", client_secret="s")
+
+
+class HeaderPresentation:
+    """A presentation of its own: another header, another token type, a mark on the token
+    request (as a proof-of-possession scheme would add its proof)."""
+
+    token_types = ("bearer",)
+
+    def prepare_token_request(self, request: httpx.Request) -> None:
+        request.headers["X-Proof"] = "token-request"
+
+    def present(self, request: httpx.Request, token: IssuedToken) -> None:
+        request.headers["X-Token"] = token.access_token
+
+
+def test_a_presentation_decides_how_tokens_are_sent(issuer: LocalIssuer) -> None:
+    seen: list[httpx.Request] = []
+    api = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(204))
+    auth = ClientCredentials(
+        issuer=issuer.issuer,
+        client_id="svc",
+        client_secret=SECRET,
+        presentation=HeaderPresentation(),
+    )
+    with httpx.Client(transport=api, auth=auth) as client:
+        client.get("http://api.test/")
+    assert seen[0].headers["X-Token"] == auth.token().access_token
+    assert "authorization" not in seen[0].headers
+    logged = issuer.token_endpoint.log[-1]
+    assert logged["form"]["grant_type"] == ["client_credentials"]
