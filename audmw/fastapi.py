@@ -56,6 +56,7 @@ from audmw.starlette import (
     TokenUser,
     api_operations,
     incoming_request,
+    incoming_token,
 )
 from audmw.token import AccessToken
 
@@ -68,6 +69,7 @@ __all__ = [
     "RequireScopes",
     "bearer",
     "describe_security",
+    "incoming_token",
     "public",
     "refusal_handler",
     "require_any_scope",

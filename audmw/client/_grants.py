@@ -272,6 +272,7 @@ class _Grant:
             tuple(sorted(self.resource)),
             tuple(sorted(self.scope)),
             subject.digest if subject is not None else None,
+            type(self.presentation).__name__,  # a bearer and a bound token never mix
         )
 
     def _secrets(self, subject: SubjectToken | None) -> list[str]:
