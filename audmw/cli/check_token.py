@@ -232,12 +232,14 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
 
 
 def check_options(**given: Any) -> argparse.Namespace:
-    """The options of ``audmw check`` at their defaults, with ``given`` (for another command
-    that shows the same report)."""
-    options: dict[str, Any] = {setting.name: None for _, setting in SETTING_OPTIONS}
-    options.update(scope=[], any_scope=[], json=False, show_token=False, command="check")
-    options.update(given)
-    return argparse.Namespace(**options)
+    """Every option of ``audmw check`` at its default, with ``given`` (for another command
+    that shows the same report); read from this command's own parser, so none is missed."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_parser(parser.add_subparsers(dest="command"))
+    options = parser.parse_args(["check"])
+    for name, value in given.items():
+        setattr(options, name, value)
+    return options
 
 
 def _config_error(args: argparse.Namespace, console: Console, message: str) -> int:
