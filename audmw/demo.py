@@ -3,7 +3,9 @@
     audmw demo [--framework starlette|fastapi|django|flask|core] [--issuer local|oidc-provider]
 
 (``./run demo`` in a checkout.) For each request it prints the status, the
-``WWW-Authenticate`` challenge the client sees and the reason code the server logged.
+``WWW-Authenticate`` challenge the client sees and the reason code the server logged. Then a
+calling service (``audmw.examples.caller``) gets its own token by client credentials: asked
+for this API it is let in; asked for another API, it is refused and the server logs the fix.
 ``--framework core`` skips the web server and runs the same tokens through ``audmw.Guard``
 directly; it is the default when Starlette or uvicorn is not installed.
 """
