@@ -4,7 +4,8 @@
 ``audmw check``    validate it with the real validator and show each check;
 ``audmw mint``     sign a token with the local development issuer;
 ``audmw token``    obtain a token by client credentials, print it or check it;
-``audmw serve-issuer`` serve that issuer (discovery, JWKS, a token endpoint); ``audmw serve-example`` serve an example API;
+``audmw serve-issuer`` serve that issuer (discovery, JWKS, a token endpoint);
+``audmw serve-example`` serve an example API;
 ``audmw demo`` run the demo.
 """
 
