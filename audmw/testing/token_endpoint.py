@@ -34,6 +34,7 @@ _ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"
 _ASSERTION_ALGS += ["ES512", "EdDSA"]
 MAX_BODY = 64 * 1024
 MAX_ASSERTION_LIFETIME = 300
+LOG_SIZE = 100
 
 
 @dataclass
@@ -88,7 +89,7 @@ class TokenEndpoint:
         self.clients: dict[str, RegisteredClient] = {}
         self.token_lifetime = 300
         self.requests = 0
-        # What each request carried (form fields and the Authorization header), for tests.
+        # What the last requests carried (form fields, Authorization header), for tests.
         self.log: list[dict[str, Any]] = []
         self._seen_jtis: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -111,6 +112,7 @@ class TokenEndpoint:
             form = self._form(headers, body)
             with self._lock:
                 self.log.append({"form": form, "authorization": headers.get("authorization")})
+                del self.log[:-LOG_SIZE]  # a long-running serve-issuer must not grow forever
             client = self._authenticate(headers, form)
             return 200, self._grant(client, form)
         except (TypeError, ValueError, KeyError, AttributeError):
