@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -49,6 +50,7 @@ from audmw.keys import (
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a name
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+logger = logging.getLogger("audmw.client")
 _MAX_BODY = 64 * 1024
 _LOCK_STRIPES = 64
 _INVALID_TOKEN = re.compile(r"""\berror\s*=\s*"?invalid_token\b""", re.IGNORECASE)
@@ -322,7 +324,23 @@ class _Grant:
         self.client_auth.apply(form, headers, issuer=self.issuer, endpoint=endpoint)
         self.requests += 1
         response = yield self._token_request(endpoint, form, headers)
-        return self._issued(response, endpoint, subject)
+        issued = self._issued(response, endpoint, subject)
+        logger.debug(
+            "audmw: token %s from %s for client %s, %s, expires in %d s",
+            issued.fingerprint,
+            endpoint,
+            self.client_id,
+            self._target_text(),
+            issued.expires_at - issued.issued_at,
+        )
+        return issued
+
+    def _target_text(self) -> str:
+        asked = [f"audience={value}" for value in self.audience]
+        asked += [f"resource={value}" for value in self.resource]
+        if self.scope:
+            asked.append("scope=" + " ".join(self.scope))
+        return ", ".join(asked) or "no target"
 
     def _issued(
         self, response: Fetched, endpoint: str, subject: SubjectToken | None
@@ -503,6 +521,12 @@ class _Grant:
             return
         # The API says the token is no good (revoked, keys rotated...): one fresh token, one
         # retry; a second refusal is the caller's answer, never a loop.
+        logger.info(
+            "audmw: %s%s refused token %s (invalid_token); one retry with a fresh one",
+            request.url.host,
+            request.url.path,
+            token.fingerprint,
+        )
         fresh = yield _NeedToken(token)
         assert isinstance(fresh, IssuedToken)
         if fresh.access_token == token.access_token:

@@ -311,7 +311,10 @@ class Counted:
         await self.app(scope, receive, send)
 
 
-def test_a_401_invalid_token_gets_one_retry_with_a_fresh_token(issuer: LocalIssuer) -> None:
+def test_a_401_invalid_token_gets_one_retry_with_a_fresh_token(
+    issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, "audmw.client")
     api = Counted(starlette_app(Settings(issuer=issuer.issuer, audience=API)))
     auth = ClientCredentials(
         issuer=issuer.issuer,
@@ -334,6 +337,9 @@ def test_a_401_invalid_token_gets_one_retry_with_a_fresh_token(issuer: LocalIssu
     assert api.seen[0] == f"Bearer {refused.access_token}"
     assert api.seen[1] != api.seen[0]
     assert issuer.token_endpoint.requests == 2
+    assert f"api.test/api/messages refused token {refused.fingerprint}" in caplog.text
+    assert refused.access_token not in caplog.text
+    assert api.seen[1].removeprefix("Bearer ") not in caplog.text
 
 
 def test_a_second_refusal_is_returned_not_retried(issuer: LocalIssuer) -> None:
