@@ -18,3 +18,10 @@ def test_a_view_gets_the_verified_token_and_a_public_one_gets_none(issuer: Local
     assert answer.json() == {"fingerprint": hashlib.sha256(token.encode()).hexdigest()[:16]}
     public = client.get("/incoming-public", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert public.json() == {"fingerprint": None}
+
+
+def test_a_drf_view_gets_the_verified_token(issuer: LocalIssuer) -> None:
+    token = issuer.mint()
+    answer = Client().get("/incoming-drf", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert answer.status_code == 200
+    assert answer.json() == {"fingerprint": hashlib.sha256(token.encode()).hexdigest()[:16]}

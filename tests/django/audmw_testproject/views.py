@@ -201,3 +201,12 @@ def incoming_public(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"fingerprint": incoming_token(request).fingerprint})
     except LookupError:
         return JsonResponse({"fingerprint": None})
+
+
+class DrfIncoming(APIView):
+    authentication_classes = (AudienceAuthentication,)
+
+    def get(self, request: Request) -> Response:
+        from audmw_django import incoming_token
+
+        return Response({"fingerprint": incoming_token(request).fingerprint})
