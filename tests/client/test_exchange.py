@@ -218,8 +218,19 @@ def test_a_flask_view_gets_the_verified_token(issuer: LocalIssuer) -> None:
         issued = exchange.token(subject)
         return {"fingerprint": subject.fingerprint, "sub": claims_of(issued.access_token)["sub"]}
 
+    @app.get("/open")
+    @public
+    def open_route() -> dict[str, Any]:
+        try:
+            flask_incoming_token()
+        except LookupError:
+            return {"token": None}
+        return {"token": "handed over"}
+
     user_token = issuer.mint(sub="alice", aud=API)
-    answer = app.test_client().get("/report", headers={"Authorization": f"Bearer {user_token}"})
+    headers = {"Authorization": f"Bearer {user_token}"}
+    assert app.test_client().get("/open", headers=headers).json == {"token": None}
+    answer = app.test_client().get("/report", headers=headers)
     assert answer.status_code == 200
     assert answer.json == {
         "fingerprint": hashlib.sha256(user_token.encode()).hexdigest()[:16],
