@@ -311,6 +311,8 @@ class LocalIssuer:
         return {
             "issuer": self.issuer_override or self.issuer,
             "jwks_uri": self.jwks_uri,
+            # Listed because clients require it; only the token endpoint answers.
+            "authorization_endpoint": self.origin + self.path + "/authorize",
             "token_endpoint": self.token_endpoint.url,
             "grant_types_supported": sorted(GRANTS),
             "token_endpoint_auth_methods_supported": [
