@@ -11,12 +11,14 @@ from audmw.testing.issuer import (
 )
 from audmw.testing.refusals import ResponseLike, assert_refused, challenge_params, challenges
 from audmw.testing.session import session_issuer
+from audmw.testing.token_endpoint import RegisteredClient
 
 __all__ = [
     "DEFAULT_AUDIENCE",
     "DEFECTS",
     "DPoPKey",
     "LocalIssuer",
+    "RegisteredClient",
     "ResponseLike",
     "SigningKey",
     "assert_refused",
