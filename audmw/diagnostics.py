@@ -84,8 +84,8 @@ def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) ->
         return f"{'/'.join(present)} present"
     if claims.get("token_use") == "id":
         return "token_use is 'id'"
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    # Only the strings: an object or a list inside aud cannot be looked up in a set.
+    audiences = claim_strings(claims.get("aud"))
     known = set(client_ids)
     if known and any(a in known for a in audiences):
         return "aud is a client id"
