@@ -77,7 +77,9 @@ def request(
 class ExampleServer:
     """``python -m example_apps.<name> --port P``, its output kept in a file."""
 
-    def __init__(self, name: str, issuer: str, audience: str, log_path: Path) -> None:
+    def __init__(
+        self, name: str, issuer: str, audience: str, log_path: Path, **settings: str
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.log_path = log_path
@@ -87,6 +89,7 @@ class ExampleServer:
             if not key.startswith("AUDMW_") and key != "DJANGO_SETTINGS_MODULE"
         }
         environment.update(PYTHONUNBUFFERED="1", AUDMW_ISSUER=issuer, AUDMW_AUDIENCE=audience)
+        environment.update({f"AUDMW_{key.upper()}": value for key, value in settings.items()})
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"example_apps.{name}", "--port", str(self.port)],
