@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ("starlette_app", "fastapi_app", "django_app", "flask_app")
+EXAMPLES = ("starlette_app", "fastapi_app", "django_app", "django_wsgi", "flask_app")
+# The Django example under waitress: a test harness, not one of the example commands.
+_MODULES = {"django_wsgi": "tests.hardening.django_wsgi"}
 STARTUP_TIMEOUT = 60.0
 
 
@@ -92,7 +94,13 @@ class ExampleServer:
         environment.update({f"AUDMW_{key.upper()}": value for key, value in settings.items()})
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"example_apps.{name}", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    _MODULES.get(name, f"example_apps.{name}"),
+                    "--port",
+                    str(self.port),
+                ],
                 cwd=ROOT,
                 env=environment,
                 stdin=subprocess.DEVNULL,
