@@ -185,3 +185,19 @@ def test_a_scope_forging_a_log_line_is_escaped(
     assert "insufficient_scope" in logged
     assert "\x1b" not in logged
     assert not re.search(r"^INFO audmw forged", logged, re.MULTILINE)
+
+
+@pytest.mark.parametrize("app", ["starlette_app", "fastapi_app"])
+def test_the_content_type_an_asgi_app_reads_is_the_one_checked(
+    servers: dict[str, ExampleServer], token: str, app: str
+) -> None:
+    # Starlette's Request reads the first of two Content-Type headers: so must the check.
+    headers = [
+        (b"Authorization", b"Bearer " + token.encode()),
+        (b"Content-Type", FORM),
+        (b"Content-Type", b"application/json"),
+    ]
+    body = f"access_token={token}".encode()
+    answer = send(servers[app].port, request("POST", "/api/messages", headers, body))
+    _invalid_request(answer)
+    assert answer.header("www-authenticate") is not None
