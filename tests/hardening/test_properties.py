@@ -5,6 +5,8 @@ that is not exactly a valid token is ever accepted.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +18,8 @@ from hypothesis import strategies as st
 
 from audmw import AuthError, Guard, InvalidToken, Settings, TokenValidator
 from audmw.bearer import extract_bearer, header_credentials
+from audmw.cli import main
+from audmw.cli.console import Console
 from audmw.jws import CompactJWS, parse
 from audmw.request import IncomingRequest, token_in_form, token_in_query
 from audmw.testing import LocalIssuer, SigningKey, sign_compact
@@ -220,3 +224,30 @@ def test_claims_of_any_shape_are_refused_with_a_reason_or_accepted_only_when_rig
     assert claims["exp"] + 30 > now
     assert isinstance(header.get("typ", "JWT"), str)
     assert json.dumps(dict(token.claims), sort_keys=True) == json.dumps(claims, sort_keys=True)
+
+
+@PROPERTIES
+@given(
+    changes=st.dictionaries(claim_names, json_values, max_size=4),
+    header=st.dictionaries(
+        st.sampled_from(["alg", "typ", "kid", "crit", "cty", "nonce", "jku", "x5c"]),
+        json_values,
+        max_size=3,
+    ),
+)
+def test_the_cli_inspection_and_check_of_any_claims_never_raise(
+    module_issuer: LocalIssuer, changes: dict[str, Any], header: dict[str, Any]
+) -> None:
+    claims: dict[str, Any] = {"iss": module_issuer.issuer, "aud": AUDIENCE, "exp": 2_000_000_000}
+    claims.update(changes)
+    token = f"{_segment(header)}.{_segment(claims)}.c2ln"  # inspected, never verified
+    check = ["check", "--issuer", module_issuer.issuer, "--audience", AUDIENCE]
+    for argv in (["inspect"], ["inspect", "--json"], check, [*check, "--json"]):
+        out = io.StringIO()
+        code = main(argv, console=Console(stdin=io.StringIO(token), stdout=out, stderr=out))
+        assert code in (0, 1), out.getvalue()[-2000:]  # never a traceback
+        assert out.getvalue().replace("\n", "").isprintable()
+
+
+def _segment(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
