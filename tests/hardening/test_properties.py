@@ -234,11 +234,26 @@ def test_claims_of_any_shape_are_refused_with_a_reason_or_accepted_only_when_rig
         json_values,
         max_size=3,
     ),
+    iss=st.sampled_from(
+        [
+            None,  # the local issuer
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            "https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/",
+            "https://dev-1.okta.com/oauth2/default",
+            "https://dev-1.okta.com",
+            "https://kc.example/realms/shop",
+            "https://tenant.us.auth0.com/",
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool",
+            "https://accounts.google.com",
+            "https://cloud.google.com/iap",
+        ]
+    ),
 )
 def test_the_cli_inspection_and_check_of_any_claims_never_raise(
-    module_issuer: LocalIssuer, changes: dict[str, Any], header: dict[str, Any]
+    module_issuer: LocalIssuer, changes: dict[str, Any], header: dict[str, Any], iss: str | None
 ) -> None:
-    claims: dict[str, Any] = {"iss": module_issuer.issuer, "aud": AUDIENCE, "exp": 2_000_000_000}
+    claims: dict[str, Any] = {"iss": iss or module_issuer.issuer, "aud": AUDIENCE}
+    claims["exp"] = 2_000_000_000
     claims.update(changes)
     token = f"{_segment(header)}.{_segment(claims)}.c2ln"  # inspected, never verified
     check = ["check", "--issuer", module_issuer.issuer, "--audience", AUDIENCE]
