@@ -6,7 +6,12 @@ import json
 import re
 from typing import NamedTuple
 
-from audmw.errors import AuthError, InsufficientScope, KeysUnavailable
+from audmw.errors import (
+    AuthError,
+    InsufficientScope,
+    InsufficientUserAuthentication,
+    KeysUnavailable,
+)
 
 # RFC 6750 §3: error and error_description are limited to %x20-21 / %x23-5B / %x5D-7E.
 _UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -25,8 +30,14 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, realm: str | None = None) -> str | None:
-    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503)."""
+def challenge(
+    error: AuthError, realm: str | None = None, resource_metadata: str | None = None
+) -> str | None:
+    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503).
+
+    ``resource_metadata`` is the URL of the API's RFC 9728 metadata (§5.1), named in every
+    challenge when the API has one, also in the bare challenge of a request without a token.
+    """
     if isinstance(error, KeysUnavailable):
         return None
     params = []
@@ -37,11 +48,22 @@ def challenge(error: AuthError, realm: str | None = None) -> str | None:
         params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
     if isinstance(error, InsufficientScope) and error.scope:
         params.append(f'scope="{" ".join(error.scope)}"')
+    if isinstance(error, InsufficientUserAuthentication):
+        # RFC 9470 §3; the values were checked when the requirement was made.
+        if error.acr_values:
+            params.append(f'acr_values="{" ".join(error.acr_values)}"')
+        if error.max_age is not None:
+            params.append(f'max_age="{error.max_age}"')
+    if resource_metadata:
+        params.append(f"resource_metadata={_quoted(_NOT_PRINTABLE.sub('', resource_metadata))}")
     return "Bearer" + (" " + ", ".join(params) if params else "")
 
 
-def answer(error: AuthError, realm: str | None = None) -> Answer:
+def answer(
+    error: AuthError, realm: str | None = None, resource_metadata: str | None = None
+) -> Answer:
     """Status, headers and JSON body for a refused request."""
+    body: dict[str, str | int]
     if isinstance(error, KeysUnavailable):
         body = {
             "error": "temporarily_unavailable",
@@ -53,8 +75,13 @@ def answer(error: AuthError, realm: str | None = None) -> Answer:
         body = {"error": error.error, "error_description": error.description}
         if isinstance(error, InsufficientScope) and error.scope:
             body["scope"] = " ".join(error.scope)
+        if isinstance(error, InsufficientUserAuthentication):
+            if error.acr_values:
+                body["acr_values"] = " ".join(error.acr_values)
+            if error.max_age is not None:
+                body["max_age"] = error.max_age
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    value = challenge(error, realm)
+    value = challenge(error, realm, resource_metadata)
     if value is not None:
         headers.append(("WWW-Authenticate", value))
     if isinstance(error, KeysUnavailable):

@@ -161,6 +161,8 @@ def test_an_unknown_provider_and_preset_option_get_the_name_probably_meant() -> 
                 "ES384",
                 "ES512",
                 "EdDSA",
+                "Ed25519",
+                "Ed448",
             ),
         ),
         ("leeway", "0", 0.0),
@@ -220,6 +222,7 @@ def test_the_check_options_are_the_declared_ones() -> None:
         "--scope-claims": "scope_claims",
         "--client-ids": "client_ids",
         "--timeout": "http_timeout",
+        "--resource": "resource",
     }
     for _, setting in SETTING_OPTIONS:
         assert f"({setting.env_name})" in setting.help

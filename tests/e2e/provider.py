@@ -24,7 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,6 +39,7 @@ API = "https://api.example.com"
 API_SCOPES = ("read:messages", "write:messages", "admin")
 OTHER_API = "https://reports.example.com"
 OTHER_API_SCOPES = ("read:reports",)
+AUTHORIZATION_DETAILS_TYPES = ("payment_initiation", "account_information")  # RFC 9396
 
 INSTALL_NODE = (
     "the end-to-end tests run a real OpenID provider (oidc-provider) on Node.js, and `node` "
@@ -117,6 +118,7 @@ class OidcProvider:
         keys: Sequence[ProviderKey] | None = None,
         token_ttl: int = 300,
         startup_timeout: float = 30.0,
+        resources: Mapping[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
@@ -126,6 +128,8 @@ class OidcProvider:
         if not any(key.alg == "ES256" for key in self.keys):
             self.keys.append(ProviderKey.generate("ES256"))
         self.token_ttl = token_ttl
+        # Resource servers besides API and OTHER_API: resource indicator -> its scopes.
+        self.resources = dict(resources or {})
         self.startup_timeout = startup_timeout
         self.clients = {
             alg: (f"audmw-e2e-{alg.lower()}", secrets.token_urlsafe(32))
@@ -211,7 +215,12 @@ class OidcProvider:
     # -- tokens ------------------------------------------------------------------------------
 
     def request_token(
-        self, *, resource: str | None = API, scope: str | None = None, alg: str = "RS256"
+        self,
+        *,
+        resource: str | None = API,
+        scope: str | None = None,
+        alg: str = "RS256",
+        authorization_details: list[dict[str, Any]] | None = None,
     ) -> httpx.Response:
         """The token endpoint's raw answer to a client-credentials request."""
         client_id, secret = self.clients[alg]
@@ -220,13 +229,23 @@ class OidcProvider:
             form["resource"] = resource
         if scope is not None:
             form["scope"] = scope
+        if authorization_details is not None:
+            form["authorization_details"] = json.dumps(authorization_details)
         return httpx.post(self.token_endpoint, data=form, auth=(client_id, secret), timeout=10)
 
     def get_token(
-        self, resource: str | None = API, scope: str | None = None, *, alg: str = "RS256"
+        self,
+        resource: str | None = API,
+        scope: str | None = None,
+        *,
+        alg: str = "RS256",
+        authorization_details: list[dict[str, Any]] | None = None,
     ) -> str:
-        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None)."""
-        response = self.request_token(resource=resource, scope=scope, alg=alg)
+        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None), with
+        the RFC 9396 ``authorization_details`` entries asked for."""
+        response = self.request_token(
+            resource=resource, scope=scope, alg=alg, authorization_details=authorization_details
+        )
         if response.status_code != 200:
             raise TokenRequestFailed(
                 f"token endpoint answered HTTP {response.status_code}: {response.text[:300]}"
@@ -254,7 +273,12 @@ class OidcProvider:
             "resources": {
                 API: {"scope": " ".join(API_SCOPES), "ttl": self.token_ttl},
                 OTHER_API: {"scope": " ".join(OTHER_API_SCOPES), "ttl": self.token_ttl},
+                **{
+                    resource: {"scope": scopes, "ttl": self.token_ttl}
+                    for resource, scopes in self.resources.items()
+                },
             },
+            "authorization_details_types": list(AUTHORIZATION_DETAILS_TYPES),
         }
 
     def _wait_until_ready(self) -> None:
