@@ -713,8 +713,8 @@ def _read_headers(
             dpop.append(value)
         elif name in proxy_headers:
             proxy.append((name.decode("latin-1"), value.decode("latin-1")))
-        elif name == b"content-type":
-            content_type = value
+        elif name == b"content-type" and content_type is None:
+            content_type = value  # the first, as Starlette's Request reads it
         elif name == b"origin":
             origin = True
         elif name == b"access-control-request-method":
