@@ -162,6 +162,10 @@ class StoreUnavailable(KeysUnavailable):
     default_description = "Request verification is temporarily unavailable"
 
 
+class IntrospectionUnavailable(KeysUnavailable):
+    """The introspection endpoint cannot answer (down, slow, refusing, malformed): 503."""
+
+
 class InvalidDPoPProof(AuthError):
     """The DPoP proof is missing, malformed or does not fit the request (RFC 9449 §7.1)."""
 

@@ -66,7 +66,7 @@ class Guard:
         elif options:
             raise TypeError("pass either a Settings or keyword options, not both")
         self.settings = settings
-        self.validator: Verifier = validator or TokenValidator(settings)
+        self.validator: Verifier = validator or _verifier_for(settings)
         self.cache = self.validator.cache
         self.paths = PathRules(settings.rules, settings.exempt_paths)
         self._path_rules = bool(settings.rules or settings.exempt_paths)
@@ -434,6 +434,15 @@ class Guard:
         else:
             raw = bytes(token)
         return PendingToken(raw, self.cache.key(raw))
+
+
+def _verifier_for(settings: Settings) -> Verifier:
+    """The JWT validator, or the introspection client in front of it when settings ask."""
+    if settings.introspection == "off":
+        return TokenValidator(settings)
+    from audmw.introspection import IntrospectionVerifier
+
+    return IntrospectionVerifier(settings)
 
 
 def _replayed() -> InvalidDPoPProof:

@@ -41,6 +41,7 @@ __all__ = [
     "DPOP_MODES",
     "ENV_PREFIX",
     "HMAC_ALGORITHMS",
+    "INTROSPECTION_MODES",
     "PROVIDER_SETTING",
     "TENANT_PLACEHOLDER",
     "TOOL_VARIABLES",
@@ -276,6 +277,16 @@ def _dpop_mode(value: Any, name: str) -> str:
     mode = (optional_text(value, name) or "allowed").lower()
     if mode not in DPOP_MODES:
         raise ConfigurationError(f"audmw: {name} must be off, allowed or required, not {value!r}")
+    return mode
+
+
+INTROSPECTION_MODES = ("off", "opaque", "all")
+
+
+def _introspection_mode(value: Any, name: str) -> str:
+    mode = (optional_text(value, name) or "off").lower()
+    if mode not in INTROSPECTION_MODES:
+        raise ConfigurationError(f"audmw: {name} must be off, opaque or all, not {value!r}")
     return mode
 
 
@@ -785,6 +796,56 @@ class Settings:
         "most `jti`s the in-memory store holds; when full, new proofs are refused with 503",
     )
 
+    introspection: str = _declare(
+        "off",
+        _introspection_mode,
+        "which tokens are checked at the issuer's introspection endpoint (RFC 7662): `off`, "
+        "`opaque` (those that are not JWTs; JWTs are verified locally) or `all`",
+    )
+    introspection_endpoint: str | None = _declare(
+        None,
+        _jwks_uri,
+        "the introspection endpoint; with one issuer only",
+        default_text="the discovery document's `introspection_endpoint`",
+    )
+    introspection_client_id: str | None = _declare(
+        None, optional_text, "the API's client id at the introspection endpoint"
+    )
+    introspection_client_secret: str | None = _declare(
+        None,
+        optional_text,
+        "its secret, sent as `client_secret_basic` (`IntrospectionVerifier(client_auth=...)` "
+        "for `client_secret_post` or `private_key_jwt`)",
+        shown=False,
+    )
+    introspection_cache_ttl: float = _declare(
+        60.0,
+        _positive,
+        "how long an active introspection answer is reused (never past `exp`): the revocation "
+        "window, the longest a revoked token is still accepted",
+        unit="s",
+    )
+    introspection_negative_ttl: float = _declare(
+        5.0,
+        _positive,
+        "how long an inactive answer is reused, so that a bad token cannot make every request "
+        "call the endpoint",
+        unit="s",
+    )
+    introspection_timeout: float = _declare(
+        5.0,
+        _positive,
+        "time limit of one introspection request; one retry after a failed connection or a 5xx",
+        unit="s",
+    )
+    introspection_cache: str = _declare(
+        "memory",
+        _store_url,
+        "where introspection answers are kept: `memory` (one process) or a `redis://` / "
+        "`rediss://` URL shared by every worker and host (extra `redis`)",
+        shown=False,  # the URL may hold the server's password
+    )
+
     def __init__(self, **options: Any) -> None:
         """Keyword arguments by setting name, each in any form its parser takes."""
         unknown = [name for name in options if name not in _BY_NAME]
@@ -886,6 +947,26 @@ class Settings:
                 "audmw: hmac_secret is set but no HS256/HS384/HS512 algorithm is allowed; "
                 "add one to algorithms or remove the secret"
             )
+        if self.introspection != "off":
+            if self.introspection_client_id is None:
+                raise ConfigurationError(
+                    "audmw: introspection needs the API's own client credentials at the "
+                    "issuer: set introspection_client_id (and introspection_client_secret)"
+                )
+            if self.introspection_endpoint is not None and len(self.issuer) != 1:
+                raise ConfigurationError(
+                    "audmw: introspection_endpoint names one issuer's endpoint; with several "
+                    "issuers each endpoint comes from its discovery document"
+                )
+            if self.issuer_templates:
+                raise ConfigurationError(
+                    f"audmw: introspection is not offered for {TENANT_PLACEHOLDER} issuers"
+                )
+            if self.introspection_endpoint is None and not _has_scheme(self.issuer[0]):
+                raise ConfigurationError(
+                    "audmw: an issuer that is not an https:// URL has no discovery "
+                    "document; set introspection_endpoint"
+                )
         if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 32:
             raise ConfigurationError("audmw: dpop_nonce_secret must be at least 32 bytes")
 

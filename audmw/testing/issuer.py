@@ -325,6 +325,7 @@ class LocalIssuer:
             # Listed because clients require it; only the token endpoint answers.
             "authorization_endpoint": self.origin + self.path + "/authorize",
             "token_endpoint": self.token_endpoint.url,
+            "introspection_endpoint": self.token_endpoint.introspection_url,
             "grant_types_supported": sorted(GRANTS),
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
@@ -435,6 +436,43 @@ class LocalIssuer:
         header.update(headers or {})
         return sign_compact(header, payload, secret)
 
+    def mint_opaque(
+        self,
+        *,
+        sub: str | None = "user-123",
+        aud: str | list[str] | EllipsisType | None = ...,
+        scopes: str | Iterable[str] | None = None,
+        expires_in: float = 300,
+        client_id: str | None = "test-client",
+        **claims: Any,
+    ) -> str:
+        """An opaque token (a random reference) that the introspection endpoint describes
+        with these claims (``mint``'s defaults; None leaves one out) until it expires or
+        ``revoke`` is called."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": self.audience if aud is ... else aud,
+            "iat": now,
+            "exp": now + int(expires_in),
+            "client_id": client_id,
+            "token_type": "Bearer",
+        }
+        if scopes is not None:
+            payload["scope"] = scopes if isinstance(scopes, str) else " ".join(scopes)
+        payload.update(claims)
+        payload = {name: value for name, value in payload.items() if value is not None}
+        return self.token_endpoint.issue_opaque(payload)
+
+    def revoke(self, token: str) -> None:
+        """The introspection endpoint says ``token`` (opaque or JWT) is inactive from now on."""
+        self.token_endpoint.revoke(token)
+
+    @property
+    def introspection_url(self) -> str:
+        return self.token_endpoint.introspection_url
+
     def bearer(self, scopes: str | Iterable[str] | None = None, **claims: Any) -> dict[str, str]:
         """The ``Authorization`` header of a new token: ``client.get(url, headers=...)``.
 
@@ -532,7 +570,12 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             with issuer._lock:
                 issuer.requests.append(path)
-            if path != issuer.path + "/token":
+            endpoint = issuer.token_endpoint
+            if path == issuer.path + "/token":
+                handle = endpoint.handle
+            elif path == issuer.path + "/introspect":
+                handle = endpoint.introspect
+            else:
                 self._send(404, b'{"error":"not_found"}')
                 return
             try:
@@ -545,7 +588,7 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, answer = issuer.token_endpoint.handle(headers, body)
+            status, answer = handle(headers, body)
             extra = dict(_TOKEN_HEADERS)
             if status == 401 and "authorization" in headers:
                 extra["WWW-Authenticate"] = 'Basic realm="token"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -93,10 +94,62 @@ class TokenEndpoint:
         self.log: list[dict[str, Any]] = []
         self._seen_jtis: dict[str, float] = {}
         self._lock = threading.Lock()
+        # Opaque (reference) tokens: the token -> what the introspection endpoint says of it.
+        self.opaque: dict[str, dict[str, Any]] = {}
+        self.revoked: set[str] = set()
+        self.introspection_requests = 0
 
     @property
     def url(self) -> str:
         return self.issuer.origin + self.issuer.path + "/token"
+
+    @property
+    def introspection_url(self) -> str:
+        return self.issuer.origin + self.issuer.path + "/introspect"
+
+    # -- introspection (RFC 7662) ------------------------------------------------------------
+
+    def issue_opaque(self, claims: Mapping[str, Any]) -> str:
+        """A new opaque token standing for ``claims`` (``active`` is added on introspection)."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self.opaque[token] = dict(claims)
+        return token
+
+    def revoke(self, token: str) -> None:
+        """From now on the introspection endpoint says ``token`` is not active."""
+        with self._lock:
+            self.revoked.add(token)
+
+    def introspect(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST {issuer}/introspect``: any registered client may ask, authenticated as at
+        the token endpoint; an opaque token it issued or a JWT it signed, unless revoked."""
+        with self._lock:
+            self.introspection_requests += 1
+        try:
+            form = self._form(headers, body)
+            self._authenticate(headers, form)
+            token = _one(form, "token")
+            if not token:
+                raise Refusal("invalid_request", "the token parameter is required")
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return 400, {"error": "invalid_request", "error_description": "malformed request"}
+        except Refusal as refusal:
+            return refusal.status, {
+                "error": refusal.error,
+                "error_description": refusal.description,
+            }
+        with self._lock:
+            claims = None if token in self.revoked else self.opaque.get(token)
+        if claims is None and token not in self.revoked and token.count(".") == 2:
+            try:
+                claims = self._subject(token, ACCESS_TOKEN_TYPE)
+            except Refusal:
+                claims = None
+        exp = claims.get("exp") if claims is not None else None
+        if claims is None or not isinstance(exp, (int, float)) or exp <= time.time():
+            return 200, {"active": False}
+        return 200, {"active": True, **claims}
 
     def register(self, client: RegisteredClient) -> RegisteredClient:
         self.clients[client.client_id] = client

@@ -1,0 +1,382 @@
+"""``IntrospectionVerifier``: opaque tokens checked at the issuer's endpoint (RFC 7662).
+
+A second ``Verifier`` beside the JWT ``TokenValidator``, behind the same interface: the
+answer of the endpoint is checked with the very claim rules a JWT's claims pass (times with
+the leeway, audience, required claims, scopes), after ``active``, ``iss`` and ``token_type``.
+``Guard`` then honours ``cnf`` (DPoP, certificate binding) as for a JWT.
+
+Answers are kept by the token's digest, never the token: an active one until ``exp`` but
+at most ``introspection_cache_ttl`` (the revocation window), an inactive one for
+``introspection_negative_ttl``. They live in the verified-token cache of the process and in
+a ``SharedStore`` (memory, or Redis shared by every worker and host). However many requests
+carry the same unknown token at once, one introspection request is in flight for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from audmw import diagnostics
+from audmw.cache import VerifiedTokens
+from audmw.client import ClientAuthentication, ClientSecretBasic
+from audmw.errors import AuthError, IntrospectionUnavailable, InvalidToken
+from audmw.keys import Fetched, FetchFailed, discovery_flow, endpoint_allowed
+from audmw.settings import Settings
+from audmw.store import MemoryStore, RedisStore, SharedStore
+from audmw.token import AccessToken
+from audmw.validator import TokenValidator
+from audmw.verifier import PendingToken
+
+__all__ = ["IntrospectionVerifier", "introspected"]
+
+_RETRY_AFTER = 5
+_ATTEMPTS = 2  # one retry after a failed connection or a 5xx
+_STORE_PREFIX = b"introspection:"
+_INACTIVE = b'{"active":false}'
+_MAX_ANSWER_BYTES = 64 * 1024
+
+
+class _Until:
+    """A "key set" whose one key stays published until ``deadline``: ``VerifiedTokens`` drops
+    an entry whose key is gone, so an introspected token leaves the cache at its deadline."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self._deadline = deadline
+        self._clock = clock
+
+    @property
+    def active(self) -> tuple[None, ...]:
+        return (None,) if self._clock() < self._deadline else ()
+
+
+def is_jwt(raw: bytes) -> bool:
+    """Whether a token has the shape of a compact JWS or JWE (the JWT validator's business)."""
+    return raw.count(b".") in (2, 4)
+
+
+class IntrospectionVerifier:
+    """Checks opaque tokens (``introspection="opaque"``) or all tokens (``"all"``) at the
+    introspection endpoint of the first issuer; JWTs go to ``TokenValidator`` otherwise."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_auth: ClientAuthentication | None = None,
+        store: SharedStore | None = None,
+        jwt_validator: TokenValidator | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings.introspection == "off":
+            raise ValueError("settings.introspection is off")
+        self.settings = settings
+        self.jwt_validator = jwt_validator or TokenValidator(settings, clock=clock)
+        self.cache: VerifiedTokens = self.jwt_validator.cache
+        self.max_token_bytes = settings.max_token_bytes
+        self.issuer = settings.issuer[0]
+        self.endpoint: str | None = settings.introspection_endpoint
+        if client_auth is None:
+            assert settings.introspection_client_id is not None  # Settings guarantees it
+            if settings.introspection_client_secret is None:
+                raise ValueError(
+                    "introspection_client_secret is not set: give it, or pass client_auth="
+                )
+            client_auth = ClientSecretBasic(
+                settings.introspection_client_id, settings.introspection_client_secret
+            )
+        self.client_auth = client_auth
+        if store is None:
+            url = settings.introspection_cache
+            store = (
+                MemoryStore(max(settings.token_cache_size, 1000))
+                if url == "memory"
+                else RedisStore(url, prefix="audmw:", timeout=settings.introspection_timeout)
+            )
+        self.store = store
+        self.opaque_only = settings.introspection == "opaque"
+        self._transport = transport
+        self._async_transport = async_transport
+        self._clock = clock
+        self._timeout = settings.introspection_timeout
+        self.requests = 0
+        """Introspection requests sent (each attempt counts)."""
+        self._lock = threading.Lock()
+        self._in_flight: dict[bytes, concurrent.futures.Future[bytes]] = {}
+        self._in_flight_async: dict[tuple[int, bytes], asyncio.Future[bytes]] = {}
+
+    # -- the Verifier interface -------------------------------------------------------------
+
+    def verify(self, pending: PendingToken) -> AccessToken:
+        if self.opaque_only and is_jwt(pending.raw):
+            return self.jwt_validator.verify(pending)
+        try:
+            return self._accepted(pending, self._answer(pending))
+        except AuthError as error:
+            diagnostics.log_refusal(error, pending.fingerprint)
+            raise
+
+    async def verify_async(self, pending: PendingToken) -> AccessToken:
+        if self.opaque_only and is_jwt(pending.raw):
+            return await self.jwt_validator.verify_async(pending)
+        try:
+            return self._accepted(pending, await self._answer_async(pending))
+        except AuthError as error:
+            diagnostics.log_refusal(error, pending.fingerprint)
+            raise
+
+    # -- one request in flight per token ------------------------------------------------------
+
+    def _answer(self, pending: PendingToken) -> bytes:
+        key = pending.key
+        with self._lock:
+            future = self._in_flight.get(key)
+            leader = future is None
+            if future is None:
+                future = self._in_flight[key] = concurrent.futures.Future()
+        if not leader:
+            # The leader's request is bounded by the timeout and the retries.
+            try:
+                return future.result(timeout=self._timeout * (_ATTEMPTS + 1) + 5)
+            except concurrent.futures.TimeoutError:
+                raise _unreachable(self.endpoint or self.issuer, TimeoutError()) from None
+        try:
+            stored = self.store.get(_STORE_PREFIX + key)
+            if stored is not None:
+                answer = stored
+            else:
+                answer = self._remembered(pending, self._fetch(pending))
+            future.set_result(answer)
+            return answer
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                self._in_flight.pop(key, None)
+
+    async def _answer_async(self, pending: PendingToken) -> bytes:
+        loop = asyncio.get_running_loop()
+        flight = (id(loop), pending.key)
+        future = self._in_flight_async.get(flight)
+        if future is not None:
+            return await asyncio.shield(future)
+        future = self._in_flight_async[flight] = loop.create_future()
+        try:
+            stored = await self.store.get_async(_STORE_PREFIX + pending.key)
+            if stored is not None:
+                answer = stored
+            else:
+                fetched = await self._fetch_async(pending)
+                answer = await self._remembered_async(pending, fetched)
+            future.set_result(answer)
+            return answer
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: no warning when no other request waited
+            raise
+        finally:
+            self._in_flight_async.pop(flight, None)
+
+    # -- the checks ---------------------------------------------------------------------------
+
+    def _accepted(self, pending: PendingToken, answer: bytes) -> AccessToken:
+        token = introspected(self, answer, pending.key)
+        if self.cache.size:
+            deadline = min(token.expires_at, self._clock() + self.settings.introspection_cache_ttl)
+            self.cache.remember(pending.key, token, None, _Until(deadline, self._clock))
+        return token
+
+    def _ttl(self, answer: bytes) -> float:
+        """How long the store keeps an answer: never past ``exp``, at most the window."""
+        try:
+            exp = json.loads(answer).get("exp")
+        except (ValueError, AttributeError, RecursionError):
+            exp = None
+        if answer == _INACTIVE or type(exp) not in (int, float):
+            return self.settings.introspection_negative_ttl
+        return max(0.0, min(float(exp) - self._clock(), self.settings.introspection_cache_ttl))
+
+    def _remembered(self, pending: PendingToken, answer: bytes) -> bytes:
+        ttl = self._ttl(answer)
+        if ttl > 0:
+            self.store.add(_STORE_PREFIX + pending.key, answer, ttl)
+        return answer
+
+    async def _remembered_async(self, pending: PendingToken, answer: bytes) -> bytes:
+        ttl = self._ttl(answer)
+        if ttl > 0:
+            await self.store.add_async(_STORE_PREFIX + pending.key, answer, ttl)
+        return answer
+
+    # -- the request --------------------------------------------------------------------------
+
+    def _request(self, raw: bytes, endpoint: str) -> httpx.Request:
+        form: MutableMapping[str, list[str]] = {
+            "token": [raw.decode("ascii")],
+            "token_type_hint": ["access_token"],
+        }
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        self.client_auth.apply(form, headers, issuer=self.issuer, endpoint=endpoint)
+        body = urlencode([(name, value) for name, values in form.items() for value in values])
+        return httpx.Request("POST", endpoint, headers=headers, content=body.encode("ascii"))
+
+    def _discovered(self, metadata: Mapping[str, Any]) -> str:
+        endpoint = metadata.get("introspection_endpoint")
+        if not isinstance(endpoint, str) or not endpoint_allowed(endpoint, self.issuer):
+            raise IntrospectionUnavailable(
+                "introspection_endpoint_unknown",
+                retry_after=_RETRY_AFTER,
+                hint=f"the discovery document of {self.issuer} names no usable "
+                "introspection_endpoint; set introspection_endpoint",
+            )
+        self.endpoint = endpoint
+        return endpoint
+
+    def _fetch(self, pending: PendingToken) -> bytes:
+        with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
+            endpoint = self.endpoint
+            if endpoint is None:
+                flow = discovery_flow(self.issuer)
+                try:
+                    request = next(flow)
+                    while True:
+                        request = flow.send(_fetched(client.send(request)))
+                except StopIteration as done:
+                    endpoint = self._discovered(done.value[0])
+                except (httpx.HTTPError, FetchFailed) as error:
+                    raise _unreachable(self.issuer, error) from None
+            for attempt in range(_ATTEMPTS):
+                self.requests += 1
+                try:
+                    response = client.send(self._request(pending.raw, endpoint))
+                    response.read()
+                except httpx.HTTPError as error:
+                    if attempt + 1 < _ATTEMPTS:
+                        continue
+                    raise _unreachable(endpoint, error) from None
+                if response.status_code >= 500 and attempt + 1 < _ATTEMPTS:
+                    continue
+                return _parsed(endpoint, response.status_code, response.content)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _fetch_async(self, pending: PendingToken) -> bytes:
+        async with httpx.AsyncClient(
+            transport=self._async_transport, timeout=self._timeout
+        ) as client:
+            endpoint = self.endpoint
+            if endpoint is None:
+                flow = discovery_flow(self.issuer)
+                try:
+                    request = next(flow)
+                    while True:
+                        request = flow.send(_fetched(await client.send(request)))
+                except StopIteration as done:
+                    endpoint = self._discovered(done.value[0])
+                except (httpx.HTTPError, FetchFailed) as error:
+                    raise _unreachable(self.issuer, error) from None
+            for attempt in range(_ATTEMPTS):
+                self.requests += 1
+                try:
+                    response = await client.send(self._request(pending.raw, endpoint))
+                    await response.aread()
+                except httpx.HTTPError as error:
+                    if attempt + 1 < _ATTEMPTS:
+                        continue
+                    raise _unreachable(endpoint, error) from None
+                if response.status_code >= 500 and attempt + 1 < _ATTEMPTS:
+                    continue
+                return _parsed(endpoint, response.status_code, response.content)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def introspected(verifier: IntrospectionVerifier, answer: bytes, digest: bytes) -> AccessToken:
+    """The ``AccessToken`` an introspection answer describes, or the refusal saying why not.
+
+    ``answer`` is the JSON object as the endpoint sent it (``_parsed`` made sure it is one
+    with an ``active`` member).
+    """
+    claims: dict[str, Any] = json.loads(answer)
+    if claims.get("active") is not True:
+        raise InvalidToken(
+            "token_inactive",
+            hint="the introspection endpoint says the token is not active (revoked, expired, "
+            "or unknown to the issuer)",
+        )
+    del claims["active"]
+    token_type = claims.get("token_type")
+    if isinstance(token_type, str) and "refresh" in token_type.lower():
+        raise InvalidToken("refresh_token", hint="this is a refresh token; send the access token")
+    iss = claims.get("iss", verifier.issuer)
+    if iss != verifier.issuer:
+        raise InvalidToken(
+            "iss_mismatch",
+            hint=f"the introspection answer names issuer {diagnostics.shown(iss)}, not "
+            f"{verifier.issuer}",
+        )
+    claims["iss"] = iss
+    return verifier.jwt_validator.check_claims(claims, iss, digest)
+
+
+def _fetched(response: httpx.Response) -> Fetched:
+    response.read()
+    return Fetched(
+        str(response.url),
+        response.status_code,
+        response.headers.get("cache-control", ""),
+        response.content,
+    )
+
+
+def _unreachable(where: str, error: Exception) -> IntrospectionUnavailable:
+    return IntrospectionUnavailable(
+        "introspection_unavailable",
+        retry_after=_RETRY_AFTER,
+        hint=f"the introspection endpoint {where} cannot be reached ({type(error).__name__})",
+    )
+
+
+def _parsed(endpoint: str, status: int, body: bytes) -> bytes:
+    """The answer, normalised to compact JSON, or a 503 refusal saying what went wrong."""
+    if status in (400, 401, 403):
+        raise IntrospectionUnavailable(
+            "introspection_client_refused",
+            retry_after=_RETRY_AFTER,
+            hint=f"the introspection endpoint {endpoint} refuses the API's credentials "
+            f"(HTTP {status}); check introspection_client_id and introspection_client_secret",
+        )
+    if status != 200:
+        raise IntrospectionUnavailable(
+            "introspection_failed",
+            retry_after=_RETRY_AFTER,
+            hint=f"the introspection endpoint {endpoint} answered HTTP {status}",
+        )
+    try:
+        if len(body) > _MAX_ANSWER_BYTES:
+            raise ValueError("too large")
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict) or "active" not in document:
+        raise IntrospectionUnavailable(
+            "introspection_malformed",
+            retry_after=_RETRY_AFTER,
+            hint=f"the introspection endpoint {endpoint} did not answer with a JSON object "
+            "holding active",
+        )
+    if document["active"] is not True:
+        return _INACTIVE  # nothing else of an inactive answer matters (RFC 7662 §2.2)
+    return json.dumps(document, separators=(",", ":")).encode()
