@@ -190,34 +190,50 @@ class IntrospectionVerifier:
 
     # -- the checks ---------------------------------------------------------------------------
 
-    def _accepted(self, pending: PendingToken, answer: bytes) -> AccessToken:
-        token = introspected(self, answer, pending.key)
+    def _accepted(self, pending: PendingToken, entry: bytes) -> AccessToken:
+        # An entry is "<deadline> <answer>": the deadline travels with the answer, so that a
+        # worker reading it from the shared store never keeps it past the window it began.
+        deadline_text, _, answer = entry.partition(b" ")
+        try:
+            deadline = float(deadline_text)
+            token = introspected(self, answer, pending.key)
+        except (ValueError, TypeError, RecursionError):  # not an entry this code wrote
+            raise IntrospectionUnavailable(
+                "introspection_cache_malformed",
+                retry_after=_RETRY_AFTER,
+                hint="an introspection cache entry cannot be read; is another program writing "
+                "to the same store and prefix?",
+            ) from None
         if self.cache.size:
-            deadline = min(token.expires_at, self._clock() + self.settings.introspection_cache_ttl)
+            deadline = min(token.expires_at, deadline)
             self.cache.remember(pending.key, token, None, _Until(deadline, self._clock))
         return token
 
-    def _ttl(self, answer: bytes) -> float:
-        """How long the store keeps an answer: never past ``exp``, at most the window."""
-        try:
+    def _entry(self, answer: bytes) -> tuple[bytes, float]:
+        """The cache entry of a fresh answer and how long the store keeps it: never past
+        ``exp``, at most the revocation window; an inactive answer briefly."""
+        now = self._clock()
+        exp = None
+        if answer != _INACTIVE:
             exp = json.loads(answer).get("exp")
-        except (ValueError, AttributeError, RecursionError):
-            exp = None
-        if answer == _INACTIVE or type(exp) not in (int, float):
-            return self.settings.introspection_negative_ttl
-        return max(0.0, min(float(exp) - self._clock(), self.settings.introspection_cache_ttl))
+        if type(exp) not in (int, float):
+            ttl = self.settings.introspection_negative_ttl
+        else:
+            assert exp is not None
+            ttl = max(0.0, min(float(exp) - now, self.settings.introspection_cache_ttl))
+        return b"%.3f " % (now + ttl) + answer, ttl
 
     def _remembered(self, pending: PendingToken, answer: bytes) -> bytes:
-        ttl = self._ttl(answer)
+        entry, ttl = self._entry(answer)
         if ttl > 0:
-            self.store.add(_STORE_PREFIX + pending.key, answer, ttl)
-        return answer
+            self.store.add(_STORE_PREFIX + pending.key, entry, ttl)
+        return entry
 
     async def _remembered_async(self, pending: PendingToken, answer: bytes) -> bytes:
-        ttl = self._ttl(answer)
+        entry, ttl = self._entry(answer)
         if ttl > 0:
-            await self.store.add_async(_STORE_PREFIX + pending.key, answer, ttl)
-        return answer
+            await self.store.add_async(_STORE_PREFIX + pending.key, entry, ttl)
+        return entry
 
     # -- the request --------------------------------------------------------------------------
 

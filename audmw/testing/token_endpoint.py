@@ -98,6 +98,8 @@ class TokenEndpoint:
         self.opaque: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()
         self.introspection_requests = 0
+        # When set, the introspection endpoint answers only once this event is set.
+        self.introspection_gate: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -126,6 +128,9 @@ class TokenEndpoint:
         the token endpoint; an opaque token it issued or a JWT it signed, unless revoked."""
         with self._lock:
             self.introspection_requests += 1
+        gate = self.introspection_gate
+        if gate is not None:
+            gate.wait(timeout=30)
         try:
             form = self._form(headers, body)
             self._authenticate(headers, form)
@@ -147,7 +152,7 @@ class TokenEndpoint:
             except Refusal:
                 claims = None
         exp = claims.get("exp") if claims is not None else None
-        if claims is None or not isinstance(exp, (int, float)) or exp <= time.time():
+        if claims is None or (isinstance(exp, (int, float)) and exp <= time.time()):
             return 200, {"active": False}
         return 200, {"active": True, **claims}
 
