@@ -1,0 +1,76 @@
+"""Opaque tokens through the Starlette middleware, checked at the issuer's introspection
+endpoint (the local issuer's), on the async path."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette_contract import asgi_client, bearer
+
+from audmw import Settings
+from audmw.starlette import AudienceMiddleware
+from audmw.testing import LocalIssuer
+from audmw.testing.dpop import DPoPKey
+
+pytestmark = pytest.mark.anyio
+
+CLIENT, SECRET = "the-api", "introspection-secret-of-the-api"
+
+
+async def whoami(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.identity})
+
+
+@pytest.fixture
+def app(issuer: LocalIssuer) -> Starlette:
+    issuer.register_client(CLIENT, secret=SECRET)
+    issuer.set_mode("ok")
+    settings = Settings(
+        issuer=issuer.issuer,
+        audience=issuer.audience,
+        introspection="opaque",
+        introspection_client_id=CLIENT,
+        introspection_client_secret=SECRET,
+    )
+    return Starlette(
+        routes=[Route("/whoami", whoami)],
+        middleware=[Middleware(AudienceMiddleware, settings=settings)],
+    )
+
+
+async def test_an_opaque_token_is_introspected_once(app: Starlette, issuer: LocalIssuer) -> None:
+    token = issuer.mint_opaque(sub="alice")
+    before = issuer.token_endpoint.introspection_requests
+    async with asgi_client(app) as client:
+        first = await client.get("/whoami", headers=bearer(token))
+        second = await client.get("/whoami", headers=bearer(token))
+        jwt = await client.get("/whoami", headers=bearer(issuer.mint(sub="bob")))
+    assert (first.status_code, first.json()) == (200, {"sub": "alice"})
+    assert (second.status_code, second.json()) == (200, {"sub": "alice"})
+    assert (jwt.status_code, jwt.json()) == (200, {"sub": "bob"})
+    assert issuer.token_endpoint.introspection_requests == before + 1
+
+
+async def test_refusals(app: Starlette, issuer: LocalIssuer) -> None:
+    revoked = issuer.mint_opaque()
+    issuer.revoke(revoked)
+    bound = issuer.mint_opaque(cnf={"jkt": DPoPKey().thumbprint})
+    async with asgi_client(app) as client:
+        inactive = await client.get("/whoami", headers=bearer(revoked))
+        foreign = await client.get(
+            "/whoami", headers=bearer(issuer.mint_opaque(aud="https://other.example.com"))
+        )
+        as_bearer = await client.get("/whoami", headers=bearer(bound))
+        issuer.set_mode("garbage")
+        down = await client.get("/whoami", headers=bearer(issuer.mint_opaque()))
+        issuer.set_mode("ok")
+    assert inactive.status_code == 401
+    assert 'error="invalid_token"' in inactive.headers["www-authenticate"]
+    assert foreign.status_code == 401
+    assert as_bearer.status_code == 401  # cnf.jkt of the answer: DPoP-bound, needs its proof
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "5"
