@@ -68,6 +68,10 @@ const provider = new Provider(config.issuer, {
     // A token request with a DPoP proof gets a DPoP-bound token (cnf.jkt), RFC 9449 §5.
     dPoP: { enabled: true },
     introspection: { enabled: true },
+    // RFC 9701: a client registered with introspection_signed_response_alg that asks with
+    // Accept: application/token-introspection+jwt gets a signed answer.
+    jwtIntrospection: { enabled: true },
+    revocation: { enabled: true },
     richAuthorizationRequests: {
       enabled: Object.keys(detailTypes).length > 0,
       types: detailTypes,
@@ -87,7 +91,8 @@ const provider = new Provider(config.issuer, {
           scope: resource.scope,
           audience: resource.audience || resourceIndicator,
           accessTokenTTL: resource.ttl || 300,
-          accessTokenFormat: 'jwt',
+          // "format": "opaque" in a resource: reference tokens the API must introspect.
+          accessTokenFormat: resource.format || 'jwt',
           jwt: { sign: { alg: tokenAlgs.get(client.clientId) || resource.alg || 'RS256' } },
         };
       },

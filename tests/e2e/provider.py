@@ -39,6 +39,8 @@ API = "https://api.example.com"
 API_SCOPES = ("read:messages", "write:messages", "admin")
 OTHER_API = "https://reports.example.com"
 OTHER_API_SCOPES = ("read:reports",)
+# A resource server whose tokens are opaque references: it must introspect them.
+OPAQUE_API = "https://opaque.example.com"
 AUTHORIZATION_DETAILS_TYPES = ("payment_initiation", "account_information")  # RFC 9396
 
 INSTALL_NODE = (
@@ -283,6 +285,22 @@ class OidcProvider:
         assert isinstance(token, str)
         return token
 
+    @property
+    def introspection_endpoint(self) -> str:
+        return f"{self.issuer}/token/introspection"
+
+    def revoke(self, token: str) -> None:
+        """Revoke ``token`` at the revocation endpoint (RFC 7009), as the client that got it."""
+        client_id, secret = self.clients["RS256"]
+        response = httpx.post(
+            f"{self.issuer}/token/revocation",
+            data={"token": token, "token_type_hint": "access_token"},
+            auth=(client_id, secret),
+            timeout=10,
+        )
+        if response.status_code != 200:
+            raise TokenRequestFailed(f"revocation answered HTTP {response.status_code}")
+
     def client_id(self, alg: str = "RS256") -> str:
         return self.clients[alg][0]
 
@@ -315,6 +333,11 @@ class OidcProvider:
             "resources": {
                 API: {"scope": " ".join(API_SCOPES), "ttl": self.token_ttl},
                 OTHER_API: {"scope": " ".join(OTHER_API_SCOPES), "ttl": self.token_ttl},
+                OPAQUE_API: {
+                    "scope": " ".join(API_SCOPES),
+                    "ttl": self.token_ttl,
+                    "format": "opaque",
+                },
                 **{
                     resource: {"scope": scopes, "ttl": self.token_ttl}
                     for resource, scopes in self.resources.items()

@@ -1,0 +1,95 @@
+"""Opaque tokens of the real oidc-provider, checked at its introspection endpoint (RFC 7662)
+with the audience, issuer, expiry and scope rules of JWTs; revocation through its revocation
+endpoint (RFC 7009)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from audmw import Settings
+from audmw.errors import AuthError
+from audmw.introspection import IntrospectionVerifier
+from audmw.verifier import pending_token
+from e2e.provider import API, OPAQUE_API, OidcProvider
+
+
+def verifier_for(
+    provider: OidcProvider, audience: str = OPAQUE_API, **options: object
+) -> IntrospectionVerifier:
+    client_id, secret = provider.clients["RS256"]
+    values: dict[str, object] = {
+        "issuer": provider.issuer,
+        "audience": audience,
+        "introspection": "opaque",
+        "introspection_client_id": client_id,
+        "introspection_client_secret": secret,
+        **options,
+    }
+    return IntrospectionVerifier(Settings(**values))
+
+
+def refusal(verifier: IntrospectionVerifier, token: str) -> AuthError:
+    with pytest.raises(AuthError) as caught:
+        verifier.verify(pending_token(token, 16384))
+    return caught.value
+
+
+def test_an_opaque_token_for_the_api_is_accepted(oidc_provider: OidcProvider) -> None:
+    token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+    assert token.count(".") == 0  # a reference, not a JWT
+    verifier = verifier_for(oidc_provider)
+    accepted = verifier.verify(pending_token(token, 16384))
+    assert accepted.audience == (OPAQUE_API,)
+    assert accepted.scopes == {"read:messages"}
+    assert accepted.client_id == oidc_provider.client_id()
+    assert accepted.issuer == oidc_provider.issuer
+    assert verifier.endpoint == oidc_provider.introspection_endpoint  # from discovery
+    again = asyncio.run(verifier.verify_async(pending_token(token, 16384)))
+    assert again.scopes == {"read:messages"}
+    assert verifier.requests == 1  # the second came from the cache
+
+
+def test_jwts_are_still_verified_locally(oidc_provider: OidcProvider) -> None:
+    verifier = verifier_for(oidc_provider, audience=API)
+    assert verifier.verify(pending_token(oidc_provider.get_token(API, "admin"), 16384)).scopes == {
+        "admin"
+    }
+    assert verifier.requests == 0
+
+
+def test_an_opaque_token_without_an_audience_is_refused(oidc_provider: OidcProvider) -> None:
+    # No resource indicator: the provider issues an opaque token for no API at all.
+    token = oidc_provider.get_token(None, "read:messages")
+    assert refusal(verifier_for(oidc_provider), token).reason == "aud_missing"
+
+
+def test_an_opaque_token_for_another_api_is_refused(oidc_provider: OidcProvider) -> None:
+    token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+    assert refusal(verifier_for(oidc_provider, audience=API), token).reason == "aud_mismatch"
+
+
+def test_a_revoked_token_is_refused_after_the_window(oidc_provider: OidcProvider) -> None:
+    token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+    cached = verifier_for(oidc_provider)
+    cached.verify(pending_token(token, 16384))
+    oidc_provider.revoke(token)
+    # Inside the revocation window the cached answer holds; a fresh look says inactive.
+    assert cached.verify(pending_token(token, 16384)).scopes == {"read:messages"}
+    assert refusal(verifier_for(oidc_provider), token).reason == "token_inactive"
+
+
+def test_wrong_credentials_at_the_endpoint_are_a_503(oidc_provider: OidcProvider) -> None:
+    token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+    verifier = verifier_for(oidc_provider, introspection_client_secret="not-the-secret")
+    error = refusal(verifier, token)
+    assert (error.status, error.reason) == (503, "introspection_client_refused")
+
+
+def test_the_provider_offers_introspection_in_its_discovery_document(
+    oidc_provider: OidcProvider,
+) -> None:
+    metadata = httpx.get(f"{oidc_provider.issuer}/.well-known/openid-configuration").json()
+    assert metadata["introspection_endpoint"] == oidc_provider.introspection_endpoint
