@@ -20,17 +20,18 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
+from jwt.algorithms import get_default_algorithms
 
-from audmw import diagnostics
+from audmw import diagnostics, jws
 from audmw.cache import VerifiedTokens
 from audmw.client import ClientAuthentication, ClientSecretBasic
 from audmw.errors import AuthError, IntrospectionUnavailable, InvalidToken
-from audmw.keys import Fetched, FetchFailed, discovery_flow, endpoint_allowed
-from audmw.settings import Settings
+from audmw.keys import Fetched, FetchFailed, IssuerKeys, discovery_flow, endpoint_allowed
+from audmw.settings import HMAC_ALGORITHMS, Settings
 from audmw.store import MemoryStore, RedisStore, SharedStore
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
@@ -43,6 +44,9 @@ _ATTEMPTS = 2  # one retry after a failed connection or a 5xx
 _STORE_PREFIX = b"introspection:"
 _INACTIVE = b'{"active":false}'
 _MAX_ANSWER_BYTES = 64 * 1024
+_JWT_ANSWER = "application/token-introspection+jwt"
+_JWT_ANSWER_TYPES = frozenset({"token-introspection+jwt", _JWT_ANSWER})
+_SIGNING_ALGORITHMS = get_default_algorithms()
 
 
 class _Until:
@@ -243,7 +247,8 @@ class IntrospectionVerifier:
             "token_type_hint": ["access_token"],
         }
         headers = {
-            "Accept": "application/json",
+            # RFC 9701: a signed answer when the server offers one for this client.
+            "Accept": f"{_JWT_ANSWER}, application/json;q=0.9",
             "Content-Type": "application/x-www-form-urlencoded",
         }
         self.client_auth.apply(form, headers, issuer=self.issuer, endpoint=endpoint)
@@ -286,6 +291,13 @@ class IntrospectionVerifier:
                     raise _unreachable(endpoint, error) from None
                 if response.status_code >= 500 and attempt + 1 < _ATTEMPTS:
                     continue
+                if _is_jwt_answer(response) and response.status_code == 200:
+                    result = self._signed(endpoint, response.content, None)
+                    if isinstance(result, tuple):
+                        keys, generation = result
+                        keys.refresh(generation)
+                        result = self._signed(endpoint, response.content, keys)
+                    return _parsed(endpoint, 200, cast(bytes, result))
                 return _parsed(endpoint, response.status_code, response.content)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -315,8 +327,65 @@ class IntrospectionVerifier:
                     raise _unreachable(endpoint, error) from None
                 if response.status_code >= 500 and attempt + 1 < _ATTEMPTS:
                     continue
+                if _is_jwt_answer(response) and response.status_code == 200:
+                    result = self._signed(endpoint, response.content, None)
+                    if isinstance(result, tuple):
+                        keys, generation = result
+                        await keys.refresh_async(generation)
+                        result = self._signed(endpoint, response.content, keys)
+                    return _parsed(endpoint, 200, cast(bytes, result))
                 return _parsed(endpoint, response.status_code, response.content)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _signed(
+        self, endpoint: str, body: bytes, refreshed: IssuerKeys | None
+    ) -> bytes | tuple[IssuerKeys, int]:
+        """The JSON answer inside a signed one (RFC 9701), verified with the issuer's keys;
+        or the keys (and their generation) to refresh first."""
+
+        def refused(why: str) -> IntrospectionUnavailable:
+            return IntrospectionUnavailable(
+                "introspection_signature_invalid",
+                retry_after=_RETRY_AFTER,
+                hint=f"the signed answer of {endpoint} {why}",
+            )
+
+        try:
+            header, claims, signing_input, signature = jws.parse(body.strip())
+        except AuthError:
+            raise refused("is not a compact JWS") from None
+        typ, alg, kid = header.get("typ"), header.get("alg"), header.get("kid")
+        if not isinstance(typ, str) or typ.lower() not in _JWT_ANSWER_TYPES:
+            raise refused(f"has typ {diagnostics.shown(typ)}, not token-introspection+jwt")
+        if (
+            not isinstance(alg, str)
+            or alg not in self.settings.algorithms
+            or alg in HMAC_ALGORITHMS
+            or alg not in _SIGNING_ALGORITHMS
+        ):
+            raise refused(f"uses alg {diagnostics.shown(alg)}, not an allowed one")
+        if kid is not None and not isinstance(kid, str):
+            raise refused("has a kid that is not a string")
+        keys = self.jwt_validator.keys[self.issuer]
+        candidates, kid_known = keys.candidates(kid, alg)
+        if keys is not refreshed and keys.should_refresh(self._clock(), kid_known):
+            return keys, keys.generation
+        algorithm = _SIGNING_ALGORITHMS[alg]
+        if not any(algorithm.verify(signing_input, key.key, signature) for key in candidates):
+            raise refused("does not verify with the issuer's keys")
+        aud = claims.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if claims.get("iss") != self.issuer or self.client_auth.client_id not in audiences:
+            raise refused("is not from the issuer to this API (iss, aud)")
+        answer = claims.get("token_introspection")
+        if not isinstance(answer, dict):
+            raise refused("holds no token_introspection object")
+        return json.dumps(answer).encode()
+
+
+def _is_jwt_answer(response: httpx.Response) -> bool:
+    kind: str = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == _JWT_ANSWER
 
 
 def introspected(verifier: IntrospectionVerifier, answer: bytes, digest: bytes) -> AccessToken:

@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from audmw.mtls import certificate_der, certificate_thumbprint
-from audmw.testing.token_endpoint import GRANTS, MAX_BODY, RegisteredClient, TokenEndpoint
+from audmw.testing.token_endpoint import (
+    GRANTS,
+    MAX_BODY,
+    SIGNED_ANSWER,
+    RegisteredClient,
+    TokenEndpoint,
+)
 
 Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
 HUGE_BODY_BYTES = 10 * 1024 * 1024
@@ -589,6 +595,12 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, answer = handle(headers, body)
+            signed = (
+                endpoint.signed_answer(headers, answer) if handle == endpoint.introspect else None
+            )
+            if signed is not None and issuer.mode == "ok":
+                self._send(200, signed, {**_TOKEN_HEADERS, "Content-Type": SIGNED_ANSWER})
+                return
             extra = dict(_TOKEN_HEADERS)
             if status == 401 and "authorization" in headers:
                 extra["WWW-Authenticate"] = 'Basic realm="token"'
@@ -641,9 +653,10 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            extra = dict(headers or {})
+            self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
+            for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)

@@ -34,6 +34,7 @@ _REPEATABLE = frozenset({"resource", "audience"})
 _ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 _ASSERTION_ALGS += ["ES512", "EdDSA"]
 MAX_BODY = 64 * 1024
+SIGNED_ANSWER = "application/token-introspection+jwt"
 MAX_ASSERTION_LIFETIME = 300
 LOG_SIZE = 100
 
@@ -98,6 +99,10 @@ class TokenEndpoint:
         self.opaque: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()
         self.introspection_requests = 0
+        # RFC 9701: answer with a signed JWT when the client accepts one; the key (a
+        # ``SigningKey``) defaults to the issuer's current RS256 key.
+        self.signed_introspection = False
+        self.introspection_signing_key: Any = None
         # When set, the introspection endpoint answers only once this event is set.
         self.introspection_gate: threading.Event | None = None
 
@@ -122,6 +127,30 @@ class TokenEndpoint:
         """From now on the introspection endpoint says ``token`` is not active."""
         with self._lock:
             self.revoked.add(token)
+
+    def signed_answer(self, headers: Mapping[str, str], answer: Mapping[str, Any]) -> bytes | None:
+        """The RFC 9701 form of an introspection ``answer`` when signed answers are on and
+        the request accepts them, else None."""
+        if not self.signed_introspection or SIGNED_ANSWER not in headers.get("accept", ""):
+            return None
+        if "error" in answer:
+            return None
+        from audmw.testing.issuer import sign_compact
+
+        key = self.introspection_signing_key or self.issuer.key_for("RS256")
+        authorization = headers.get("authorization", "")
+        client_id = ""
+        if authorization.lower().startswith("basic "):
+            decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
+            client_id = unquote_plus(decoded.partition(":")[0])
+        claims = {
+            "iss": self.issuer.issuer,
+            "aud": client_id,
+            "iat": int(time.time()),
+            "token_introspection": dict(answer),
+        }
+        header = {"alg": "RS256", "typ": "token-introspection+jwt", "kid": key.kid}
+        return sign_compact(header, claims, key.private_key).encode("ascii")
 
     def introspect(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """``POST {issuer}/introspect``: any registered client may ask, authenticated as at

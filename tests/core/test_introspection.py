@@ -395,3 +395,55 @@ def test_introspection_needs_the_api_credentials(issuer: LocalIssuer) -> None:
         Settings(issuer=issuer.issuer, audience=issuer.audience, introspection="sometimes")
     with pytest.raises(ConfigurationError, match="https"):
         settings_for(issuer, introspection_endpoint="http://idp.example.com/introspect")
+
+
+# -- signed answers (RFC 9701) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(issuer: LocalIssuer) -> Iterator[None]:
+    issuer.token_endpoint.signed_introspection = True
+    yield
+    issuer.token_endpoint.signed_introspection = False
+    issuer.token_endpoint.introspection_signing_key = None
+
+
+def test_a_signed_answer_is_verified_and_used(issuer: LocalIssuer, signed: None) -> None:
+    verifier = verifier_for(issuer)
+    token = check(verifier, issuer.mint_opaque(scopes="read"))
+    assert token.scopes == {"read"}
+
+
+def test_a_signed_answer_by_another_key_is_a_503(issuer: LocalIssuer, signed: None) -> None:
+    from audmw.testing import generate_key
+
+    issuer.token_endpoint.introspection_signing_key = generate_key("rsa", kid="not-published")
+    error = refusal(verifier_for(issuer), issuer.mint_opaque())
+    assert (error.status, error.reason) == (503, "introspection_signature_invalid")
+
+
+def test_a_signed_answer_for_another_client_is_a_503(issuer: LocalIssuer, signed: None) -> None:
+    issuer.register_client("another-api", secret=SECRET)
+    verifier = verifier_for(issuer)
+    token = issuer.mint_opaque()
+    # The same answer, signed for another client: replayed to this API, it is refused.
+    issuer.token_endpoint.signed_answer = (  # type: ignore[method-assign]
+        _for_client(issuer, "another-api")
+    )
+    try:
+        error = refusal(verifier, token)
+    finally:
+        del issuer.token_endpoint.signed_answer
+    assert error.reason == "introspection_signature_invalid"
+
+
+def _for_client(issuer: LocalIssuer, client_id: str) -> Any:
+    from audmw.testing.issuer import sign_compact
+
+    def signed_answer(headers: Any, answer: Any) -> bytes:
+        key = issuer.key_for("RS256")
+        claims = {"iss": issuer.issuer, "aud": client_id, "token_introspection": dict(answer)}
+        header = {"alg": "RS256", "typ": "token-introspection+jwt", "kid": key.kid}
+        return sign_compact(header, claims, key.private_key).encode()
+
+    return signed_answer

@@ -142,6 +142,11 @@ class OidcProvider:
         self.post_client = ("audmw-e2e-post", secrets.token_urlsafe(32))
         self.jwt_client_id = "audmw-e2e-private-key-jwt"
         self.jwt_client_key = ProviderKey.generate("ES256")
+        # A resource server whose introspection answers come signed (RFC 9701).
+        self.signed_introspection_client = (
+            "audmw-e2e-signed-introspection",
+            secrets.token_urlsafe(32),
+        )
         self._directory = Path(tempfile.mkdtemp(prefix="audmw-oidc-provider-"))
         self.log_path = self._directory / "provider.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -322,6 +327,11 @@ class OidcProvider:
                     "client_id": self.post_client[0],
                     "client_secret": self.post_client[1],
                     "token_endpoint_auth_method": "client_secret_post",
+                },
+                {
+                    "client_id": self.signed_introspection_client[0],
+                    "client_secret": self.signed_introspection_client[1],
+                    "introspection_signed_response_alg": "RS256",
                 },
                 {
                     "client_id": self.jwt_client_id,

@@ -93,3 +93,20 @@ def test_the_provider_offers_introspection_in_its_discovery_document(
 ) -> None:
     metadata = httpx.get(f"{oidc_provider.issuer}/.well-known/openid-configuration").json()
     assert metadata["introspection_endpoint"] == oidc_provider.introspection_endpoint
+
+
+def test_signed_introspection_answers_are_verified(oidc_provider: OidcProvider) -> None:
+    client_id, secret = oidc_provider.signed_introspection_client
+    verifier = verifier_for(
+        oidc_provider, introspection_client_id=client_id, introspection_client_secret=secret
+    )
+    token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+    assert verifier.verify(pending_token(token, 16384)).scopes == {"read:messages"}
+    endpoint = oidc_provider.introspection_endpoint
+    answer = httpx.post(
+        endpoint,
+        data={"token": token},
+        auth=(client_id, secret),
+        headers={"Accept": "application/token-introspection+jwt"},
+    )
+    assert answer.headers["content-type"].startswith("application/token-introspection+jwt")
