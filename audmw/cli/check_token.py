@@ -30,6 +30,7 @@ from audmw.errors import (
 )
 from audmw.guard import Guard
 from audmw.inspection import inspect_token, iso_time, relative_time
+from audmw.introspection import IntrospectionVerifier, is_jwt
 from audmw.keys import IssuerKeys
 from audmw.request import IncomingRequest
 from audmw.requirements import DetailRequirement, Requirement
@@ -37,7 +38,7 @@ from audmw.settings import DECLARED, ENV_PREFIX, HMAC_ALGORITHMS, PROVIDER_KEY, 
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 from audmw.values import shown as cut_short
-from audmw.verifier import PendingToken
+from audmw.verifier import PendingToken, pending_token
 
 ACCEPTED, REJECTED, NOT_CHECKED = 0, 1, 2
 # The settings offered as options (--issuer, --timeout...), as their declaration says.
@@ -150,6 +151,44 @@ CHECKS = (
     ),
 )
 KNOWN_REASONS = frozenset().union(*(check.reasons for check in CHECKS))
+_CHECKS_BY_ID = {check.id: check for check in CHECKS}
+# An opaque token (or any, with introspection = all) checked at the introspection endpoint:
+# the endpoint's answer replaces the JWT's format, header, keys and signature.
+INTROSPECTION_CHECKS = (
+    Check(
+        "introspection",
+        "introspection",
+        frozenset(
+            {
+                "token_too_large",
+                "not_a_jwt",
+                "introspection_unavailable",
+                "introspection_failed",
+                "introspection_malformed",
+                "introspection_client_refused",
+                "introspection_endpoint_unknown",
+                "introspection_signature_invalid",
+                "introspection_cache_malformed",
+            }
+        ),
+    ),
+    Check("active", "active", frozenset({"token_inactive"})),
+    Check("token_type", "token type", frozenset({"refresh_token"})),
+    *(
+        _CHECKS_BY_ID[name]
+        for name in (
+            "issuer",
+            "times",
+            "audience",
+            "claims",
+            "holder",
+            "token_kind",
+            "authentication",
+            "scopes",
+            "authorization_details",
+        )
+    ),
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -326,7 +365,17 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
     except ConfigurationError as problem:
         return _config_error(args, console, str(problem))
 
-    validator = TokenValidator(settings, clock=console.clock)
+    introspection: IntrospectionVerifier | None = None
+    if settings.introspection != "off" and (
+        settings.introspection == "all" or not is_jwt(token.encode("utf-8", "replace"))
+    ):
+        try:
+            introspection = IntrospectionVerifier(settings, clock=console.clock)
+        except ValueError as problem:
+            return _config_error(args, console, f"audmw: {problem}")
+        validator = introspection.jwt_validator
+    else:
+        validator = TokenValidator(settings, clock=console.clock)
     problems = _FetchProblems()
     logger = logging.getLogger("audmw")
     # Our handler also keeps Python's last-resort handler from printing refusals to stderr.
@@ -334,7 +383,10 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
     access_token: AccessToken | None = None
     error: AuthError | None = None
     try:
-        verified = validator.validate(token)
+        if introspection is not None:
+            verified = introspection.verify(pending_token(token, settings.max_token_bytes))
+        else:
+            verified = validator.validate(token)
         _check_holder(token, verified, settings, args, console)
         requirement.check(verified, console.clock())
         access_token = verified
@@ -346,6 +398,8 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
     report = _report(
         token, settings, requirement, validator, access_token, error, problems, console
     )
+    if introspection is not None:
+        _introspection_report(report, introspection, access_token, error, requirement, console)
     if args.show_token:
         report["token"]["token"] = token
     if args.json:
@@ -354,6 +408,49 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
         _print(report, console)
     code: int = report["exit_code"]
     return code
+
+
+def _introspection_report(
+    report: dict[str, Any],
+    verifier: IntrospectionVerifier,
+    access_token: AccessToken | None,
+    error: AuthError | None,
+    requirement: Requirement,
+    console: Console,
+) -> None:
+    """The checks of a token looked up at the introspection endpoint, in place of a JWT's."""
+    details: dict[str, str] = {}
+    if access_token is not None:  # a refused answer is not shown: only its reason is
+        claims = access_token.claims
+        details = _pass_details(
+            0, {}, claims, verifier.settings, requirement, verifier.jwt_validator, console.clock()
+        )
+        token_type = claims.get("token_type")
+        details["token_type"] = shown(token_type) if token_type is not None else "not given"
+    details["introspection"] = f"answered by {verifier.endpoint}"
+    details["active"] = "true"
+    reason = error.reason if error is not None else None
+    failed = next((check.id for check in INTROSPECTION_CHECKS if reason in check.reasons), None)
+    checks = []
+    state = "pass"
+    for check in INTROSPECTION_CHECKS:
+        detail: str | None = details.get(check.id)
+        if error is not None and failed is None:
+            status, detail = "unknown", None
+        elif check.id == failed:
+            status, detail, state = "fail", f"reason {reason}", "not_reached"
+        else:
+            status = state
+            if status == "not_reached":
+                detail = None
+        checks.append({"id": check.id, "label": check.label, "status": status, "detail": detail})
+    report["checks"] = checks
+    report["introspection_endpoint"] = verifier.endpoint
+    if error is not None and report["fix"] is None:
+        report["fix"] = error.hint
+    if access_token is not None:
+        report["token"]["claims"] = dict(access_token.claims)
+        report["token"]["verified"] = True
 
 
 def _holder_request(token: str, args: argparse.Namespace) -> IncomingRequest:
