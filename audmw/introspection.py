@@ -117,7 +117,7 @@ class IntrospectionVerifier:
         """Introspection requests sent (each attempt counts)."""
         self._lock = threading.Lock()
         self._in_flight: dict[bytes, concurrent.futures.Future[bytes]] = {}
-        self._in_flight_async: dict[tuple[int, bytes], asyncio.Future[bytes]] = {}
+        self._in_flight_async: dict[tuple[int, bytes], asyncio.Task[bytes]] = {}
 
     # -- the Verifier interface -------------------------------------------------------------
 
@@ -172,25 +172,26 @@ class IntrospectionVerifier:
     async def _answer_async(self, pending: PendingToken) -> bytes:
         loop = asyncio.get_running_loop()
         flight = (id(loop), pending.key)
-        future = self._in_flight_async.get(flight)
-        if future is not None:
-            return await asyncio.shield(future)
-        future = self._in_flight_async[flight] = loop.create_future()
-        try:
-            stored = await self.store.get_async(_STORE_PREFIX + pending.key)
-            if stored is not None:
-                answer = stored
-            else:
-                fetched = await self._fetch_async(pending)
-                answer = await self._remembered_async(pending, fetched)
-            future.set_result(answer)
-            return answer
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: no warning when no other request waited
-            raise
-        finally:
-            self._in_flight_async.pop(flight, None)
+        task = self._in_flight_async.get(flight)
+        if task is None:
+            # A task of its own: a request that goes away (client disconnect) cancels only
+            # its wait, never the lookup the other requests wait for.
+            task = loop.create_task(self._lookup_async(pending))
+            self._in_flight_async[flight] = task
+            task.add_done_callback(lambda done: self._landed(flight, done))
+        return await asyncio.shield(task)
+
+    def _landed(self, flight: tuple[int, bytes], task: asyncio.Task[bytes]) -> None:
+        self._in_flight_async.pop(flight, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: no warning when every waiter went away
+
+    async def _lookup_async(self, pending: PendingToken) -> bytes:
+        stored = await self.store.get_async(_STORE_PREFIX + pending.key)
+        if stored is not None:
+            return stored
+        fetched = await self._fetch_async(pending)
+        return await self._remembered_async(pending, fetched)
 
     # -- the checks ---------------------------------------------------------------------------
 

@@ -447,3 +447,26 @@ def _for_client(issuer: LocalIssuer, client_id: str) -> Any:
         return sign_compact(header, claims, key.private_key).encode()
 
     return signed_answer
+
+
+def test_a_request_going_away_does_not_cancel_the_others(
+    issuer: LocalIssuer, gate: threading.Event
+) -> None:
+    verifier = verifier_for(issuer)
+    token = issuer.mint_opaque()
+    before = introspections(issuer)
+
+    async def many() -> list[str]:
+        pending = pending_token(token, 16384)
+        first = asyncio.ensure_future(verifier.verify_async(pending))
+        others = [asyncio.ensure_future(verifier.verify_async(pending)) for _ in range(4)]
+        await asyncio.sleep(0.2)
+        first.cancel()  # the client of the first request disconnected
+        gate.set()
+        found = await asyncio.gather(*others)
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return [token.subject or "" for token in found]
+
+    assert asyncio.run(many()) == ["user-123"] * 4
+    assert introspections(issuer) == before + 1
