@@ -19,7 +19,7 @@ import concurrent.futures
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Generator, Mapping, MutableMapping
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -47,6 +47,8 @@ _MAX_ANSWER_BYTES = 64 * 1024
 _JWT_ANSWER = "application/token-introspection+jwt"
 _JWT_ANSWER_TYPES = frozenset({"token-introspection+jwt", _JWT_ANSWER})
 _SIGNING_ALGORITHMS = get_default_algorithms()
+# What the introspection flow asks its driver for: an HTTP request, or a key refresh.
+_Step = httpx.Request | tuple[IssuerKeys, int]
 
 
 class _Until:
@@ -268,75 +270,85 @@ class IntrospectionVerifier:
         self.endpoint = endpoint
         return endpoint
 
-    def _fetch(self, pending: PendingToken) -> bytes:
-        with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
-            endpoint = self.endpoint
-            if endpoint is None:
-                flow = discovery_flow(self.issuer)
-                try:
-                    request = next(flow)
-                    while True:
-                        request = flow.send(_fetched(client.send(request)))
-                except StopIteration as done:
-                    endpoint = self._discovered(done.value[0])
-                except (httpx.HTTPError, FetchFailed) as error:
-                    raise _unreachable(self.issuer, error) from None
-            for attempt in range(_ATTEMPTS):
-                self.requests += 1
-                try:
-                    response = client.send(self._request(pending.raw, endpoint))
-                    response.read()
-                except httpx.HTTPError as error:
-                    if attempt + 1 < _ATTEMPTS:
-                        continue
-                    raise _unreachable(endpoint, error) from None
-                if response.status_code >= 500 and attempt + 1 < _ATTEMPTS:
-                    continue
-                if _is_jwt_answer(response) and response.status_code == 200:
-                    result = self._signed(endpoint, response.content, None)
-                    if isinstance(result, tuple):
-                        keys, generation = result
-                        keys.refresh(generation)
-                        result = self._signed(endpoint, response.content, keys)
-                    return _parsed(endpoint, 200, cast(bytes, result))
-                return _parsed(endpoint, response.status_code, response.content)
+    def _flow(self, raw: bytes) -> Generator[_Step, httpx.Response | Exception | None, bytes]:
+        """The introspection of ``raw``, written once for both drivers: it yields the HTTP
+        requests it needs (and is sent each response, read, or the transport's exception)
+        and the issuer keys to refresh (sent None once they are); returns the answer."""
+        endpoint = self.endpoint
+        if endpoint is None:
+            discovery = discovery_flow(self.issuer)
+            try:
+                request = next(discovery)
+                while True:
+                    response = yield request
+                    if not isinstance(response, httpx.Response):
+                        raise _unreachable(self.issuer, response or TimeoutError())
+                    request = discovery.send(_fetched(response))
+            except StopIteration as done:
+                endpoint = self._discovered(done.value[0])
+            except FetchFailed as error:
+                raise _unreachable(self.issuer, error) from None
+        for attempt in range(_ATTEMPTS):
+            last = attempt + 1 == _ATTEMPTS
+            self.requests += 1
+            response = yield self._request(raw, endpoint)
+            if not isinstance(response, httpx.Response):
+                if last:
+                    raise _unreachable(endpoint, response or TimeoutError())
+                continue
+            status = response.status_code
+            if status >= 500 and not last:
+                continue
+            if status == 200 and _is_jwt_answer(response):
+                signed = self._signed(endpoint, response.content, None)
+                if isinstance(signed, tuple):
+                    yield signed  # the driver refreshes the issuer's keys
+                    signed = self._signed(endpoint, response.content, signed[0])
+                return _parsed(endpoint, 200, cast(bytes, signed))
+            return _parsed(endpoint, status, response.content)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _fetch(self, pending: PendingToken) -> bytes:
+        flow = self._flow(pending.raw)
+        with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
+            try:
+                step = next(flow)
+                while True:
+                    sent: httpx.Response | Exception | None = None
+                    if isinstance(step, tuple):
+                        step[0].refresh(step[1])
+                    else:
+                        try:
+                            sent = client.send(step)
+                            sent.read()
+                        except httpx.HTTPError as error:
+                            sent = error
+                    step = flow.send(sent)
+            except StopIteration as done:
+                answer: bytes = done.value
+                return answer
+
     async def _fetch_async(self, pending: PendingToken) -> bytes:
+        flow = self._flow(pending.raw)
         async with httpx.AsyncClient(
             transport=self._async_transport, timeout=self._timeout
         ) as client:
-            endpoint = self.endpoint
-            if endpoint is None:
-                flow = discovery_flow(self.issuer)
-                try:
-                    request = next(flow)
-                    while True:
-                        request = flow.send(_fetched(await client.send(request)))
-                except StopIteration as done:
-                    endpoint = self._discovered(done.value[0])
-                except (httpx.HTTPError, FetchFailed) as error:
-                    raise _unreachable(self.issuer, error) from None
-            for attempt in range(_ATTEMPTS):
-                self.requests += 1
-                try:
-                    response = await client.send(self._request(pending.raw, endpoint))
-                    await response.aread()
-                except httpx.HTTPError as error:
-                    if attempt + 1 < _ATTEMPTS:
-                        continue
-                    raise _unreachable(endpoint, error) from None
-                if response.status_code >= 500 and attempt + 1 < _ATTEMPTS:
-                    continue
-                if _is_jwt_answer(response) and response.status_code == 200:
-                    result = self._signed(endpoint, response.content, None)
-                    if isinstance(result, tuple):
-                        keys, generation = result
-                        await keys.refresh_async(generation)
-                        result = self._signed(endpoint, response.content, keys)
-                    return _parsed(endpoint, 200, cast(bytes, result))
-                return _parsed(endpoint, response.status_code, response.content)
-        raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                step = next(flow)
+                while True:
+                    sent: httpx.Response | Exception | None = None
+                    if isinstance(step, tuple):
+                        await step[0].refresh_async(step[1])
+                    else:
+                        try:
+                            sent = await client.send(step)
+                            await sent.aread()
+                        except httpx.HTTPError as error:
+                            sent = error
+                    step = flow.send(sent)
+            except StopIteration as done:
+                answer: bytes = done.value
+                return answer
 
     def _signed(
         self, endpoint: str, body: bytes, refreshed: IssuerKeys | None

@@ -412,6 +412,9 @@ def test_a_signed_answer_is_verified_and_used(issuer: LocalIssuer, signed: None)
     verifier = verifier_for(issuer)
     token = check(verifier, issuer.mint_opaque(scopes="read"))
     assert token.scopes == {"read"}
+    fresh = verifier_for(issuer)  # the async driver fetches the issuer's keys itself
+    pending = pending_token(issuer.mint_opaque(scopes="write"), 16384)
+    assert asyncio.run(fresh.verify_async(pending)).scopes == {"write"}
 
 
 def test_a_signed_answer_by_another_key_is_a_503(issuer: LocalIssuer, signed: None) -> None:
