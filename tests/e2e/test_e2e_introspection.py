@@ -5,6 +5,7 @@ endpoint (RFC 7009)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from audmw import Settings
 from audmw.errors import AuthError
 from audmw.introspection import IntrospectionVerifier
 from audmw.verifier import pending_token
+from e2e.app_process import AppProcess
 from e2e.provider import API, OPAQUE_API, OidcProvider
 
 
@@ -110,3 +112,42 @@ def test_signed_introspection_answers_are_verified(oidc_provider: OidcProvider) 
         headers={"Accept": "application/token-introspection+jwt"},
     )
     assert answer.headers["content-type"].startswith("application/token-introspection+jwt")
+
+
+def test_two_workers_share_answers_through_redis(
+    oidc_provider: OidcProvider, redis_url: str, app_logs: Path
+) -> None:
+    """Two example apps (separate processes, two frameworks) on one Redis cache: an answer
+    one fetched serves the other, inside the revocation window; a worker with its own memory
+    cache asks the provider and learns of the revocation at once."""
+    client_id, secret = oidc_provider.clients["RS256"]
+    shared = {
+        "AUDIENCE": OPAQUE_API,
+        "INTROSPECTION": "opaque",
+        "INTROSPECTION_CLIENT_ID": client_id,
+        "INTROSPECTION_CLIENT_SECRET": secret,
+        "INTROSPECTION_CACHE": redis_url,
+    }
+    alone = {**shared, "INTROSPECTION_CACHE": "memory"}
+    workers = [
+        AppProcess("starlette_app", oidc_provider.issuer, app_logs / "i-a.log", settings=shared),
+        AppProcess("flask_app", oidc_provider.issuer, app_logs / "i-b.log", settings=shared),
+        AppProcess("flask_app", oidc_provider.issuer, app_logs / "i-c.log", settings=alone),
+    ]
+    try:
+        first, second, own = (worker.start() for worker in workers)
+        token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+        headers = {"Authorization": f"Bearer {token}"}
+        me = first.client.get("/api/me", headers=headers)
+        assert me.status_code == 200, me.text
+        assert me.json()["aud"] in (OPAQUE_API, [OPAQUE_API])
+        oidc_provider.revoke(token)
+        assert second.client.get("/api/me", headers=headers).status_code == 200
+        refused = own.client.get("/api/me", headers=headers)
+        assert refused.status_code == 401
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    finally:
+        for worker in workers:
+            worker.close()
+    for name in ("i-a.log", "i-b.log", "i-c.log"):
+        assert token not in (app_logs / name).read_text(errors="replace")
