@@ -29,7 +29,12 @@ from jwt.algorithms import get_default_algorithms
 from audmw import diagnostics, jws
 from audmw.cache import VerifiedTokens
 from audmw.client import ClientAuthentication, ClientSecretBasic
-from audmw.errors import AuthError, IntrospectionUnavailable, InvalidToken
+from audmw.errors import (
+    AuthError,
+    ConfigurationError,
+    IntrospectionUnavailable,
+    InvalidToken,
+)
 from audmw.keys import Fetched, FetchFailed, IssuerKeys, discovery_flow, endpoint_allowed
 from audmw.settings import HMAC_ALGORITHMS, Settings
 from audmw.store import MemoryStore, RedisStore, SharedStore
@@ -47,6 +52,20 @@ _MAX_ANSWER_BYTES = 64 * 1024
 _JWT_ANSWER = "application/token-introspection+jwt"
 _JWT_ANSWER_TYPES = frozenset({"token-introspection+jwt", _JWT_ANSWER})
 _SIGNING_ALGORITHMS = get_default_algorithms()
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")  # two "active" or two "aud": never pick one
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 # What the introspection flow asks its driver for: an HTTP request, or a key refresh.
 _Step = httpx.Request | tuple[IssuerKeys, int]
 
@@ -95,8 +114,9 @@ class IntrospectionVerifier:
         if client_auth is None:
             assert settings.introspection_client_id is not None  # Settings guarantees it
             if settings.introspection_client_secret is None:
-                raise ValueError(
-                    "introspection_client_secret is not set: give it, or pass client_auth="
+                raise ConfigurationError(
+                    "audmw: introspection_client_secret is not set: give it, or pass "
+                    "IntrospectionVerifier(settings, client_auth=...) for private_key_jwt"
                 )
             client_auth = ClientSecretBasic(
                 settings.introspection_client_id, settings.introspection_client_secret
@@ -465,8 +485,8 @@ def _parsed(endpoint: str, status: int, body: bytes) -> bytes:
     try:
         if len(body) > _MAX_ANSWER_BYTES:
             raise ValueError("too large")
-        document = json.loads(body)
-    except (ValueError, RecursionError):
+        document = _STRICT_JSON.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         document = None
     if not isinstance(document, dict) or "active" not in document:
         raise IntrospectionUnavailable(

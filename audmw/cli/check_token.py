@@ -371,8 +371,8 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
     ):
         try:
             introspection = IntrospectionVerifier(settings, clock=console.clock)
-        except ValueError as problem:
-            return _config_error(args, console, f"audmw: {problem}")
+        except ConfigurationError as problem:
+            return _config_error(args, console, str(problem))
         validator = introspection.jwt_validator
     else:
         validator = TokenValidator(settings, clock=console.clock)

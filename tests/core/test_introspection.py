@@ -473,3 +473,26 @@ def test_a_request_going_away_does_not_cancel_the_others(
 
     assert asyncio.run(many()) == ["user-123"] * 4
     assert introspections(issuer) == before + 1
+
+
+def test_an_answer_with_duplicate_members_is_a_503(issuer: LocalIssuer) -> None:
+    import httpx
+
+    # No real server sends two "active" members; a transport that does is the fault.
+    body = b'{"active": false, "active": true, "aud": "https://api.example.com"}'
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    settings = settings_for(issuer, introspection_endpoint=issuer.introspection_url)
+    verifier = IntrospectionVerifier(settings, transport=transport)
+    error = refusal(verifier, "an-opaque-token")
+    assert (error.status, error.reason) == (503, "introspection_malformed")
+
+
+def test_the_secret_or_a_client_authentication_is_needed(issuer: LocalIssuer) -> None:
+    from audmw.client import ClientSecretPost
+    from audmw.errors import ConfigurationError
+
+    settings = settings_for(issuer, introspection_client_secret=None)
+    with pytest.raises(ConfigurationError, match="introspection_client_secret"):
+        IntrospectionVerifier(settings)
+    verifier = IntrospectionVerifier(settings, client_auth=ClientSecretPost(CLIENT, SECRET))
+    assert check(verifier, issuer.mint_opaque()).subject == "user-123"
