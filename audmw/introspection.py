@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import threading
 import time
@@ -34,6 +35,7 @@ from audmw.errors import (
     ConfigurationError,
     IntrospectionUnavailable,
     InvalidToken,
+    StoreUnavailable,
 )
 from audmw.keys import Fetched, FetchFailed, IssuerKeys, discovery_flow, endpoint_allowed
 from audmw.settings import HMAC_ALGORITHMS, Settings
@@ -49,6 +51,7 @@ _ATTEMPTS = 2  # one retry after a failed connection or a 5xx
 _STORE_PREFIX = b"introspection:"
 _INACTIVE = b'{"active":false}'
 _MAX_ANSWER_BYTES = 64 * 1024
+_MEMORY_ENTRIES = 100_000
 _JWT_ANSWER = "application/token-introspection+jwt"
 _JWT_ANSWER_TYPES = frozenset({"token-introspection+jwt", _JWT_ANSWER})
 _SIGNING_ALGORITHMS = get_default_algorithms()
@@ -125,7 +128,7 @@ class IntrospectionVerifier:
         if store is None:
             url = settings.introspection_cache
             store = (
-                MemoryStore(max(settings.token_cache_size, 1000))
+                MemoryStore(_MEMORY_ENTRIES)
                 if url == "memory"
                 else RedisStore(url, prefix="audmw:", timeout=settings.introspection_timeout)
             )
@@ -253,13 +256,18 @@ class IntrospectionVerifier:
     def _remembered(self, pending: PendingToken, answer: bytes) -> bytes:
         entry, ttl = self._entry(answer)
         if ttl > 0:
-            self.store.add(_STORE_PREFIX + pending.key, entry, ttl)
+            # The answer is known whether or not it could be kept: a full or unreachable
+            # store only costs the next request a lookup (a full memory store must not turn
+            # a flood of made-up tokens into 503s for everyone).
+            with contextlib.suppress(StoreUnavailable):
+                self.store.add(_STORE_PREFIX + pending.key, entry, ttl)
         return entry
 
     async def _remembered_async(self, pending: PendingToken, answer: bytes) -> bytes:
         entry, ttl = self._entry(answer)
         if ttl > 0:
-            await self.store.add_async(_STORE_PREFIX + pending.key, entry, ttl)
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.add_async(_STORE_PREFIX + pending.key, entry, ttl)
         return entry
 
     # -- the request --------------------------------------------------------------------------

@@ -496,3 +496,11 @@ def test_the_secret_or_a_client_authentication_is_needed(issuer: LocalIssuer) ->
         IntrospectionVerifier(settings)
     verifier = IntrospectionVerifier(settings, client_auth=ClientSecretPost(CLIENT, SECRET))
     assert check(verifier, issuer.mint_opaque()).subject == "user-123"
+
+
+def test_a_full_memory_cache_still_answers(issuer: LocalIssuer) -> None:
+    # Made-up tokens fill the store with inactive answers: good tokens are still accepted.
+    verifier = IntrospectionVerifier(settings_for(issuer), store=MemoryStore(2))
+    for _ in range(3):
+        assert refusal(verifier, issuer.mint_opaque(aud="https://other.example.com")).status == 401
+    assert check(verifier, issuer.mint_opaque()).subject == "user-123"
