@@ -304,8 +304,9 @@ class Guard:
         exact: PendingToken | None = None
         if len(credentials) == 1 and elsewhere is None:
             # The usual request, "Bearer <token>" and nothing else around it: a hit needs only
-            # the digest. A token found by its digest was a compact JWS, so only a miss needs
-            # the checks of the header and of the token's characters.
+            # the digest. A token found by its digest passed every check (a compact JWS, or an
+            # introspected b64token), so only a miss needs the checks of the header and of the
+            # token's characters.
             value = credentials[0]
             raw: bytes | None = None
             if isinstance(value, bytes):
