@@ -74,3 +74,16 @@ async def test_refusals(app: Starlette, issuer: LocalIssuer) -> None:
     assert as_bearer.status_code == 401  # cnf.jkt of the answer: DPoP-bound, needs its proof
     assert down.status_code == 503
     assert down.headers["retry-after"] == "5"
+
+
+async def test_a_dpop_bound_opaque_token_with_its_proof(
+    app: Starlette, issuer: LocalIssuer
+) -> None:
+    key = DPoPKey()
+    token = issuer.mint_opaque(sub="alice", cnf={"jkt": key.thumbprint})
+    url = "http://testserver/whoami"
+    async with asgi_client(app) as client:
+        accepted = await client.get("/whoami", headers=key.headers("GET", url, token))
+        other_key = await client.get("/whoami", headers=DPoPKey().headers("GET", url, token))
+    assert (accepted.status_code, accepted.json()) == (200, {"sub": "alice"})
+    assert other_key.status_code == 401
