@@ -799,13 +799,14 @@ class Settings:
     introspection: str = _declare(
         "off",
         _introspection_mode,
-        "which tokens are checked at the issuer's introspection endpoint (RFC 7662): `off`, "
-        "`opaque` (those that are not JWTs; JWTs are verified locally) or `all`",
+        "which tokens are checked at the introspection endpoint (RFC 7662) of the first "
+        "issuer: `off`, `opaque` (those that are not JWTs; JWTs are verified locally) or `all` "
+        "(an opaque token is never sent to another issuer)",
     )
     introspection_endpoint: str | None = _declare(
         None,
         _jwks_uri,
-        "the introspection endpoint; with one issuer only",
+        "the first issuer's introspection endpoint; with one issuer only",
         default_text="the discovery document's `introspection_endpoint`",
     )
     introspection_client_id: str | None = _declare(
