@@ -347,9 +347,8 @@ class IntrospectionVerifier:
                         step[0].refresh(step[1])
                     else:
                         try:
-                            sent = client.send(step)
-                            sent.read()
-                        except httpx.HTTPError as error:
+                            sent = self._received(step, client.send(step, stream=True))
+                        except (httpx.HTTPError, TimeoutError) as error:
                             sent = error
                     step = flow.send(sent)
             except StopIteration as done:
@@ -369,14 +368,48 @@ class IntrospectionVerifier:
                         await step[0].refresh_async(step[1])
                     else:
                         try:
-                            sent = await client.send(step)
-                            await sent.aread()
-                        except httpx.HTTPError as error:
+                            # The whole exchange within the limit, headers sent a byte at a
+                            # time included.
+                            sent = await asyncio.wait_for(
+                                self._exchange_async(client, step), self._timeout
+                            )
+                        except (httpx.HTTPError, TimeoutError, asyncio.TimeoutError) as error:
                             sent = error
                     step = flow.send(sent)
             except StopIteration as done:
                 answer: bytes = done.value
                 return answer
+
+    def _received(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """The response read within the time limit and the size cap: an endpoint sending
+        its answer a byte at a time, or without end, cannot hold the request."""
+        deadline = time.monotonic() + self._timeout
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                _check_progress(request, body, deadline)
+        finally:
+            response.close()
+        return _decoded(request, response, body)
+
+    async def _exchange_async(
+        self, client: httpx.AsyncClient, request: httpx.Request
+    ) -> httpx.Response:
+        return await self._received_async(request, await client.send(request, stream=True))
+
+    async def _received_async(
+        self, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Response:
+        deadline = time.monotonic() + self._timeout
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                _check_progress(request, body, deadline)
+        finally:
+            await response.aclose()
+        return _decoded(request, response, body)
 
     def _signed(
         self, endpoint: str, body: bytes, refreshed: IssuerKeys | None
@@ -422,6 +455,30 @@ class IntrospectionVerifier:
         if not isinstance(answer, dict):
             raise refused("holds no token_introspection object")
         return json.dumps(answer).encode()
+
+
+def _decoded(request: httpx.Request, response: httpx.Response, body: bytearray) -> httpx.Response:
+    """The response with the body as read (already decoded: no Content-Encoding left)."""
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=request
+    )
+
+
+def _check_progress(request: httpx.Request, body: bytearray, deadline: float) -> None:
+    if len(body) > _MAX_ANSWER_BYTES:
+        raise IntrospectionUnavailable(
+            "introspection_malformed",
+            retry_after=_RETRY_AFTER,
+            hint=f"the introspection endpoint {request.url} sent more than "
+            f"{_MAX_ANSWER_BYTES // 1024} KiB",
+        )
+    if time.monotonic() > deadline:
+        raise TimeoutError("the answer took longer than introspection_timeout")
 
 
 def _is_jwt_answer(response: httpx.Response) -> bool:

@@ -504,3 +504,38 @@ def test_a_full_memory_cache_still_answers(issuer: LocalIssuer) -> None:
     for _ in range(3):
         assert refusal(verifier, issuer.mint_opaque(aud="https://other.example.com")).status == 401
     assert check(verifier, issuer.mint_opaque()).subject == "user-123"
+
+
+def test_a_compressed_answer_is_read(issuer: LocalIssuer) -> None:
+    import gzip
+    import json as json_module
+
+    import httpx
+
+    # Real servers compress; the local issuer does not, so the transport stands in for one.
+    answer = {"active": True, "aud": issuer.audience, "exp": time.time() + 60, "sub": "zip"}
+    body = gzip.compress(json_module.dumps(answer).encode())
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body, headers={"Content-Encoding": "gzip"})
+    )
+    settings = settings_for(issuer, introspection_endpoint=issuer.introspection_url)
+    verifier = IntrospectionVerifier(settings, transport=transport)
+    assert check(verifier, "an-opaque-token").subject == "zip"
+
+
+def test_an_endpoint_trickling_its_headers_is_cut_off(issuer: LocalIssuer) -> None:
+    verifier = verifier_for(
+        issuer, introspection_endpoint=issuer.introspection_url, introspection_timeout=0.3
+    )
+    token = issuer.mint_opaque()
+    issuer.trickle_interval = 0.05  # the status line and headers take seconds to arrive
+    issuer.set_mode("trickle")
+    try:
+        # Without the limit on the whole exchange, the answer arrives after seconds and
+        # the token is accepted.
+        with pytest.raises(IntrospectionUnavailable) as caught:
+            asyncio.run(verifier.verify_async(pending_token(token, 16384)))
+    finally:
+        issuer.set_mode("ok")
+        issuer.trickle_interval = 0.2
+    assert caught.value.reason == "introspection_unavailable"
