@@ -16,6 +16,7 @@ from audmw.client._authentication import (
     ClientSecretPost,
     PrivateKeyJwt,
 )
+from audmw.client._dpop import DPoPPresentation
 from audmw.client._errors import TokenEndpointUnavailable, TokenRequestError
 from audmw.client._grants import (
     ClientCredentials,
@@ -33,6 +34,7 @@ __all__ = [
     "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretPost",
+    "DPoPPresentation",
     "IssuedToken",
     "OnBehalfOf",
     "Presentation",
