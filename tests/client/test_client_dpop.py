@@ -127,9 +127,11 @@ def test_a_dpop_bound_token_is_accepted_by_an_api_that_requires_dpop(
 
     # The token request carried a proof of the key, without ath.
     header, claims = header_and_claims(issuer.token_endpoint.log[-1]["dpop"])
-    assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256"
+    assert header["typ"] == "dpop+jwt"
+    assert header["alg"] == "ES256"
     assert "d" not in header["jwk"]
-    assert claims["htm"] == "POST" and claims["htu"] == issuer.token_url
+    assert claims["htm"] == "POST"
+    assert claims["htu"] == issuer.token_url
     assert "ath" not in claims
 
     # Each API request: the DPoP scheme and a proof of its own.
@@ -308,7 +310,7 @@ def test_a_refused_bound_token_gets_one_retry_with_a_fresh_one(
     issuer.rotate("RS256", keep_old=False)  # the API now answers DPoP error="invalid_token"
     with httpx.Client(auth=auth) as client:
         assert client.get(api.url + "/api/messages").status_code == 200
-    assert [seen["authorization"] for seen in api.app.seen][0] == f"DPoP {stale.access_token}"
+    assert next(seen["authorization"] for seen in api.app.seen) == f"DPoP {stale.access_token}"
     assert issuer.token_endpoint.requests == 2
 
 
@@ -323,11 +325,14 @@ def test_dpop_and_presentation_together_are_refused() -> None:
         )
 
 
-def test_the_key_and_the_proofs_never_show(issuer: LocalIssuer) -> None:
+def test_the_key_and_the_token_never_show(issuer: LocalIssuer) -> None:
     presentation = DPoPPresentation()
-    assert "jkt=" in repr(presentation) and "d=" not in repr(presentation)
+    assert "jkt=" in repr(presentation)
+    assert "d=" not in repr(presentation)
     auth = dpop_auth(issuer, dpop=presentation)
-    assert "DPoP" not in repr(auth) or auth.token().access_token not in repr(auth)
+    token = auth.token()
+    assert token.access_token not in repr(auth)
+    assert token.access_token not in repr(token)
 
 
 # -- the local issuer's side -----------------------------------------------------------------
@@ -362,7 +367,8 @@ def test_the_local_issuer_refuses_a_replayed_proof_and_two_proofs(issuer: LocalI
     two = [key.proof("POST", issuer.token_url), key.proof("POST", issuer.token_url)]
     assert post_token(issuer, two).json()["error"] == "invalid_dpop_proof"
     unbound = post_token(issuer, None).json()
-    assert unbound["token_type"] == "Bearer" and "cnf" not in claims_of(unbound["access_token"])
+    assert unbound["token_type"] == "Bearer"
+    assert "cnf" not in claims_of(unbound["access_token"])
 
 
 def test_the_local_issuer_demands_its_nonce(issuer: LocalIssuer) -> None:
