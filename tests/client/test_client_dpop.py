@@ -382,3 +382,29 @@ def test_the_local_issuer_demands_its_nonce(issuer: LocalIssuer) -> None:
     accepted = post_token(issuer, key.proof("POST", issuer.token_url, nonce=nonce))
     assert accepted.status_code == 200
     assert json.loads(accepted.text)["token_type"] == "DPoP"
+
+
+def test_the_nonce_already_sent_or_a_malformed_one_is_not_retried(issuer: LocalIssuer) -> None:
+    seen: list[httpx.Request] = []
+    nonce = {"value": "fixed-nonce"}
+
+    def same_nonce(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            401,
+            headers={
+                "WWW-Authenticate": 'DPoP error="use_dpop_nonce"',
+                "DPoP-Nonce": nonce["value"],
+            },
+        )
+
+    auth = dpop_auth(issuer)
+    with httpx.Client(auth=auth, transport=httpx.MockTransport(same_nonce)) as client:
+        client.get("http://api.test/")  # no nonce yet: one retry with it
+        assert len(seen) == 2
+        client.get("http://api.test/")  # sent with that nonce, told it again: no retry
+        assert len(seen) == 3
+        nonce["value"] = 'not "a" nonce'
+        client.get("http://other.test/")  # a value outside RFC 9449's syntax is not taken
+        assert len(seen) == 4
+    assert auth.presentation.nonce_for("http://other.test/") is None  # type: ignore[attr-defined]
