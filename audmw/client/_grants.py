@@ -658,6 +658,7 @@ class ClientCredentials(_Grant, httpx.Auth):
 
     One object serves ``httpx.Client`` and ``httpx.AsyncClient`` alike; tokens are cached per
     (server, client, target, scopes) and requested once however many requests wait for one.
+    ``dpop=True`` (or a private key) asks for DPoP-bound tokens and sends them with proofs.
     """
 
     grant_type = "client_credentials"

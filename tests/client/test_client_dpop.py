@@ -199,6 +199,8 @@ def test_a_repeated_use_dpop_nonce_at_the_token_endpoint_is_not_retried_again(
     with pytest.raises(TokenRequestError) as refused:
         auth.token()
     assert refused.value.error == "use_dpop_nonce"
+    assert refused.value.hint is not None
+    assert "rotates nonces" in refused.value.hint
     assert issuer.token_endpoint.requests == 2
 
 
