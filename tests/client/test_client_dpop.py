@@ -410,3 +410,29 @@ def test_the_nonce_already_sent_or_a_malformed_one_is_not_retried(issuer: LocalI
         client.get("http://other.test/")  # a value outside RFC 9449's syntax is not taken
         assert len(seen) == 4
     assert auth.presentation.nonce_for("http://other.test/") is None  # type: ignore[attr-defined]
+
+
+def test_token_exchange_binds_the_downstream_token_too(issuer: LocalIssuer) -> None:
+    from audmw.client import TokenExchange
+
+    incoming = issuer.mint(sub="alice", aud=API)
+    exchange = TokenExchange(
+        issuer=issuer.issuer,
+        client_id="svc",
+        client_secret=SECRET,
+        audience="https://reports.example.com",
+        dpop=True,
+    )
+    token = exchange.token(incoming)
+    assert token.token_type == "DPoP"
+    claims = claims_of(token.access_token)
+    assert claims["sub"] == "alice"
+    assert claims["cnf"] == {"jkt": exchange.presentation.thumbprint}  # type: ignore[attr-defined]
+
+
+def test_a_repeated_use_dpop_nonce_at_the_token_endpoint_async(issuer: LocalIssuer) -> None:
+    issuer.token_endpoint.dpop_nonce = "rotating"
+    auth = dpop_auth(issuer)
+    with pytest.raises(TokenRequestError, match="use_dpop_nonce"):
+        asyncio.run(auth.token_async())
+    assert issuer.token_endpoint.requests == 2
