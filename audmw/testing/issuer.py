@@ -30,6 +30,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_
 
 from audmw.mtls import certificate_der, certificate_thumbprint
 from audmw.testing.token_endpoint import (
+    DPOP_ALGS,
     GRANTS,
     MAX_BODY,
     SIGNED_ANSWER,
@@ -339,6 +340,7 @@ class LocalIssuer:
                 "private_key_jwt",
             ],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "dpop_signing_alg_values_supported": list(DPOP_ALGS),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
@@ -577,11 +579,8 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             with issuer._lock:
                 issuer.requests.append(path)
             endpoint = issuer.token_endpoint
-            if path == issuer.path + "/token":
-                handle = endpoint.handle
-            elif path == issuer.path + "/introspect":
-                handle = endpoint.introspect
-            else:
+            introspection = path == issuer.path + "/introspect"
+            if not introspection and path != issuer.path + "/token":
                 self._send(404, b'{"error":"not_found"}')
                 return
             try:
@@ -594,14 +593,19 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, answer = handle(headers, body)
-            signed = (
-                endpoint.signed_answer(headers, answer) if handle == endpoint.introspect else None
-            )
-            if signed is not None and issuer.mode == "ok":
-                self._send(200, signed, {**_TOKEN_HEADERS, "Content-Type": SIGNED_ANSWER})
-                return
-            extra = dict(_TOKEN_HEADERS)
+            if introspection:
+                status, answer = endpoint.introspect(headers, body)
+                signed = endpoint.signed_answer(headers, answer)
+                if signed is not None and issuer.mode == "ok":
+                    self._send(200, signed, {**_TOKEN_HEADERS, "Content-Type": SIGNED_ANSWER})
+                    return
+                extra = dict(_TOKEN_HEADERS)
+            else:
+                proofs = self.headers.get_all("DPoP") or []
+                if len(proofs) > 1:
+                    headers["dpop"] = ",".join(proofs)  # refused: exactly one proof
+                status, answer, answer_headers = endpoint.respond(headers, body)
+                extra = {**_TOKEN_HEADERS, **answer_headers}
             if status == 401 and "authorization" in headers:
                 extra["WWW-Authenticate"] = 'Basic realm="token"'
             self._answer(lambda: answer, status=status, headers=extra)
