@@ -539,3 +539,19 @@ def test_an_endpoint_trickling_its_headers_is_cut_off(issuer: LocalIssuer) -> No
         issuer.set_mode("ok")
         issuer.trickle_interval = 0.2
     assert caught.value.reason == "introspection_unavailable"
+
+
+def test_private_key_jwt_at_the_endpoint(issuer: LocalIssuer) -> None:
+    from audmw.client import PrivateKeyJwt
+    from audmw.testing import generate_key
+
+    key = generate_key("ec-p256")
+    issuer.register_client("the-api-with-a-key", keys=[key])
+    settings = settings_for(issuer, introspection_client_id="the-api-with-a-key")
+    verifier = IntrospectionVerifier(settings, client_auth=PrivateKeyJwt("the-api-with-a-key", key))
+    assert check(verifier, issuer.mint_opaque()).subject == "user-123"
+    assert check(verifier, issuer.mint_opaque(sub="second")).subject == "second"  # new jti
+    wrong = IntrospectionVerifier(
+        settings, client_auth=PrivateKeyJwt("the-api-with-a-key", generate_key("ec-p256"))
+    )
+    assert refusal(wrong, issuer.mint_opaque()).reason == "introspection_client_refused"
