@@ -22,6 +22,7 @@ from audmw.bearer import (
 )
 from audmw.decision import View, decide
 from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.observe import Observer, observer_for
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
@@ -79,6 +80,11 @@ class Guard:
         self._max_bytes = self.validator.max_token_bytes
         self._digest = self.cache.key
         self._cached = self.cache.get
+        self.observer: Observer | None = observer_for(
+            settings, self.cache, getattr(self.validator, "keys", {}).values()
+        )
+        """Where decisions are reported (``audmw.observe``); None when nothing receives them:
+        adapters then call nothing of it."""
 
     # -- which requirement -------------------------------------------------------------------
 
@@ -197,7 +203,7 @@ class Guard:
             try:
                 requirement.check(token)
             except InsufficientScope as error:
-                diagnostics.log_refusal(error, token.fingerprint)
+                diagnostics.log_refusal(error, token.fingerprint, issuer=token.issuer)
                 raise
         return token
 

@@ -19,13 +19,16 @@ import time
 import weakref
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from audmw.settings import Settings
+
+if TYPE_CHECKING:
+    from audmw.observe import Telemetry
 
 _CANDIDATES_MEMO_SIZE = 64
 _Candidates = tuple[tuple["VerificationKey", ...], bool]
@@ -172,6 +175,14 @@ def _json(response: Fetched, what: str) -> dict[str, Any]:
 class IssuerKeys:
     """The cached key set of one issuer (or of one configured ``jwks_uri``)."""
 
+    observer: Telemetry | None = None
+    """Where fetches are traced and measured (``audmw.observe``), when OpenTelemetry is on."""
+    fetched_at: float | None = None
+    """When the key set in use was fetched (the validator's clock)."""
+    last_error: str | None = None
+    """Why the last fetch failed, for the operator; None once one succeeds."""
+    last_error_type: str | None = None
+
     def __init__(
         self,
         issuer: str,
@@ -305,17 +316,20 @@ class IssuerKeys:
         self._by_source = by_source
         self.loaded = True
         self.failed_at = None
-        self.expires_at = self._clock() + ttl
+        self.fetched_at = self._clock()
+        self.last_error = self.last_error_type = None
+        self.expires_at = self.fetched_at + ttl
         self.generation += 1
 
     def _failed(self, exc: Exception) -> None:
         self.failed_at = self._clock()
+        self.last_error, self.last_error_type = str(exc), type(exc).__qualname__
         logger.warning(
             "audmw: keys of %s could not be fetched (reason=jwks_fetch_failed): %s%s",
             self.issuer,
             exc,
             "; still using the last good keys" if self.loaded else "",
-            extra={"audmw_reason": "jwks_fetch_failed"},
+            extra={"audmw_reason": "jwks_fetch_failed", "audmw_issuer": self.issuer},
         )
 
     def _limit(self) -> int:
@@ -330,6 +344,7 @@ class IssuerKeys:
                 return
             self.last_attempt = self._clock()
             self.fetches += 1
+            watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
             try:
                 with httpx.Client(
@@ -339,11 +354,17 @@ class IssuerKeys:
                 ) as client:
                     request = next(flow)
                     while True:
-                        request = flow.send(self._send(client, request))
+                        if watch is None:
+                            request = flow.send(self._send(client, request))
+                        else:
+                            request = flow.send(watch.send(self._send, client, request))
             except StopIteration:
                 return
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
+            finally:
+                if watch is not None:
+                    watch.done()
 
     async def refresh_async(self, generation: int) -> None:
         """The same as ``refresh``, without blocking the event loop or a thread."""
@@ -356,6 +377,7 @@ class IssuerKeys:
                 return
             self.last_attempt = self._clock()
             self.fetches += 1
+            watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
             try:
                 async with httpx.AsyncClient(
@@ -365,11 +387,19 @@ class IssuerKeys:
                 ) as client:
                     request = next(flow)
                     while True:
-                        request = flow.send(await self._send_async(client, request))
+                        if watch is None:
+                            request = flow.send(await self._send_async(client, request))
+                        else:
+                            request = flow.send(
+                                await watch.send_async(self._send_async, client, request)
+                            )
             except StopIteration:
                 return
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
+            finally:
+                if watch is not None:
+                    watch.done()
 
     def _failed_since(self, generation: int) -> bool:
         """A fetch failed moments ago: callers that queued behind it should not retry at once."""

@@ -59,6 +59,7 @@ __all__ = [
     "public",
     "require_any_scope",
     "require_scopes",
+    "route_template",
 ]
 
 logger = logging.getLogger("audmw")
@@ -194,6 +195,47 @@ def _resolve(
             return _Resolved(View.unanswered(*view.levels, *view.others), False)
         return found._replace(cacheable=False)
     return _UNRESOLVED
+
+
+def route_template(
+    routes: Sequence[BaseRoute], scope: Scope, prefix: str = "", depth: int = 0
+) -> str | None:
+    """The template of the route ``scope`` matches (``/items/{item_id}``, with the paths of
+    the mounts on the way), as the router will match it; None when none matches."""
+    if depth > _MAX_DEPTH:
+        return None
+    partial: str | None = None
+    for route in routes:
+        match, child = _matches(route, scope)
+        if match is Match.NONE:
+            continue
+        path = str(getattr(route, "path", "") or "")
+        if hasattr(route, "original_router") and hasattr(route, "_match"):
+            path = _included_template(route, scope) or ""
+        elif isinstance(route, (Mount, Host)):
+            inner = getattr(getattr(route, "_base_app", route.app), "routes", None)
+            if inner is None:  # an ASGI app mounted as a whole
+                found: str | None = prefix + path
+            else:
+                found = route_template(inner, {**scope, **child}, prefix + path, depth + 1)
+            if match is Match.FULL:
+                return found
+            partial = partial or found
+            continue
+        if match is Match.FULL:
+            return prefix + path
+        partial = partial or prefix + path  # the router answers 405 for it
+    return partial
+
+
+def _included_template(route: Any, scope: Scope) -> str | None:
+    """The template of FastAPI's included router's route that ``scope`` matches."""
+    try:
+        context = route._match(dict(scope))[3]
+    except Exception:
+        return None
+    found = getattr(context, "path_format", None)
+    return found if isinstance(found, str) else None
 
 
 def _resolve_included(route: Any, scope: Scope, outer: tuple[object, ...], depth: int) -> _Resolved:
@@ -461,6 +503,8 @@ class AudienceMiddleware:
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
         request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
+        observer = guard.observer
+        watch = None if observer is None else observer.watch(request, self._template(scope))
         try:
             requirement = self._requirement(scope, request)
             if requirement is None:
@@ -470,14 +514,21 @@ class AudienceMiddleware:
                 return
             if content_type is not None and is_form(content_type):
                 request, receive = await _read_form(request, receive)
-            token = guard.lookup(request)
-            if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
-                token = await guard.verify_async(token)
-            if requirement is not ANY_VALID_TOKEN:
-                guard.check_scopes(token, requirement)
+            if watch is None:
+                token = guard.lookup(request)
+                if isinstance(token, PendingToken):  # not verified before: no await on a hit
+                    token = await guard.verify_async(token)
+                if requirement is not ANY_VALID_TOKEN:
+                    guard.check_scopes(token, requirement)
+            else:
+                token = await watch.authorize_async(guard, request, requirement)
         except AuthError as error:
+            if watch is not None:
+                watch.refused(error)
             await self.refuse(error, scope, send)
             return
+        if watch is not None:
+            watch.accepted()
         scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
         scope["user"] = TokenUser(token)
         await self.app(scope, receive, send)
@@ -516,6 +567,14 @@ class AudienceMiddleware:
         ):
             self._paths[key] = requirement
         return requirement
+
+    def _template(self, scope: Scope) -> str | None:
+        """The route template the router will match (for reports only: not remembered, since
+        only reports need it and they come with a cost of their own)."""
+        routes = self._routes_for(scope)
+        if routes is None or scope["type"] not in ("http", "websocket"):
+            return None
+        return route_template(routes, scope)
 
     def _routes_for(self, scope: Scope) -> Sequence[BaseRoute] | None:
         if self._routes is not None:

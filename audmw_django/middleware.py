@@ -181,11 +181,20 @@ class AudienceMiddleware:
     def _enforce(self, request: HttpRequest, view: View | None) -> HttpResponseBase | None:
         """None to let the request through, else the refusal."""
         config = current()
+        watch = None
         try:
             judged = self._judge(request, view, config)
             if judged is not None:
-                _accept(request, config.guard.authorize(*judged), config)
+                observer = config.guard.observer
+                if observer is None:
+                    _accept(request, config.guard.authorize(*judged), config)
+                else:
+                    watch = observer.watch(judged[0], _route(request))
+                    _accept(request, watch.authorize(config.guard, *judged), config)
+                    watch.accepted()
         except AuthError as error:
+            if watch is not None:
+                watch.refused(error)
             return self.refuse(request, error)
         return None
 
@@ -193,11 +202,21 @@ class AudienceMiddleware:
         self, request: HttpRequest, view: View | None
     ) -> HttpResponseBase | None:
         config = current()
+        watch = None
         try:
             judged = self._judge(request, view, config)
             if judged is not None:
-                _accept(request, await config.guard.authorize_async(*judged), config)
+                observer = config.guard.observer
+                if observer is None:
+                    _accept(request, await config.guard.authorize_async(*judged), config)
+                else:
+                    watch = observer.watch(judged[0], _route(request))
+                    token = await watch.authorize_async(config.guard, *judged)
+                    _accept(request, token, config)
+                    watch.accepted()
         except AuthError as error:
+            if watch is not None:
+                watch.refused(error)
             return self.refuse(request, error)
         return None
 
@@ -230,6 +249,13 @@ def remember_refusal(request: HttpRequest, error: AuthError) -> None:
     """Leave a refusal raised inside the view (by DRF's classes) for the middleware to answer
     with the core's exact answer on the way out."""
     setattr(request, _REFUSED, error)
+
+
+def _route(request: HttpRequest) -> str | None:
+    """The matched URL pattern as Django writes it (``api/items/<int:pk>``), or None."""
+    match = request.resolver_match
+    route = getattr(match, "route", None) if match is not None else None
+    return route if isinstance(route, str) else None
 
 
 def _unresolved(request: HttpRequest) -> bool:

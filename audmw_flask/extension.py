@@ -251,6 +251,7 @@ class AudmwState:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         guard = self.guard
         token = None
+        watch = None
         try:
             incoming = incoming_request(req, guard.token_environ_key, guard.wants_url)
             needed = guard.requirement(incoming, self.view(req))
@@ -258,9 +259,18 @@ class AudmwState:
                 content_type = req.environ.get("CONTENT_TYPE")
                 if content_type and is_form(content_type):
                     incoming = _read_form(req, incoming)
-                token = guard.authorize(incoming, needed)
+                observer = guard.observer
+                if observer is None:
+                    token = guard.authorize(incoming, needed)
+                else:
+                    rule = req.url_rule
+                    watch = observer.watch(incoming, None if rule is None else rule.rule)
+                    token = watch.authorize(guard, incoming, needed)
+                    watch.accepted()
         except AuthError as error:
             g.access_token = None
+            if watch is not None:
+                watch.refused(error)
             raise self.extension.refusal(error, guard.answer(error)) from None
         g.access_token = token
 
