@@ -1,0 +1,130 @@
+"""Decisions, metrics and spans reported by the Starlette middleware and under FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from audmw import Settings
+from audmw.observe import Decision
+from audmw.starlette import AudienceMiddleware, public, require_scopes
+from audmw.testing import LocalIssuer
+from tests import observability_scenarios as scenarios
+from tests.observability_scenarios import AUDIENCE, SCOPE, Served
+from tests.otel_support import Recorded
+
+
+@require_scopes(SCOPE)
+async def item(request: Request) -> JSONResponse:
+    return JSONResponse({"id": request.path_params["item_id"]})
+
+
+@public
+async def open_page(request: Request) -> JSONResponse:
+    return JSONResponse({})
+
+
+def starlette_app(settings: Settings) -> Starlette:
+    # The item route sits in a mount: its template is the mount's path and the route's.
+    return Starlette(
+        routes=[
+            Mount("/items", routes=[Route("/{item_id:int}", item)]),
+            Route("/public", open_page),
+        ],
+        middleware=[Middleware(AudienceMiddleware, settings=settings)],
+    )
+
+
+def fastapi_app(settings: Settings) -> FastAPI:
+    app = FastAPI(middleware=[Middleware(AudienceMiddleware, settings=settings)])
+
+    @app.get("/items/{item_id}")
+    @require_scopes(SCOPE)
+    async def read_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/public")
+    @public
+    async def open_route() -> dict[str, str]:
+        return {}
+
+    return app
+
+
+APPS: dict[str, tuple[Callable[[Settings], Any], str]] = {
+    "starlette": (starlette_app, "/items/{item_id:int}"),
+    "fastapi": (fastapi_app, "/items/{item_id}"),
+}
+
+
+@pytest.fixture(params=sorted(APPS))
+def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Served]]:
+    build, route = APPS[request.param]
+    clients: list[TestClient] = []
+
+    def serve(
+        issuer: LocalIssuer, hook: Callable[[Decision], Any] | None = None, **options: Any
+    ) -> Served:
+        served = Served(lambda path, headers: 0, route)
+        settings = Settings(
+            issuer=issuer.issuer,
+            audience=AUDIENCE,
+            decision_hook=hook or served.decisions.append,
+            **options,
+        )
+        client = TestClient(build(settings))
+        clients.append(client)
+        served.get = lambda path, headers: client.get(path, headers=headers).status_code
+        return served
+
+    yield serve
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[LocalIssuer]:
+    with LocalIssuer() as local:
+        yield local
+
+
+def test_an_accepted_request_then_a_cached_one(
+    serve: Callable[..., Served], issuer: LocalIssuer, telemetry: Recorded
+) -> None:
+    scenarios.accepted_then_cached(serve, issuer, telemetry)
+
+
+def test_refusals_by_reason(
+    serve: Callable[..., Served], issuer: LocalIssuer, telemetry: Recorded
+) -> None:
+    scenarios.refusals(serve, issuer, telemetry)
+
+
+def test_a_key_rotation(serve: Callable[..., Served], telemetry: Recorded) -> None:
+    with LocalIssuer() as own:  # rotated here: not the module's issuer
+        scenarios.rotation(serve, own, telemetry)
+
+
+def test_an_outage_of_the_issuer(serve: Callable[..., Served], telemetry: Recorded) -> None:
+    scenarios.outage(serve, telemetry)
+
+
+def test_an_exception_in_the_hook_changes_no_decision(
+    serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    scenarios.hook_failure(serve, issuer, caplog)
+
+
+def test_refusal_records_carry_structured_fields(
+    serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    scenarios.log_fields(serve, issuer, caplog)
