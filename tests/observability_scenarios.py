@@ -205,7 +205,9 @@ def hook_failure(serve: Serve, issuer: LocalIssuer, caplog: pytest.LogCaptureFix
         assert served.get(ITEM_PATH, bearer(token)) == 200
         assert served.get(ITEM_PATH, {}) == 401
     assert [call.outcome for call in calls] == ["accepted", "refused"]
-    failures = [r for r in caplog.records if getattr(r, "audmw_reason", None) == "decision_hook_failed"]
+    failures = [
+        r for r in caplog.records if getattr(r, "audmw_reason", None) == "decision_hook_failed"
+    ]
     assert len(failures) == 2
     assert all(r.levelno == logging.WARNING and r.exc_info for r in failures)
 
@@ -228,3 +230,26 @@ def log_fields(serve: Serve, issuer: LocalIssuer, caplog: pytest.LogCaptureFixtu
         "audmw_route": served.route,
     }
     assert record.levelno == logging.INFO
+
+
+def health_route(serve: Serve) -> None:
+    """A public route answers the key sources' health: no token, no fetch, no decision."""
+    with LocalIssuer() as issuer:
+        served = serve(issuer, jwks_refresh_cooldown=0.001)
+        assert served.get("/health", {}) == 200  # nothing fetched yet: nothing wrong
+        assert issuer.jwks_requests == 0
+        token = issuer.mint(scopes=[SCOPE], aud=AUDIENCE)
+        assert served.get(ITEM_PATH, bearer(token)) == 200
+    # The issuer stops; a kid it never published makes the app refetch, which fails.
+    time.sleep(0.01)  # past the (tiny) cooldown between refreshes for unknown kids
+    unknown = issuer.mint(scopes=[SCOPE], aud=AUDIENCE, kid="unpublished")
+    assert served.get(ITEM_PATH, bearer(unknown)) == 503
+    assert served.get(ITEM_PATH, bearer(token)) == 200  # the last good keys still verify
+    assert served.get("/health", {}) == 200  # stale, not unavailable
+    assert [d.reason for d in served.decisions] == ["ok", "keys_unavailable", "ok"]
+
+    down = LocalIssuer().start()
+    down.stop()
+    served = serve(down)
+    assert served.get(ITEM_PATH, bearer(down.mint(scopes=[SCOPE], aud=AUDIENCE))) == 503
+    assert served.get("/health", {}) == 503

@@ -86,7 +86,10 @@ class Recorded:
                         if hasattr(point, "count"):  # a histogram: count and sum add up
                             count, total = points.get(key, (0, 0.0))
                             points[key] = (count + point.count, total + point.sum)
-                        elif metric.name in ("audmw.token_cache.evictions", "audmw.token_cache.size"):
+                        elif metric.name in (
+                            "audmw.token_cache.evictions",
+                            "audmw.token_cache.size",
+                        ):
                             points[key] = point.value  # cumulative: the latest is the value
                         else:
                             points[key] = points.get(key, 0) + point.value

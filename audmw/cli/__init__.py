@@ -2,6 +2,7 @@
 
 ``audmw inspect``  decode a token offline and say what it is (and why it may be refused);
 ``audmw check``    validate it with the real validator and show each check;
+``audmw keys``     fetch each issuer's keys now and show the health of the key sources;
 ``audmw mint``     sign a token with the local development issuer;
 ``audmw serve-issuer`` serve that issuer; ``audmw serve-example`` serve an example API;
 ``audmw demo`` run the demo.
@@ -15,7 +16,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from audmw.cli import check_token, dev_issuer, examples, inspect_token
+from audmw.cli import check_token, dev_issuer, examples, inspect_token, key_health
 from audmw.cli.console import Console, UsageError
 
 __all__ = ["main"]
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     inspect_token.add_parser(commands)
     check_token.add_parser(commands)
+    key_health.add_parser(commands)
     dev_issuer.add_parsers(commands)
     examples.add_parser(commands)
     commands.add_parser(

@@ -12,8 +12,10 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 
 from audmw import public, require_scopes
+from audmw.health import report
 from audmw.observe import Decision
 from audmw.testing import LocalIssuer
+from audmw_django.conf import current
 from tests import observability_scenarios as scenarios
 from tests.observability_scenarios import AUDIENCE, SCOPE, Served
 from tests.otel_support import Recorded
@@ -29,7 +31,17 @@ def open_page(request: HttpRequest) -> JsonResponse:
     return JsonResponse({})
 
 
-urlpatterns = [path("items/<int:item_id>", item), path("public", open_page)]
+@public
+def health(request: HttpRequest) -> JsonResponse:
+    document = report(current().guard, detail=False)
+    return JsonResponse(document, status=200 if document["healthy"] else 503)
+
+
+urlpatterns = [
+    path("items/<int:item_id>", item),
+    path("public", open_page),
+    path("health", health),
+]
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
@@ -106,3 +118,9 @@ def test_refusal_records_carry_structured_fields(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenarios.log_fields(serve, issuer, caplog)
+
+
+def test_a_health_route_reports_the_key_sources_without_a_token(
+    serve: Callable[..., Served],
+) -> None:
+    scenarios.health_route(serve)

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from audmw import public, require_scopes
+from audmw.health import report
 from audmw.observe import Decision
 from audmw.testing import LocalIssuer
 from audmw_flask import Audmw
@@ -30,6 +31,12 @@ def flask_app(**config: Any) -> Flask:
     @public
     def open_page() -> dict[str, str]:
         return {}
+
+    @app.get("/health")
+    @public
+    def health() -> tuple[dict[str, Any], int]:
+        document = report(app.extensions["audmw"].guard, detail=False)
+        return document, 200 if document["healthy"] else 503
 
     Audmw(app)
     return app
@@ -91,3 +98,9 @@ def test_refusal_records_carry_structured_fields(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenarios.log_fields(serve, issuer, caplog)
+
+
+def test_a_health_route_reports_the_key_sources_without_a_token(
+    serve: Callable[..., Served],
+) -> None:
+    scenarios.health_route(serve)

@@ -15,8 +15,9 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from audmw import Settings
+from audmw.health import report
 from audmw.observe import Decision
-from audmw.starlette import AudienceMiddleware, public, require_scopes
+from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, public, require_scopes
 from audmw.testing import LocalIssuer
 from tests import observability_scenarios as scenarios
 from tests.observability_scenarios import AUDIENCE, SCOPE, Served
@@ -33,12 +34,19 @@ async def open_page(request: Request) -> JSONResponse:
     return JSONResponse({})
 
 
+@public
+async def health(request: Request) -> JSONResponse:
+    document = report(request.scope[GUARD_SCOPE_KEY], detail=False)
+    return JSONResponse(document, status_code=200 if document["healthy"] else 503)
+
+
 def starlette_app(settings: Settings) -> Starlette:
     # The item route sits in a mount: its template is the mount's path and the route's.
     return Starlette(
         routes=[
             Mount("/items", routes=[Route("/{item_id:int}", item)]),
             Route("/public", open_page),
+            Route("/health", health),
         ],
         middleware=[Middleware(AudienceMiddleware, settings=settings)],
     )
@@ -56,6 +64,8 @@ def fastapi_app(settings: Settings) -> FastAPI:
     @public
     async def open_route() -> dict[str, str]:
         return {}
+
+    app.add_route("/health", health)
 
     return app
 
@@ -128,3 +138,9 @@ def test_refusal_records_carry_structured_fields(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenarios.log_fields(serve, issuer, caplog)
+
+
+def test_a_health_route_reports_the_key_sources_without_a_token(
+    serve: Callable[..., Served],
+) -> None:
+    scenarios.health_route(serve)
