@@ -20,6 +20,7 @@ from django.utils.functional import SimpleLazyObject
 
 from audmw import AccessToken, AuthError, Requirement
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
+from audmw.observe import Watch
 from audmw.request import (
     IncomingRequest,
     check_form_size,
@@ -193,8 +194,7 @@ class AudienceMiddleware:
                     _accept(request, watch.authorize(config.guard, *judged), config)
                     watch.accepted()
         except AuthError as error:
-            if watch is not None:
-                watch.refused(error)
+            _report_refusal(request, config, watch, error)
             return self.refuse(request, error)
         return None
 
@@ -215,8 +215,7 @@ class AudienceMiddleware:
                     _accept(request, token, config)
                     watch.accepted()
         except AuthError as error:
-            if watch is not None:
-                watch.refused(error)
+            _report_refusal(request, config, watch, error)
             return self.refuse(request, error)
         return None
 
@@ -249,6 +248,20 @@ def remember_refusal(request: HttpRequest, error: AuthError) -> None:
     """Leave a refusal raised inside the view (by DRF's classes) for the middleware to answer
     with the core's exact answer on the way out."""
     setattr(request, _REFUSED, error)
+
+
+def _report_refusal(
+    request: HttpRequest, config: Config, watch: Watch | None, error: AuthError
+) -> None:
+    """Report a refusal to the guard's observer, if it has one: also one made before the
+    token was read (control characters in the path, a form too large)."""
+    observer = config.guard.observer
+    if observer is None:
+        return
+    if watch is None:
+        guard = config.guard
+        watch = observer.watch(incoming_request(request, guard.token_environ_key), _route(request))
+    watch.refused(error)
 
 
 def _route(request: HttpRequest) -> str | None:

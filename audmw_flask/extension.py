@@ -254,17 +254,17 @@ class AudmwState:
         watch = None
         try:
             incoming = incoming_request(req, guard.token_environ_key, guard.wants_url)
+            if guard.observer is not None:
+                rule = req.url_rule
+                watch = guard.observer.watch(incoming, None if rule is None else rule.rule)
             needed = guard.requirement(incoming, self.view(req))
             if needed is not None:
                 content_type = req.environ.get("CONTENT_TYPE")
                 if content_type and is_form(content_type):
                     incoming = _read_form(req, incoming)
-                observer = guard.observer
-                if observer is None:
+                if watch is None:
                     token = guard.authorize(incoming, needed)
                 else:
-                    rule = req.url_rule
-                    watch = observer.watch(incoming, None if rule is None else rule.rule)
                     token = watch.authorize(guard, incoming, needed)
                     watch.accepted()
         except AuthError as error:

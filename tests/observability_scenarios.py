@@ -253,3 +253,17 @@ def health_route(serve: Serve) -> None:
     served = serve(down)
     assert served.get(ITEM_PATH, bearer(down.mint(scopes=[SCOPE], aud=AUDIENCE))) == 503
     assert served.get("/health", {}) == 503
+
+
+def refused_before_the_token(serve: Serve, issuer: LocalIssuer) -> None:
+    """A refusal made before the token is read (control characters in the path) is reported."""
+    served = serve(issuer)
+    token = issuer.mint(scopes=[SCOPE], aud=AUDIENCE)
+    assert served.get("/items/%0A", bearer(token)) == 400
+    (decision,) = served.decisions
+    assert (decision.outcome, decision.reason, decision.status) == (
+        "refused",
+        "path_control_characters",
+        400,
+    )
+    assert decision.issuer is decision.token is None

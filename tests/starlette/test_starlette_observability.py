@@ -144,3 +144,9 @@ def test_a_health_route_reports_the_key_sources_without_a_token(
     serve: Callable[..., Served],
 ) -> None:
     scenarios.health_route(serve)
+
+
+def test_a_refusal_before_the_token_is_read_is_reported(
+    serve: Callable[..., Served], issuer: LocalIssuer
+) -> None:
+    scenarios.refused_before_the_token(serve, issuer)
