@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from audmw.decision import STANDARD_METHODS
 from audmw.errors import AuthError
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
@@ -83,6 +84,7 @@ class Decision:
     scheme: str
     """How the token was presented: ``Bearer`` or ``DPoP``."""
     method: str
+    """The request method; ``_OTHER`` for one that is not a standard HTTP method."""
     route: str | None
     """The route template as the framework writes it (``/items/{id}``, ``/items/<int:id>``,
     ``items/<int:id>``), never the raw path; None when no route matched."""
@@ -105,6 +107,13 @@ def subject_fingerprint(subject: str | None) -> str | None:
     if subject is None:
         return None
     return hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _method(request: IncomingRequest) -> str:
+    """The method, or ``_OTHER`` for one made up by the client (OpenTelemetry's HTTP
+    conventions): a client must not be able to grow the number of time series."""
+    method = request.method
+    return method if method in STANDARD_METHODS else "_OTHER"
 
 
 def _scheme(request: IncomingRequest) -> str:
@@ -246,7 +255,7 @@ class Observer:
             reason="ok" if error is None else error.reason,
             status=200 if error is None else error.status,
             scheme=_scheme(request),
-            method=request.method,
+            method=_method(request),
             route=watch.route,
             latency=latency,
             cached=watch.cached,

@@ -77,7 +77,8 @@ def _app(variant: str, mode: str, issuer: str) -> Any:
     async def me(request: Request) -> JSONResponse:
         return JSONResponse({"sub": "user-123"})
 
-    options: dict[str, Any] = {"issuer": issuer, "audience": AUDIENCE}
+    # A generous timeout: under valgrind the one key fetch of the warm-up is slow.
+    options: dict[str, Any] = {"issuer": issuer, "audience": AUDIENCE, "http_timeout": 120}
     if mode == "uncached":
         options["token_cache_size"] = 0
     if variant == "hook":

@@ -150,3 +150,18 @@ def test_a_refusal_before_the_token_is_read_is_reported(
     serve: Callable[..., Served], issuer: LocalIssuer
 ) -> None:
     scenarios.refused_before_the_token(serve, issuer)
+
+
+def test_made_up_methods_do_not_grow_the_metrics(issuer: LocalIssuer, telemetry: Recorded) -> None:
+    """Every attribute value comes from a bounded set: a client inventing methods cannot make
+    a time series per request (nor grow the SDK's memory)."""
+    decisions: list[Decision] = []
+    settings = Settings(issuer=issuer.issuer, audience=AUDIENCE, decision_hook=decisions.append)
+    token = issuer.mint(scopes=[SCOPE], aud=AUDIENCE)
+    with TestClient(starlette_app(settings)) as client:
+        for number in range(50):
+            method = f"M{number:03d}" + "X" * 200
+            client.request(method, "/items/42", headers={"Authorization": f"Bearer {token}"})
+    assert {d.method for d in decisions} == {"_OTHER"}
+    series = telemetry.collect()["audmw.decisions"]
+    assert {dict(key)["http.request.method"] for key in series} == {"_OTHER"}
