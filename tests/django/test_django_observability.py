@@ -130,3 +130,23 @@ def test_a_refusal_before_the_token_is_read_is_reported(
     serve: Callable[..., Served], issuer: LocalIssuer
 ) -> None:
     scenarios.refused_before_the_token(serve, issuer)
+
+
+def test_drf_authentication_reports_its_decisions(issuer: LocalIssuer) -> None:
+    """Without the middleware, DRF's ``AudienceAuthentication`` decides, and reports."""
+    from django_support import MIDDLEWARE, audmw_settings
+
+    decisions: list[Decision] = []
+    audmw = audmw_settings(issuer, EXEMPT_PATHS=[], DECISION_HOOK=decisions.append)
+    alone = [m for m in MIDDLEWARE if not m.startswith("audmw")]
+    good = issuer.mint(scopes=["read:messages"], aud=AUDIENCE)
+    elsewhere = issuer.mint(scopes=["read:messages"], aud="https://other.example")
+    with override_settings(AUDMW=audmw, MIDDLEWARE=alone):
+        client = Client()
+        accepted = client.get("/drf/messages", headers={"Authorization": f"Bearer {good}"})
+        refused = client.get("/drf/messages", headers={"Authorization": f"Bearer {elsewhere}"})
+    assert (accepted.status_code, refused.status_code) == (200, 401), decisions
+    assert [(d.outcome, d.reason, d.route) for d in decisions] == [
+        ("accepted", "ok", "drf/messages"),
+        ("refused", "aud_mismatch", "drf/messages"),
+    ]

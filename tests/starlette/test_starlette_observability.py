@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from audmw import Settings
+from audmw import AccessToken, Settings
+from audmw.fastapi import BearerToken, RequireScopes
 from audmw.health import report
 from audmw.observe import Decision
 from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, public, require_scopes
@@ -165,3 +166,32 @@ def test_made_up_methods_do_not_grow_the_metrics(issuer: LocalIssuer, telemetry:
     assert {d.method for d in decisions} == {"_OTHER"}
     series = telemetry.collect()["audmw.decisions"]
     assert {dict(key)["http.request.method"] for key in series} == {"_OTHER"}
+
+
+def test_a_fastapi_security_dependency_alone_reports_its_decisions(issuer: LocalIssuer) -> None:
+    """Without the middleware, the dependency decides, and reports as the middleware would."""
+    decisions: list[Decision] = []
+    settings = Settings(issuer=issuer.issuer, audience=AUDIENCE, decision_hook=decisions.append)
+    scheme = BearerToken(settings=settings)
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def read_item(
+        item_id: int,
+        token: AccessToken = RequireScopes(SCOPE, scheme=scheme),  # noqa: B008
+    ) -> dict[str, int]:
+        return {"id": item_id}
+
+    good = issuer.mint(scopes=[SCOPE], aud=AUDIENCE)
+    poor = issuer.mint(scopes=["other"], aud=AUDIENCE)
+    with TestClient(app) as client:
+        assert (
+            client.get("/items/42", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+        )
+        assert (
+            client.get("/items/42", headers={"Authorization": f"Bearer {poor}"}).status_code == 403
+        )
+    assert [(d.outcome, d.reason, d.route) for d in decisions] == [
+        ("accepted", "ok", "/items/{item_id}"),
+        ("refused", "insufficient_scope", "/items/{item_id}"),
+    ]
