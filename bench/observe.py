@@ -7,8 +7,9 @@ Each variant serves ``GET /api/me`` through ``AudienceMiddleware`` on Starlette,
 ASGI in a loop, on a cache hit (``cached``) and with the verified-token cache off
 (``uncached``: the full checks every time, keys already fetched):
 
-  baseline  the code before ``audmw.observe`` existed (``--baseline``, default: the parent of
-            the commit that added it), exported from git into a temporary directory
+  baseline  the code without ``audmw.observe`` (``--baseline``; by default ``main`` while it
+            has none, else the parent of the commit that added it), exported from git into a
+            temporary directory
   off       this tree, no decision hook, no OpenTelemetry SDK configured: must equal baseline
   hook      this tree with a ``decision_hook`` that does nothing
   otel      this tree with OpenTelemetry's SDK configured (a meter provider with a reader
@@ -134,8 +135,21 @@ def worker(variant: str, mode: str, requests: int) -> None:
 # -- the driver ---------------------------------------------------------------------------------
 
 
+def _lacks_observe(revision: str) -> bool:
+    """Whether ``revision`` exists and has no ``audmw/observe.py``."""
+    found = subprocess.run(
+        [GIT, "cat-file", "-e", f"{revision}:audmw/observe.py"], cwd=ROOT, capture_output=True
+    )
+    known = subprocess.run(
+        [GIT, "rev-parse", "--verify", "--quiet", revision], cwd=ROOT, capture_output=True
+    )
+    return known.returncode == 0 and found.returncode != 0
+
+
 def _baseline_tree(revision: str | None, into: Path) -> tuple[Path, str]:
     """The ``audmw`` package as it was at ``revision``, exported into ``into``."""
+    if revision is None and _lacks_observe("main"):
+        revision = "main"  # the branch this work joins, with everything else it has
     if revision is None:
         added = subprocess.run(
             [GIT, "log", "--diff-filter=A", "--format=%H", "--", "audmw/observe.py"],
