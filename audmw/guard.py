@@ -86,12 +86,14 @@ class Guard:
         self._prefix_length = len(self._prefixes[0])
         self._max_bytes = self.validator.max_token_bytes
         self._digest = self.cache.key
-        self._cached = self.cache.get
+        self._cached: Callable[[bytes], AccessToken | None] = self.cache.get
         self.observer: Observer | None = observer_for(
             settings, self.cache, getattr(self.validator, "keys", {}).values()
         )
         """Where decisions are reported (``audmw.observe``); None when nothing receives them:
         adapters then call nothing of it."""
+        if self.observer is not None:
+            self._cached = self.observer.looking_up(self._cached)
 
     # -- which requirement -------------------------------------------------------------------
 

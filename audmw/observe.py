@@ -27,7 +27,6 @@ from audmw.errors import AuthError
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.token import AccessToken
-from audmw.verifier import PendingToken
 
 try:  # the ``otel`` extra: imported once, here
     from opentelemetry import context as otel_context
@@ -141,34 +140,49 @@ def log_fields() -> dict[str, Any]:
 
 
 class Watch:
-    """One request's decision: timed from its start, reported once."""
+    """One request's decision: timed from its start, reported once.
 
-    __slots__ = ("_reported", "cached", "observer", "request", "route", "started", "token")
+    ``authorize`` is ``Guard.authorize`` itself, so every check the guard makes applies; what
+    the verified-token cache answered is noted by the guard's cache lookups (see
+    ``Observer.looking_up``) while the watch is the current one.
+    """
+
+    __slots__ = (
+        "_reported",
+        "cached",
+        "digest",
+        "observer",
+        "request",
+        "route",
+        "started",
+        "verified",
+    )
 
     def __init__(self, observer: Observer, request: IncomingRequest, route: str | None) -> None:
         self.observer = observer
         self.request = request
         self.route = route
         self.started = time.perf_counter()
-        self.token: AccessToken | PendingToken | None = None
+        self.digest: bytes | None = None
+        """The cache key (SHA-256) of the token, once it was looked up."""
+        self.verified: AccessToken | None = None
         self.cached = False
         self._reported = False
 
     def authorize(
         self, guard: Guard, request: IncomingRequest, requirement: Requirement = ANY_VALID_TOKEN
     ) -> AccessToken:
-        """``Guard.authorize``, noting what the cache answered."""
+        """``guard.authorize(request, requirement)``, watched."""
         self.request = request
         reset = _watching.set(self)
         try:
-            found = self._looked_up(guard.lookup(request))
-            if isinstance(found, PendingToken):
-                found = self.token = guard.verify(found)
-            return (
-                found if requirement is ANY_VALID_TOKEN else guard.check_scopes(found, requirement)
-            )
+            self.verified = guard.authorize(request, requirement)
+        except AuthError:
+            self._refused_token(guard)
+            raise
         finally:
             _watching.reset(reset)
+        return self.verified
 
     async def authorize_async(
         self, guard: Guard, request: IncomingRequest, requirement: Requirement = ANY_VALID_TOKEN
@@ -176,19 +190,19 @@ class Watch:
         self.request = request
         reset = _watching.set(self)
         try:
-            found = self._looked_up(guard.lookup(request))
-            if isinstance(found, PendingToken):
-                found = self.token = await guard.verify_async(found)
-            return (
-                found if requirement is ANY_VALID_TOKEN else guard.check_scopes(found, requirement)
-            )
+            self.verified = await guard.authorize_async(request, requirement)
+        except AuthError:
+            self._refused_token(guard)
+            raise
         finally:
             _watching.reset(reset)
+        return self.verified
 
-    def _looked_up(self, found: AccessToken | PendingToken) -> AccessToken | PendingToken:
-        self.token = found
-        self.cached = not isinstance(found, PendingToken)
-        return found
+    def _refused_token(self, guard: Guard) -> None:
+        """The token of a refusal made after it was verified (scopes, proof of possession):
+        the verified-token cache holds it. Any other refused token is not there."""
+        if self.digest is not None:
+            self.verified = guard.cache.get(self.digest)
 
     def accepted(self) -> None:
         self._report(None)
@@ -205,7 +219,7 @@ class Watch:
             decision = self.observer.decision(self, error, latency)
             telemetry = self.observer.telemetry
             if telemetry is not None:
-                telemetry.decided(decision, looked_up=self.token is not None)
+                telemetry.decided(decision, looked_up=self.digest is not None)
         except Exception:  # observing must never turn a decision into a 500
             logger.warning(
                 "audmw: a decision could not be reported", exc_info=True, extra=_HOOK_EXTRA
@@ -243,9 +257,24 @@ class Observer:
         """Start timing one request's decision."""
         return Watch(self, request, route)
 
+    @staticmethod
+    def looking_up(
+        get: Callable[[bytes], AccessToken | None],
+    ) -> Callable[[bytes], AccessToken | None]:
+        """The guard's cache lookup, noting its answer for the current watch."""
+
+        def looked_up(key: bytes) -> AccessToken | None:
+            found = get(key)
+            watch = _watching.get()
+            if watch is not None:
+                watch.digest = key
+                watch.cached = found is not None
+            return found
+
+        return looked_up
+
     def decision(self, watch: Watch, error: AuthError | None, latency: float) -> Decision:
-        token = watch.token
-        verified = token if isinstance(token, AccessToken) else None
+        verified = watch.verified
         request = watch.request
         audience = None
         if verified is not None:
@@ -263,7 +292,7 @@ class Observer:
             audience=audience,
             client_id=verified.client_id if verified is not None else None,
             subject=subject_fingerprint(verified.subject) if verified is not None else None,
-            token=token.fingerprint if token is not None else None,
+            token=watch.digest[:8].hex() if watch.digest is not None else None,
         )
 
 
