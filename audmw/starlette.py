@@ -71,6 +71,7 @@ GUARD_SCOPE_KEY = "audmw.guard"
 
 _MAX_DEPTH = 32  # mounts within mounts; deeper trees are treated as unresolved
 _CACHE_SIZE = 1024
+_KEPT_PATH = 256  # the longest path whose route template is remembered
 _STOCK_ROUTING = frozenset({"starlette.routing", "fastapi.routing"})
 # FastAPI's own documentation endpoints are functions that ``FastAPI.setup`` defines.
 _FASTAPI_DOCS_MODULE = "fastapi.applications"
@@ -506,6 +507,7 @@ class AudienceMiddleware:
         self._routes = routes
         self._open_docs = not protect_docs
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
+        self._templates: dict[tuple[Any, ...], object] = {}
         self._warned = False
         self.problem: ConfigurationError | None = None
         """Why the app cannot be protected, found when Starlette built the middleware stack
@@ -643,12 +645,28 @@ class AudienceMiddleware:
         return requirement
 
     def _template(self, scope: Scope) -> str | None:
-        """The route template the router will match (for reports only: not remembered, since
-        only reports need it and they come with a cost of their own)."""
+        """The route template the router will match, for reports; remembered by method and
+        path, and only so many (paths are the client's), like the routes' requirements."""
         routes = self._routes_for(scope)
-        if routes is None or scope["type"] not in ("http", "websocket"):
+        if routes is None:
             return None
-        return route_template(routes, scope)
+        key = (
+            scope["type"],
+            scope.get("method"),
+            scope["path"],
+            scope.get("root_path", ""),
+            id(routes),
+            len(routes),
+        )
+        found = self._templates.get(key, _MISSING)
+        if found is _MISSING:
+            found = route_template(routes, scope)
+            # Made-up methods and long paths are not kept: the memo stays small.
+            if (key[1] in STANDARD_METHODS or key[1] is None) and len(key[2]) <= _KEPT_PATH:
+                if len(self._templates) >= _CACHE_SIZE:
+                    self._templates.clear()
+                self._templates[key] = found
+        return found  # type: ignore[return-value]
 
     def _routes_for(self, scope: Scope) -> Sequence[BaseRoute] | None:
         if self._routes is not None:
