@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -355,6 +356,13 @@ def telemetry() -> Telemetry | None:
     return _telemetry
 
 
+_OUTCOMES = {
+    (outcome, cached): {"audmw.outcome": outcome, "audmw.cached": cached}
+    for outcome in ("accepted", "refused")
+    for cached in (False, True)
+}
+
+
 class Telemetry:
     """audmw's meter, tracer and instruments (names and attributes: the README's list)."""
 
@@ -365,20 +373,28 @@ class Telemetry:
 
         meter = otel_metrics.get_meter(SCOPE, __version__)
         self.tracer = otel_trace.get_tracer(SCOPE, __version__)
-        self.decisions = meter.create_counter(
+        # Decisions and cache lookups are counted here, per request a dict update under a
+        # lock, and handed to the SDK when it collects: a synchronous instrument's ``add``
+        # costs more than the rest of a cached request.
+        self._lock = threading.Lock()
+        self._decisions: dict[tuple[str, str, str, str, str | None], int] = {}
+        self._lookups = {"hit": 0, "miss": 0}
+        meter.create_observable_counter(
             "audmw.decisions",
+            callbacks=[self._decision_counts],
             unit="{decision}",
-            description="Decisions on requests needing a token",
+            description="Decisions on requests that need a token",
+        )
+        meter.create_observable_counter(
+            "audmw.token_cache.lookups",
+            callbacks=[self._lookup_counts],
+            unit="{lookup}",
+            description="Verified-token cache lookups, by hit or miss",
         )
         self.validation_time = meter.create_histogram(
             "audmw.validation.duration",
             unit="s",
             description="Time from the start of a request's check to its decision",
-        )
-        self.cache_lookups = meter.create_counter(
-            "audmw.token_cache.lookups",
-            unit="{lookup}",
-            description="Verified-token cache lookups, by hit or miss",
         )
         self.key_fetches = meter.create_counter(
             "audmw.key_fetches", unit="{fetch}", description="Key-set refreshes, by result"
@@ -413,23 +429,40 @@ class Telemetry:
         assert otel_metrics is not None
         yield otel_metrics.Observation(sum(len(cache) for cache in list(self._caches)))
 
+    def _decision_counts(self, options: Any) -> Iterator[Any]:
+        assert otel_metrics is not None
+        with self._lock:
+            counts = list(self._decisions.items())
+        for (outcome, reason, scheme, method, route), count in counts:
+            attributes = {
+                "audmw.outcome": outcome,
+                "audmw.reason": reason,
+                "audmw.scheme": scheme,
+                "http.request.method": method,
+            }
+            if route is not None:
+                attributes["http.route"] = route
+            yield otel_metrics.Observation(count, attributes)
+
+    def _lookup_counts(self, options: Any) -> Iterator[Any]:
+        assert otel_metrics is not None
+        with self._lock:
+            counts = list(self._lookups.items())
+        for result, count in counts:
+            yield otel_metrics.Observation(count, {"audmw.token_cache.result": result})
+
     def decided(self, decision: Decision, *, looked_up: bool) -> None:
-        attributes: dict[str, Any] = {
-            "audmw.outcome": decision.outcome,
-            "audmw.reason": decision.reason,
-            "audmw.scheme": decision.scheme,
-            "http.request.method": decision.method,
-        }
-        if decision.route is not None:
-            attributes["http.route"] = decision.route
-        self.decisions.add(1, attributes)
+        # Every part of the key comes from a bounded set (the method is normalised, the
+        # route is one of the app's): the number of time series cannot grow with requests.
+        key = (decision.outcome, decision.reason, decision.scheme, decision.method, decision.route)
+        with self._lock:
+            self._decisions[key] = self._decisions.get(key, 0) + 1
+            if looked_up:
+                self._lookups["hit" if decision.cached else "miss"] += 1
         self.validation_time.record(
             decision.latency,
-            {"audmw.outcome": decision.outcome, "audmw.cached": decision.cached},
+            _OUTCOMES[decision.outcome, decision.cached],
         )
-        if looked_up:
-            result = "hit" if decision.cached else "miss"
-            self.cache_lookups.add(1, {"audmw.token_cache.result": result})
 
     def fetching(self, keys: IssuerKeys) -> KeyFetch:
         return KeyFetch(self, keys)

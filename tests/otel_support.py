@@ -31,7 +31,7 @@ _reader = InMemoryMetricReader(
         Counter: _DELTA,
         UpDownCounter: AggregationTemporality.CUMULATIVE,
         Histogram: _DELTA,
-        ObservableCounter: AggregationTemporality.CUMULATIVE,
+        ObservableCounter: _DELTA,
         ObservableUpDownCounter: AggregationTemporality.CUMULATIVE,
     }
 )
