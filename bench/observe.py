@@ -7,9 +7,9 @@ Each variant serves ``GET /api/me`` through ``AudienceMiddleware`` on Starlette,
 ASGI in a loop, on a cache hit (``cached``) and with the verified-token cache off
 (``uncached``: the full checks every time, keys already fetched):
 
-  baseline  the code without ``audmw.observe`` (``--baseline``; by default ``main`` while it
-            has none, else the parent of the commit that added it), exported from git into a
-            temporary directory
+  baseline  the code without ``audmw.observe`` (``--baseline``; by default where this branch
+            last merged ``main``, while ``main`` has none, else the parent of the commit that
+            added it), exported from git into a temporary directory
   off       this tree, no decision hook, no OpenTelemetry SDK configured: must equal baseline
   hook      this tree with a ``decision_hook`` that does nothing
   otel      this tree with OpenTelemetry's SDK configured (a meter provider with a reader
@@ -149,7 +149,13 @@ def _lacks_observe(revision: str) -> bool:
 def _baseline_tree(revision: str | None, into: Path) -> tuple[Path, str]:
     """The ``audmw`` package as it was at ``revision``, exported into ``into``."""
     if revision is None and _lacks_observe("main"):
-        revision = "main"  # the branch this work joins, with everything else it has
+        # Where this work last took main in: everything else it runs, without observing.
+        revision = (
+            subprocess.run(
+                [GIT, "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+            or None
+        )
     if revision is None:
         added = subprocess.run(
             [GIT, "log", "--diff-filter=A", "--format=%H", "--", "audmw/observe.py"],
