@@ -22,7 +22,7 @@ from audmw.bearer import (
     is_well_formed,
 )
 from audmw.decision import View, decide
-from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.errors import AuthError, InvalidRequest, RequirementNotMet
 from audmw.metadata import ResourceMetadata
 from audmw.observe import Observer, observer_for
 from audmw.request import IncomingRequest
@@ -203,7 +203,8 @@ class Guard:
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
-        """``token`` when it satisfies ``requirement``, else a logged ``InsufficientScope``.
+        """``token`` when it satisfies ``requirement``, else a logged ``RequirementNotMet``
+        (``InsufficientScope``, ``InsufficientUserAuthentication``, ...).
 
         For a token verified earlier in the same request (by a middleware) that a later
         layer (a FastAPI dependency, a DRF permission) checks against its own requirement.
@@ -211,7 +212,7 @@ class Guard:
         if requirement:
             try:
                 requirement.check(token)
-            except InsufficientScope as error:
+            except RequirementNotMet as error:
                 diagnostics.log_refusal(error, token.fingerprint, issuer=token.issuer)
                 raise
         return token

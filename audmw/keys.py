@@ -26,6 +26,7 @@ import httpx
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from audmw.settings import Settings
+from audmw.weak_keys import WeakKeyError, rsa_jwk_weakness
 
 if TYPE_CHECKING:
     from audmw.observe import Telemetry
@@ -50,6 +51,9 @@ ALG_KEY_TYPES: dict[str, tuple[str, frozenset[str | None]]] = {
     "ES384": ("EC", frozenset({"P-384"})),
     "ES512": ("EC", frozenset({"P-521"})),
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    # RFC 9864: fully specified, each names its curve.
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+    "Ed448": ("OKP", frozenset({"Ed448"})),
 }
 
 
@@ -105,6 +109,9 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
     key: Any
     try:
         if kty == "RSA":
+            weakness = rsa_jwk_weakness(jwk)
+            if weakness is not None:
+                raise WeakKeyError(weakness)
             key = RSAAlgorithm.from_jwk(jwk)
             if key.key_size < MIN_RSA_BITS:
                 raise ValueError(f"RSA key of {key.key_size} bits (< {MIN_RSA_BITS})")
@@ -304,6 +311,16 @@ class IssuerKeys:
             if key is None:
                 try:
                     key = _load_key(jwk)
+                except WeakKeyError as exc:
+                    logger.warning(
+                        "audmw: refusing key %r of %s: reason=%s — %s",
+                        jwk.get("kid"),
+                        self.issuer,
+                        exc.reason,
+                        exc.hint,
+                        extra={"audmw_reason": exc.reason},
+                    )
+                    continue
                 except ValueError as exc:
                     logger.debug(
                         "audmw: skipping key %r of %s: %s", jwk.get("kid"), self.issuer, exc
