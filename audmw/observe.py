@@ -5,9 +5,10 @@ OpenTelemetry SDK (a meter or tracer provider) is configured when the guard is b
 ``Guard.observer`` is None and adapters call nothing here. ``opentelemetry-api`` (the ``otel``
 extra) is imported once, below; without it only the hook can be on.
 
-Adapters start a ``Watch`` for a request that needs a token, let it authorize the request,
-and tell it how the decision ended; the watch reports one ``Decision`` to the hook and the
-meters. Key fetches report to ``KeyFetch`` (spans and metrics) from ``IssuerKeys``.
+Adapters start a ``Watch`` for a request, let it authorize the request (with
+``Guard.authorize`` itself) and tell it how the decision ended; the watch reports one
+``Decision`` to the hook and the meters. A request that needs no token is never reported.
+Key fetches report to ``KeyFetch`` (spans and metrics) from ``IssuerKeys``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from audmw.decision import STANDARD_METHODS
@@ -62,9 +63,6 @@ OTEL_AVAILABLE = otel_trace is not None
 
 SCOPE = "audmw"
 """The instrumentation scope name of audmw's meter and tracer."""
-
-_T = TypeVar("_T")
-
 
 @dataclass(frozen=True)
 class Decision:
