@@ -64,6 +64,7 @@ OTEL_AVAILABLE = otel_trace is not None
 SCOPE = "audmw"
 """The instrumentation scope name of audmw's meter and tracer."""
 
+
 @dataclass(frozen=True)
 class Decision:
     """One decision on a request that needed a token, as the ``decision_hook`` receives it.
