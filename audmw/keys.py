@@ -10,14 +10,16 @@ callers that waited for it use its result instead of fetching again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import socket
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +31,7 @@ from audmw.settings import Settings
 from audmw.weak_keys import WeakKeyError, rsa_jwk_weakness
 
 if TYPE_CHECKING:
-    from audmw.observe import Telemetry
+    from audmw.observe import KeyFetch, Telemetry
 
 _CANDIDATES_MEMO_SIZE = 64
 _Candidates = tuple[tuple["VerificationKey", ...], bool]
@@ -104,7 +106,7 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
     kid, alg, crv = jwk.get("kid"), jwk.get("alg"), jwk.get("crv")
     if kid is not None and not isinstance(kid, str):
         raise ValueError("kid is not a string")
-    if alg is not None and alg not in ALG_KEY_TYPES:
+    if alg is not None and (not isinstance(alg, str) or alg not in ALG_KEY_TYPES):
         raise ValueError(f"alg {alg!r} is not an asymmetric signature algorithm")
     key: Any
     try:
@@ -147,6 +149,11 @@ def _tls() -> ssl.SSLContext:
     return _tls_context
 
 
+def shared_tls_context() -> ssl.SSLContext:
+    """The TLS context every fetch of the library uses (the CA bundle is loaded once)."""
+    return _tls()
+
+
 def discovery_urls(issuer: str) -> tuple[str, str]:
     """OpenID Connect Discovery first, then RFC 8414 (well-known inserted before the path)."""
     parts = urlsplit(issuer)
@@ -158,6 +165,38 @@ def discovery_urls(issuer: str) -> tuple[str, str]:
         (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
     )
     return oidc, oauth
+
+
+def endpoint_allowed(url: str, issuer: str) -> bool:
+    """Whether an endpoint named by ``issuer``'s metadata may be used: https, or plain http
+    only for an issuer that is itself plain http (a local development issuer)."""
+    scheme = urlsplit(url).scheme
+    return scheme == "https" or scheme == urlsplit(issuer).scheme == "http"
+
+
+def discovery_flow(issuer: str) -> Generator[httpx.Request, Fetched, tuple[dict[str, Any], str]]:
+    """The authorization server metadata of ``issuer`` and the URL it came from.
+
+    Written as a flow (it yields the requests it needs and is sent their ``Fetched``
+    answers) so that any driver, blocking or async, can run it. OpenID Connect Discovery is
+    tried first, then RFC 8414; a document naming another issuer is never used (RFC 8414
+    §3.3). Raises ``FetchFailed`` saying why none could be used.
+    """
+    problems = []
+    for url in discovery_urls(issuer):
+        response = yield httpx.Request("GET", url, headers={"Accept": "application/json"})
+        try:
+            metadata = _json(response, "discovery document")
+        except FetchFailed as exc:
+            problems.append(str(exc))
+            continue
+        if metadata.get("issuer") != issuer:
+            raise FetchFailed(
+                f"discovery document {url} names issuer {metadata.get('issuer')!r}, not the "
+                f"configured {issuer!r}; set the issuer exactly as the provider states it"
+            )
+        return metadata, url
+    raise FetchFailed("; ".join(problems))
 
 
 def _ttl(response: Fetched, default: float) -> float:
@@ -177,6 +216,43 @@ def _json(response: Fetched, what: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise FetchFailed(f"{what} {response.url} is not a JSON object")
     return document
+
+
+class _Watchdog:
+    """Shuts the sockets of one refresh down when the refresh outlives ``http_timeout``.
+
+    httpx's timeouts bound each read, so an issuer sending its status line and headers a byte
+    at a time holds a blocking fetch (and the key lock every request waits on) for as long as
+    it likes. Shutting a socket down wakes the read blocked on it at once. The sockets come
+    from httpcore's ``trace`` extension; DNS resolution is the one part it cannot cut short.
+    """
+
+    def __init__(self) -> None:
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.expired = False
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:
+                    _shut_down(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed, or detached when TLS took it over
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class IssuerKeys:
@@ -272,37 +348,24 @@ class IssuerKeys:
         keys = document.get("keys")
         if not isinstance(keys, list):
             raise FetchFailed(f"JWKS {jwks_uri} has no 'keys' list")
-        self._install(keys, _ttl(response, self._settings.jwks_ttl))
+        self._install(keys, _ttl(response, self._settings.jwks_ttl), jwks_uri)
         self.jwks_uri = jwks_uri
 
     def _discover(self) -> Generator[httpx.Request, Fetched, str]:
-        problems = []
-        for url in discovery_urls(self.issuer):
-            response = yield httpx.Request("GET", url, headers={"Accept": "application/json"})
-            try:
-                metadata = _json(response, "discovery document")
-            except FetchFailed as exc:
-                problems.append(str(exc))
-                continue
-            if metadata.get("issuer") != self.issuer:
-                raise FetchFailed(
-                    f"discovery document {url} names issuer {metadata.get('issuer')!r}, not the "
-                    f"configured {self.issuer!r}; set the issuer exactly as the provider states it"
-                )
-            jwks_uri = metadata.get("jwks_uri")
-            if not isinstance(jwks_uri, str):
-                raise FetchFailed(f"discovery document {url} has no jwks_uri")
-            parts = urlsplit(jwks_uri)
-            issuer_scheme = urlsplit(self.issuer).scheme
-            if parts.scheme != "https" and not (parts.scheme == issuer_scheme == "http"):
-                raise FetchFailed(f"discovery document {url} gives a non-https jwks_uri")
-            return jwks_uri
-        raise FetchFailed("; ".join(problems))
+        metadata, url = yield from discovery_flow(self.issuer)
+        jwks_uri = metadata.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise FetchFailed(f"discovery document {url} has no jwks_uri")
+        if not endpoint_allowed(jwks_uri, self.issuer):
+            raise FetchFailed(f"discovery document {url} gives a non-https jwks_uri")
+        return jwks_uri
 
-    def _install(self, jwks: Iterable[Any], ttl: float) -> None:
+    def _install(self, jwks: Iterable[Any], ttl: float, jwks_uri: str) -> None:
         keys: list[VerificationKey] = []
         by_source: dict[str, VerificationKey] = {}
+        entries = 0
         for jwk in jwks:
+            entries += 1
             if not isinstance(jwk, dict):
                 continue
             source = json.dumps(jwk, sort_keys=True)
@@ -328,6 +391,10 @@ class IssuerKeys:
                     continue
             keys.append(key)
             by_source[source] = key
+        if not keys:
+            # Nothing could verify any token: an outage of the issuer, not a revocation of
+            # every key. The last good keys keep serving; without them the answer is 503.
+            raise FetchFailed(f"JWKS {jwks_uri} has no usable key ({entries} entries)")
         self.keys = tuple(keys)
         self.active = frozenset(keys)
         self._by_source = by_source
@@ -363,23 +430,31 @@ class IssuerKeys:
             self.fetches += 1
             watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
+            timeout = self._settings.http_timeout
+            deadline = time.monotonic() + timeout
+            watchdog = _Watchdog()
+            timer = threading.Timer(timeout, watchdog.expire)
+            timer.daemon = True
+            timer.start()
+            request: httpx.Request | None = None
             try:
                 with httpx.Client(
-                    timeout=self._settings.http_timeout,
-                    transport=self._transport,
-                    verify=self._verify,
+                    timeout=timeout, transport=self._transport, verify=self._verify
                 ) as client:
                     request = next(flow)
                     while True:
+                        request.extensions["trace"] = watchdog.trace
                         if watch is None:
-                            request = flow.send(self._send(client, request))
+                            request = flow.send(self._send(client, request, deadline))
                         else:
-                            request = flow.send(watch.send(self._send, client, request))
+                            sent = watch.send(self._send, client, request, deadline)
+                            request = flow.send(sent)
             except StopIteration:
                 return
             except _FETCH_ERRORS as exc:
-                self._failed(exc)
+                self._failed(self._too_slow(request) if watchdog.expired else exc)
             finally:
+                timer.cancel()
                 if watch is not None:
                     watch.done()
 
@@ -396,27 +471,48 @@ class IssuerKeys:
             self.fetches += 1
             watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
+            requested: list[httpx.Request] = []
+            timeout = self._settings.http_timeout
             try:
-                async with httpx.AsyncClient(
-                    timeout=self._settings.http_timeout,
-                    transport=self._async_transport,
-                    verify=self._verify,
-                ) as client:
-                    request = next(flow)
-                    while True:
-                        if watch is None:
-                            request = flow.send(await self._send_async(client, request))
-                        else:
-                            request = flow.send(
-                                await watch.send_async(self._send_async, client, request)
-                            )
-            except StopIteration:
-                return
+                # Cancelled at the deadline, wherever it waits: connect, headers or body.
+                await asyncio.wait_for(self._drive_async(flow, requested, watch), timeout)
+            except asyncio.TimeoutError:
+                self._failed(self._too_slow(requested[-1] if requested else None))
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
             finally:
                 if watch is not None:
                     watch.done()
+
+    async def _drive_async(
+        self,
+        flow: Generator[httpx.Request, Fetched, None],
+        requested: list[httpx.Request],
+        watch: KeyFetch | None = None,
+    ) -> None:
+        deadline = time.monotonic() + self._settings.http_timeout
+        async with httpx.AsyncClient(
+            timeout=self._settings.http_timeout,
+            transport=self._async_transport,
+            verify=self._verify,
+        ) as client:
+            request = next(flow)
+            while True:
+                requested.append(request)
+                if watch is None:
+                    fetched = await self._send_async(client, request, deadline)
+                else:
+                    fetched = await watch.send_async(self._send_async, client, request, deadline)
+                try:
+                    request = flow.send(fetched)
+                except StopIteration:  # the flow is done (in a coroutine it must not escape)
+                    return
+
+    def _too_slow(self, request: httpx.Request | None) -> FetchFailed:
+        what = "the fetch" if request is None else str(request.url)
+        return FetchFailed(
+            f"{what} took longer than {self._settings.http_timeout} s (http_timeout) to answer"
+        )
 
     def _failed_since(self, generation: int) -> bool:
         """A fetch failed moments ago: callers that queued behind it should not retry at once."""
@@ -430,14 +526,12 @@ class IssuerKeys:
         if len(body) > self._limit():
             raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
         if time.monotonic() > deadline:
-            raise FetchFailed(
-                f"{request.url} took longer than {self._settings.http_timeout} s to answer"
-            )
+            raise self._too_slow(request)
 
-    def _send(self, client: httpx.Client, request: httpx.Request) -> Fetched:
-        # httpx's timeout bounds each read; the deadline bounds the whole answer, so an
-        # issuer trickling bytes cannot hold the key lock (and every waiting request).
-        deadline = time.monotonic() + self._settings.http_timeout
+    def _send(self, client: httpx.Client, request: httpx.Request, deadline: float) -> Fetched:
+        # The deadline bounds the whole refresh, connect to last byte, so an issuer trickling
+        # bytes cannot hold the key lock (and every waiting request): checked between chunks
+        # here, and enforced during a blocked read by the refresh's watchdog.
         response = client.send(request, stream=True)
         try:
             body = bytearray()
@@ -453,8 +547,9 @@ class IssuerKeys:
             bytes(body),
         )
 
-    async def _send_async(self, client: httpx.AsyncClient, request: httpx.Request) -> Fetched:
-        deadline = time.monotonic() + self._settings.http_timeout
+    async def _send_async(
+        self, client: httpx.AsyncClient, request: httpx.Request, deadline: float
+    ) -> Fetched:
         response = await client.send(request, stream=True)
         try:
             body = bytearray()

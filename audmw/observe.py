@@ -485,22 +485,22 @@ class KeyFetch:
         )
         self._token = otel_context.attach(otel_trace.set_span_in_context(self._span))
 
-    def send(self, send: Callable[[Any, Any], Fetched], client: Any, request: Any) -> Fetched:
-        """``send(client, request)`` in an HTTP client span."""
+    def send(self, send: Callable[..., Fetched], client: Any, request: Any, *args: Any) -> Fetched:
+        """``send(client, request, *args)`` in an HTTP client span."""
         with self._request_span(request) as span:
             try:
-                fetched = send(client, request)
+                fetched = send(client, request, *args)
             except Exception as exc:
                 span.set_attribute("error.type", type(exc).__qualname__)
                 raise
             return self._answered(span, fetched)
 
     async def send_async(
-        self, send: Callable[[Any, Any], Awaitable[Fetched]], client: Any, request: Any
+        self, send: Callable[..., Awaitable[Fetched]], client: Any, request: Any, *args: Any
     ) -> Fetched:
         with self._request_span(request) as span:
             try:
-                fetched = await send(client, request)
+                fetched = await send(client, request, *args)
             except Exception as exc:
                 span.set_attribute("error.type", type(exc).__qualname__)
                 raise

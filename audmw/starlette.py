@@ -19,10 +19,12 @@ from typing import Any, NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.endpoints import HTTPEndpoint
+from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audmw.answer import Answer
+from audmw.client import SubjectToken, verified_subject
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
@@ -60,6 +62,7 @@ __all__ = [
     "TokenUser",
     "api_operations",
     "incoming_request",
+    "incoming_token",
     "lost_marks",
     "public",
     "require_any_scope",
@@ -780,8 +783,8 @@ def _read_headers(
             credentials.append(value)
         elif name == b"host":
             host = value
-        elif name == b"content-type":
-            content_type = value
+        elif name == b"content-type" and content_type is None:
+            content_type = value  # the first, as Starlette's Request reads it
         elif name == b"origin":
             origin = True
         elif name == b"access-control-request-method":
@@ -843,3 +846,18 @@ def _route_path(scope: Scope) -> str:
         if path[len(root_path)] == "/":
             return path[len(root_path) :]
     return path
+
+
+def incoming_token(connection: HTTPConnection) -> SubjectToken:
+    """The verified token of this request, for ``TokenExchange``/``OnBehalfOf.for_subject``.
+
+    ``LookupError`` when the middleware verified no token for it (a public route).
+    """
+    user = connection.scope.get("user")
+    guard = connection.scope.get(GUARD_SCOPE_KEY)
+    token = user.token if isinstance(user, TokenUser) else None
+    header = guard.token_header_bytes if isinstance(guard, Guard) else b"authorization"
+    values = [
+        value.decode("latin-1") for name, value in connection.scope["headers"] if name == header
+    ]
+    return verified_subject(values, token, header=header.decode("latin-1"))

@@ -4,7 +4,9 @@
 ``audmw check``    validate it with the real validator and show each check;
 ``audmw keys``     fetch each issuer's keys now and show the health of the key sources;
 ``audmw mint``     sign a token with the local development issuer;
-``audmw serve-issuer`` serve that issuer; ``audmw serve-example`` serve an example API;
+``audmw token``    obtain a token by client credentials, print it or check it;
+``audmw serve-issuer`` serve that issuer (discovery, JWKS, a token endpoint);
+``audmw serve-example`` serve an example API;
 ``audmw demo`` run the demo.
 """
 
@@ -16,7 +18,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from audmw.cli import check_token, dev_issuer, examples, inspect_token, key_health
+from audmw.cli import check_token, dev_issuer, examples, get_token, inspect_token, key_health
 from audmw.cli.console import Console, UsageError
 
 __all__ = ["main"]
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_token.add_parser(commands)
     key_health.add_parser(commands)
     dev_issuer.add_parsers(commands)
+    get_token.add_parser(commands)
     examples.add_parser(commands)
     commands.add_parser(
         "demo",
