@@ -22,7 +22,7 @@ from audmw.starlette import GUARD_SCOPE_KEY, AudienceMiddleware, public, require
 from audmw.testing import LocalIssuer
 from tests import observability_scenarios as scenarios
 from tests.observability_scenarios import AUDIENCE, SCOPE, Served
-from tests.otel_support import Recorded
+from tests.otel_support import Recorded, refreshes
 
 
 @require_scopes(SCOPE)
@@ -196,3 +196,20 @@ def test_a_fastapi_security_dependency_alone_reports_its_decisions(issuer: Local
         ("accepted", "ok", "/items/{item_id}"),
         ("refused", "insufficient_scope", "/items/{item_id}"),
     ]
+
+
+def test_an_issuer_that_hangs_past_the_deadline(
+    serve: Callable[..., Served], telemetry: Recorded
+) -> None:
+    """The whole fetch is cut off at http_timeout; the refresh span says so."""
+    with LocalIssuer() as hanging:
+        served = serve(hanging, http_timeout=0.5)
+        token = hanging.mint(scopes=[SCOPE], aud=AUDIENCE)
+        hanging.set_mode("hang")
+        assert served.get("/items/42", {"Authorization": f"Bearer {token}"}) == 503
+    (decision,) = served.decisions
+    assert decision.reason == "keys_unavailable"
+    assert telemetry.count("audmw.key_fetches", **{"audmw.result": "failure"}) == 1
+    (refresh,) = refreshes(telemetry.spans())
+    assert refresh.status.status_code.name == "ERROR"
+    assert dict(refresh.attributes or {})["error.type"] == "FetchFailed"
