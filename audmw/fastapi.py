@@ -199,7 +199,9 @@ class BearerToken(SecurityBase):
             except RequirementNotMet as error:
                 raise AuthRefused(self._guard_for(connection).answer(error)) from None
         guard = self._guard_for(connection)
-        request = incoming_request(connection.scope, guard.token_header_bytes)
+        request = incoming_request(
+            connection.scope, guard.token_header_bytes, guard.proxy_headers_bytes
+        )
         watch = None
         if guard.observer is not None:
             route = getattr(connection.scope.get("route"), "path", None)

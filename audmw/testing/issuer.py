@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
+from audmw.mtls import certificate_der, certificate_thumbprint
 from audmw.testing.token_endpoint import GRANTS, MAX_BODY, RegisteredClient, TokenEndpoint
 
 Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
@@ -377,6 +378,8 @@ class LocalIssuer:
         key: SigningKey | Any | None = None,
         headers: Mapping[str, Any] | None = None,
         client_id: str | None = "test-client",
+        dpop: Any = None,
+        certificate: bytes | str | None = None,
         **claims: Any,
     ) -> str:
         """A signed token; any claim or header can be set, overridden or (with None) left out.
@@ -387,6 +390,9 @@ class LocalIssuer:
         may touch (RFC 9396), ``sub=None`` or ``gty="client-credentials"`` make an app token.
         ``key`` may be a ``SigningKey`` (also one this issuer does not publish), a raw secret
         for HS* algorithms, or omitted to use the current key for ``alg``.
+        ``dpop`` (an ``audmw.testing.dpop.DPoPKey``) binds the token to that key
+        (``cnf.jkt``); ``certificate`` (DER bytes or PEM) to a client certificate
+        (``cnf["x5t#S256"]``).
         """
         now = int(time.time())
         payload: dict[str, Any] = {
@@ -400,6 +406,16 @@ class LocalIssuer:
         }
         if scopes is not None:
             payload["scope"] = scopes if isinstance(scopes, str) else " ".join(scopes)
+        if dpop is not None or certificate is not None:
+            cnf: dict[str, str] = {}
+            if dpop is not None:
+                cnf["jkt"] = dpop.thumbprint
+            if certificate is not None:
+                der = certificate_der(certificate) if isinstance(certificate, str) else certificate
+                if der is None:
+                    raise ValueError("certificate is not a PEM or DER certificate")
+                cnf["x5t#S256"] = certificate_thumbprint(der)
+            payload["cnf"] = cnf
         payload.update(claims)
         payload = {name: value for name, value in payload.items() if value is not None}
         header: dict[str, Any] = {"alg": alg}

@@ -74,7 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from waitress import create_server  # type: ignore[import-untyped]
 
-    server = create_server(application, host=HOST, port=args.port, threads=4)
+    # Waitress drops Forwarded/X-Forwarded-* itself unless told which proxy to trust; the
+    # servers that test audmw's own trusted_proxies keep them for audmw to judge.
+    keep = os.environ.get("CONTRACT_KEEP_PROXY_HEADERS") == "1"
+    server = create_server(
+        application,
+        host=HOST,
+        port=args.port,
+        threads=4,
+        clear_untrusted_proxy_headers=not keep,
+    )
     try:
         server.run()
     except SystemExit:

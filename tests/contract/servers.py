@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +61,18 @@ class StartFailed(Exception):
 class ServerProcess:
     """One app under its server, its output kept in a file, its views' runs in another."""
 
-    def __init__(self, server: ServerSpec, issuer: str, directory: Path) -> None:
+    def __init__(
+        self,
+        server: ServerSpec,
+        issuer: str,
+        directory: Path,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self.spec = server
         self.issuer = issuer
         self.port = free_port()
+        self.environment = dict(environment or {})
+        """More ``AUDMW_*`` variables; ``{port}`` in a value is the server's port."""
         self.log_path = directory / f"{server.name}.log"
         self.ran = RanLog(directory / f"{server.name}.ran")
         self.client = RawClient("127.0.0.1", self.port)
@@ -85,6 +94,12 @@ class ServerProcess:
             AUDMW_ISSUER=self.issuer,
             AUDMW_AUDIENCE=spec.AUDIENCE,
             **spec.settings_environment(cors_preflight=self.spec.cors_preflight),
+        )
+        environment.update(
+            {
+                name: value.replace("{port}", str(self.port))
+                for name, value in self.environment.items()
+            }
         )
         environment[spec.RAN_LOG_VARIABLE] = str(self.ran.path)
         command = [sys.executable, "-m", "contract.serve", self.spec.family, self.spec.http_server]

@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-dev.lock"
-EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "otel", "all"}
+EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "otel", "redis", "all"}
 # Packages only the test suite uses: no extra may bring them into a user's environment.
 TEST_ONLY = {
     "pytest",
