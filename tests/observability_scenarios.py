@@ -33,6 +33,8 @@ class Served:
     route: str
     """The template of ``ITEM_PATH``'s route, as the framework writes it."""
     decisions: list[Decision] = field(default_factory=list)
+    origin: str = "http://testserver"
+    """Scheme and host the app sees the test client's requests at (a DPoP proof's ``htu``)."""
 
 
 Serve = Callable[..., Served]
@@ -267,3 +269,26 @@ def refused_before_the_token(serve: Serve, issuer: LocalIssuer) -> None:
         400,
     )
     assert decision.issuer is decision.token is None
+
+
+def dpop(serve: Serve, issuer: LocalIssuer) -> None:
+    """DPoP: the scheme is reported, and a proof's refusal is one of a verified token."""
+    from audmw.testing.dpop import DPoPKey
+
+    served = serve(issuer)
+    key = DPoPKey()
+    token = issuer.mint(scopes=[SCOPE], aud=AUDIENCE, dpop=key)
+    headers = key.headers("GET", served.origin + ITEM_PATH, token)
+    assert served.get(ITEM_PATH, headers) == 200
+    assert served.get(ITEM_PATH, headers) == 401  # the same proof again: a replay
+    assert served.get(ITEM_PATH, bearer(token)) == 401  # a bound token without its proof
+
+    accepted, replayed, as_bearer = served.decisions
+    assert (accepted.outcome, accepted.scheme, accepted.issuer) == (
+        "accepted",
+        "DPoP",
+        issuer.issuer,
+    )
+    assert (replayed.reason, replayed.scheme) == ("dpop_replayed", "DPoP")
+    assert replayed.issuer == issuer.issuer  # the token itself was verified
+    assert (as_bearer.reason, as_bearer.scheme) == ("dpop_bound_token_as_bearer", "Bearer")

@@ -150,3 +150,9 @@ def test_drf_authentication_reports_its_decisions(issuer: LocalIssuer) -> None:
         ("accepted", "ok", "drf/messages"),
         ("refused", "aud_mismatch", "drf/messages"),
     ]
+
+
+def test_dpop_decisions_carry_their_scheme(
+    serve: Callable[..., Served], issuer: LocalIssuer
+) -> None:
+    scenarios.dpop(serve, issuer)

@@ -47,7 +47,7 @@ def serve() -> Callable[..., Served]:
     def serve(
         issuer: LocalIssuer, hook: Callable[[Decision], Any] | None = None, **options: Any
     ) -> Served:
-        served = Served(lambda path, headers: 0, "/items/<int:item_id>")
+        served = Served(lambda path, headers: 0, "/items/<int:item_id>", origin="http://localhost")
         app = flask_app(
             AUDMW_ISSUER=issuer.issuer,
             AUDMW_AUDIENCE=AUDIENCE,
@@ -110,3 +110,9 @@ def test_a_refusal_before_the_token_is_read_is_reported(
     serve: Callable[..., Served], issuer: LocalIssuer
 ) -> None:
     scenarios.refused_before_the_token(serve, issuer)
+
+
+def test_dpop_decisions_carry_their_scheme(
+    serve: Callable[..., Served], issuer: LocalIssuer
+) -> None:
+    scenarios.dpop(serve, issuer)

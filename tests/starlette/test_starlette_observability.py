@@ -213,3 +213,9 @@ def test_an_issuer_that_hangs_past_the_deadline(
     (refresh,) = refreshes(telemetry.spans())
     assert refresh.status.status_code.name == "ERROR"
     assert dict(refresh.attributes or {})["error.type"] == "FetchFailed"
+
+
+def test_dpop_decisions_carry_their_scheme(
+    serve: Callable[..., Served], issuer: LocalIssuer
+) -> None:
+    scenarios.dpop(serve, issuer)
