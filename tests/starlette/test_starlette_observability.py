@@ -219,3 +219,27 @@ def test_dpop_decisions_carry_their_scheme(
     serve: Callable[..., Served], issuer: LocalIssuer
 ) -> None:
     scenarios.dpop(serve, issuer)
+
+
+def test_an_observed_request_answers_dpop_as_an_unobserved_one(issuer: LocalIssuer) -> None:
+    """The observed path marks the DPoP scheme on refusals and hands out nonces."""
+    from audmw.testing.dpop import DPoPKey
+
+    decisions: list[Decision] = []
+    settings = Settings(
+        issuer=issuer.issuer, audience=AUDIENCE, dpop_nonce=True, decision_hook=decisions.append
+    )
+    key = DPoPKey()
+    token = issuer.mint(scopes=[SCOPE], aud=AUDIENCE, dpop=key)
+    url = "http://testserver/items/42"
+    with TestClient(starlette_app(settings)) as client:
+        first = client.get(url, headers=key.headers("GET", url, token))
+        assert first.status_code == 401
+        assert 'DPoP error="use_dpop_nonce"' in first.headers["www-authenticate"]
+        nonce = first.headers["dpop-nonce"]
+        second = client.get(url, headers=key.headers("GET", url, token, nonce=nonce))
+        assert second.status_code == 200
+    assert [(d.reason, d.scheme) for d in decisions] == [
+        ("dpop_nonce_required", "DPoP"),
+        ("ok", "DPoP"),
+    ]
