@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 
@@ -30,7 +31,15 @@ from audmw.forwarded import RequestURLs, normalise_url
 from audmw.request import IncomingRequest
 from audmw.settings import AUTHORIZATION_HEADER, Settings
 
-__all__ = ["MAX_PROOF_BYTES", "ProofChecker", "Replay", "jwk_thumbprint", "metadata_members"]
+__all__ = [
+    "MAX_PROOF_BYTES",
+    "ProofChecker",
+    "Replay",
+    "jwk_thumbprint",
+    "metadata_members",
+    "proof_header",
+    "proof_payload",
+]
 
 MAX_PROOF_BYTES = 8 * 1024
 _MAX_JTI = 256
@@ -71,6 +80,36 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str | None:
 def access_token_hash(token: bytes) -> str:
     """The ``ath`` of a token: base64url(SHA-256(the token's ASCII bytes))."""
     return _b64url(hashlib.sha256(token).digest())
+
+
+def proof_header(alg: str, public_jwk: Mapping[str, Any]) -> dict[str, Any]:
+    """The JOSE header of a proof (RFC 9449 §4.2): its type, algorithm and public key."""
+    return {"typ": "dpop+jwt", "alg": alg, "jwk": dict(public_jwk)}
+
+
+def proof_payload(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    nonce: str | None = None,
+    iat: float,
+    jti: str,
+) -> dict[str, Any]:
+    """The claims of a proof (RFC 9449 §4.2) for one request: ``htu`` is ``url`` without its
+    query and fragment, ``ath`` is present when a ``token`` goes with the request."""
+    parts = urlsplit(url)
+    payload: dict[str, Any] = {
+        "jti": jti,
+        "htm": method,
+        "htu": urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+        "iat": int(iat),
+    }
+    if token is not None:
+        payload["ath"] = access_token_hash(token.encode("ascii"))
+    if nonce is not None:
+        payload["nonce"] = nonce
+    return payload
 
 
 def metadata_members(settings: Settings, needs: tuple[object, ...]) -> Mapping[str, Any]:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from audmw.dpop import access_token_hash, jwk_thumbprint
+from audmw.dpop import access_token_hash, jwk_thumbprint, proof_header, proof_payload
 from audmw.testing.issuer import SigningKey, b64url, generate_key, sign_compact
 
 __all__ = ["DEFECTS", "DPoPKey"]
@@ -95,17 +95,15 @@ class DPoPKey:
         """
         if defect is not None and defect not in DEFECTS:
             raise ValueError(f"unknown defect {defect!r}; see audmw.testing.dpop.DEFECTS")
-        jwt_header: dict[str, Any] = {"typ": "dpop+jwt", "alg": self.alg, "jwk": self.public_jwk}
-        payload: dict[str, Any] = {
-            "jti": jti or uuid.uuid4().hex,
-            "htm": method,
-            "htu": url,
-            "iat": int(time.time() if iat is None else iat),
-        }
-        if token is not None:
-            payload["ath"] = access_token_hash(token.encode("ascii"))
-        if nonce is not None:
-            payload["nonce"] = nonce
+        jwt_header = proof_header(self.alg, self.public_jwk)
+        payload = proof_payload(
+            method,
+            url,
+            token=token,
+            nonce=nonce,
+            iat=time.time() if iat is None else iat,
+            jti=jti or uuid.uuid4().hex,
+        )
         signer: Any = self.key.private_key
         if defect == "typ":
             jwt_header["typ"] = "jwt"

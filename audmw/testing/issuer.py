@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from audmw.mtls import certificate_der, certificate_thumbprint
-from audmw.testing.token_endpoint import GRANTS, MAX_BODY, RegisteredClient, TokenEndpoint
+from audmw.testing.token_endpoint import (
+    DPOP_ALGS,
+    GRANTS,
+    MAX_BODY,
+    RegisteredClient,
+    TokenEndpoint,
+)
 
 Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
 HUGE_BODY_BYTES = 10 * 1024 * 1024
@@ -332,6 +338,7 @@ class LocalIssuer:
                 "private_key_jwt",
             ],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "dpop_signing_alg_values_supported": list(DPOP_ALGS),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
@@ -545,8 +552,11 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, answer = issuer.token_endpoint.handle(headers, body)
-            extra = dict(_TOKEN_HEADERS)
+            proofs = self.headers.get_all("DPoP") or []
+            if len(proofs) > 1:
+                headers["dpop"] = ",".join(proofs)  # refused: exactly one proof
+            status, answer, answer_headers = issuer.token_endpoint.respond(headers, body)
+            extra = {**_TOKEN_HEADERS, **answer_headers}
             if status == 401 and "authorization" in headers:
                 extra["WWW-Authenticate"] = 'Basic realm="token"'
             self._answer(lambda: answer, status=status, headers=extra)
