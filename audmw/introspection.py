@@ -111,6 +111,8 @@ class IntrospectionVerifier:
         self.settings = settings
         self.jwt_validator = jwt_validator or TokenValidator(settings, clock=clock)
         self.cache: VerifiedTokens = self.jwt_validator.cache
+        self.keys = self.jwt_validator.keys
+        """The issuers' key sources (JWTs, signed answers), as ``TokenValidator.keys``."""
         self.max_token_bytes = settings.max_token_bytes
         self.issuer = settings.issuer[0]
         self.endpoint: str | None = settings.introspection_endpoint
