@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +61,19 @@ class StartFailed(Exception):
 class ServerProcess:
     """One app under its server, its output kept in a file, its views' runs in another."""
 
-    def __init__(self, server: ServerSpec, issuer: str, directory: Path) -> None:
+    def __init__(
+        self,
+        server: ServerSpec,
+        issuer: str,
+        directory: Path,
+        *,
+        module: str = "contract.serve",
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self.spec = server
         self.issuer = issuer
+        self.module = module  # run as ``python -m <module> <app> <server> --port P``
+        self.environment = dict(environment or {})  # further AUDMW_* settings
         self.port = free_port()
         self.log_path = directory / f"{server.name}.log"
         self.ran = RanLog(directory / f"{server.name}.ran")
@@ -86,8 +97,9 @@ class ServerProcess:
             AUDMW_AUDIENCE=spec.AUDIENCE,
             **spec.settings_environment(cors_preflight=self.spec.cors_preflight),
         )
+        environment.update(self.environment)
         environment[spec.RAN_LOG_VARIABLE] = str(self.ran.path)
-        command = [sys.executable, "-m", "contract.serve", self.spec.family, self.spec.http_server]
+        command = [sys.executable, "-m", self.module, self.spec.family, self.spec.http_server]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "--port", str(self.port)],
