@@ -30,11 +30,11 @@ def kit(corpus_issuer: LocalIssuer, counting_server: LocalIssuer) -> Kit:
 
 
 @pytest.fixture(scope="session")
-def adapters(
-    kit: Kit, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Adapters]:
+def adapters(kit: Kit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adapters]:
     servers = Adapters(
-        kit.issuer.issuer, tmp_path_factory.mktemp("corpus-servers"), {"AUDMW_CLIENT_IDS": CLIENT_ID}
+        kit.issuer.issuer,
+        tmp_path_factory.mktemp("corpus-servers"),
+        {"AUDMW_CLIENT_IDS": CLIENT_ID},
     )
     yield servers
     servers.close()

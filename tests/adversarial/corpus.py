@@ -15,7 +15,17 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adversarial.kit import ALG_FAMILY, AUDIENCE, CLIENT_ID, DROP, Kit, b64, dumps, self_signed, sign
+from adversarial.kit import (
+    ALG_FAMILY,
+    AUDIENCE,
+    CLIENT_ID,
+    DROP,
+    Kit,
+    b64,
+    dumps,
+    self_signed,
+    sign,
+)
 
 PROTECTED = "/files/other/a"  # any valid token (no rule, no mark)
 PRIVATE = "/files/private/a"  # a rule asks for files:private
@@ -89,7 +99,9 @@ def bearer(make: Callable[[Kit], str], **sent: Any) -> Callable[[Kit], Sent]:
     return build
 
 
-def shaped(template: str, make: Callable[[Kit], str] | None = None, **sent: Any) -> Callable[[Kit], Sent]:
+def shaped(
+    template: str, make: Callable[[Kit], str] | None = None, **sent: Any
+) -> Callable[[Kit], Sent]:
     """An ``Authorization`` value from ``template``, ``{t}`` standing for a valid token."""
     return values([template], make, **sent)
 
@@ -156,7 +168,7 @@ for _alg in ("RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES5
         "baseline",
         bearer(lambda kit, alg=_alg: kit.token(alg)),
         ACCEPT,
-        accepted_because=f"{_alg} is in the default allow-list and the issuer publishes a key for it",
+        accepted_because=f"{_alg} is allowed by default and the issuer publishes a key for it",
     )
 case("no-token", "baseline", lambda kit: Sent(), challenge("no_token"))
 
@@ -167,8 +179,9 @@ for _spelling in ("none", "None", "NONE", "nOnE", "none ", ""):
         f"alg-{_spelling.strip() or 'empty'}{'-space' if _spelling.endswith(' ') else ''}-unsigned",
         "algorithm",
         bearer(
-            lambda kit, a=_spelling: f"{b64(dumps({'alg': a, 'typ': 'at+jwt'}))}."
-            f"{b64(dumps(kit.claims()))}."
+            lambda kit, a=_spelling: (
+                f"{b64(dumps({'alg': a, 'typ': 'at+jwt'}))}.{b64(dumps(kit.claims()))}."
+            )
         ),
         token_refused("not_a_jwt"),  # an empty signature segment is no compact JWS at all
     )
@@ -196,7 +209,9 @@ for _name, _value in (
     case(
         f"alg-{_name}",
         "algorithm",
-        bearer(lambda kit, v=_value: kit.compact(_with(kit.header(), alg=v), kit.claims(), alg="RS256")),
+        bearer(
+            lambda kit, v=_value: kit.compact(_with(kit.header(), alg=v), kit.claims(), alg="RS256")
+        ),
         token_refused("alg_not_allowed"),
     )
 for _hs in ("HS256", "HS384", "HS512"):
@@ -217,7 +232,12 @@ for _hs in ("HS256", "HS384", "HS512"):
             ),
             token_refused("alg_not_allowed"),
         )
-for _alg, _other in (("ES256", "RS256"), ("RS256", "ES256"), ("EdDSA", "RS256"), ("ES384", "ES256")):
+for _alg, _other in (
+    ("ES256", "RS256"),
+    ("RS256", "ES256"),
+    ("EdDSA", "RS256"),
+    ("ES384", "ES256"),
+):
     # Signed correctly with the issuer's key for _alg, but naming the kid of _other's key.
     case(
         f"{_alg.lower()}-under-the-kid-of-{_other.lower()}",
@@ -278,7 +298,6 @@ for _alg in ("RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA"):
         ),
         token_refused("unknown_kid"),
     )
-
 
 
 case(
@@ -406,12 +425,14 @@ case(
     "crit",
     bearer(
         lambda kit: (
-            lambda header, payload: f"{b64(dumps(header))}.{b64(payload)}."
-            + b64(
-                sign(
-                    "RS256",
-                    kit.key("RS256").private_key,
-                    f"{b64(dumps(header))}.".encode() + payload,
+            lambda header, payload: (
+                f"{b64(dumps(header))}.{b64(payload)}."
+                + b64(
+                    sign(
+                        "RS256",
+                        kit.key("RS256").private_key,
+                        f"{b64(dumps(header))}.".encode() + payload,
+                    )
                 )
             )
         )({**kit.header(), "b64": False}, dumps(kit.claims()))
@@ -441,8 +462,10 @@ case(
     "jwe-dir-empty-key",
     "jwe",
     bearer(
-        lambda kit: f"{b64(dumps({'alg': 'dir', 'enc': 'A128GCM'}))}..{b64(b'i' * 12)}."
-        f"{b64(b'c' * 40)}.{b64(b't' * 16)}"
+        lambda kit: (
+            f"{b64(dumps({'alg': 'dir', 'enc': 'A128GCM'}))}..{b64(b'i' * 12)}."
+            f"{b64(b'c' * 40)}.{b64(b't' * 16)}"
+        )
     ),
     token_refused("not_a_jwt"),
 )
@@ -490,7 +513,10 @@ def _respelled_signed(part: int) -> Callable[[Kit], str]:
     def make(kit: Kit) -> str:
         header, claims = kit.header(), kit.claims()
         for pad in range(4):
-            segments = [b64(dumps({**header, "x": "p" * pad})), b64(dumps({**claims, "x": "p" * pad}))]
+            segments = [
+                b64(dumps({**header, "x": "p" * pad})),
+                b64(dumps({**claims, "x": "p" * pad})),
+            ]
             if len(segments[part]) % 4 in (2, 3):
                 break
         segments[part] = _respelled(segments[part])
@@ -539,17 +565,49 @@ for _name, _change, _outcome in (
     ("trailing-dot", lambda s: f"{s[0]}.{s[1]}.{s[2]}.", token_refused("not_a_jwt")),
     ("leading-dot", lambda s: f".{s[0]}.{s[1]}.{s[2]}", token_refused("not_a_jwt")),
     ("padded-signature", lambda s: f"{s[0]}.{s[1]}.{s[2]}==", token_refused("not_a_jwt")),
-    ("padded-header", lambda s: f"{s[0]}=.{s[1]}.{s[2]}", request_refused("malformed_authorization")),
-    ("plus-for-minus", lambda s: f"{s[0]}.{s[1]}.{s[2].replace('-', '+').replace('_', '/')}+/", token_refused("not_a_jwt")),
+    (
+        "padded-header",
+        lambda s: f"{s[0]}=.{s[1]}.{s[2]}",
+        request_refused("malformed_authorization"),
+    ),
+    (
+        "plus-for-minus",
+        lambda s: f"{s[0]}.{s[1]}.{s[2].replace('-', '+').replace('_', '/')}+/",
+        token_refused("not_a_jwt"),
+    ),
     ("tilde", lambda s: f"{s[0]}.{s[1]}~.{s[2]}", token_refused("not_a_jwt")),
-    ("signature-length-4n+1", lambda s: f"{s[0]}.{s[1]}.{s[2]}A" if len(s[2]) % 4 == 0 else f"{s[0]}.{s[1]}.{s[2]}" + "A" * ((1 - len(s[2])) % 4), token_refused("malformed_jwt")),
+    (
+        "signature-length-4n+1",
+        lambda s: (
+            f"{s[0]}.{s[1]}.{s[2]}A"
+            if len(s[2]) % 4 == 0
+            else f"{s[0]}.{s[1]}.{s[2]}" + "A" * ((1 - len(s[2])) % 4)
+        ),
+        token_refused("malformed_jwt"),
+    ),
     ("signature-truncated", lambda s: f"{s[0]}.{s[1]}.{s[2][:-2]}", token_refused("bad_signature")),
     ("signature-extended", lambda s: f"{s[0]}.{s[1]}.{s[2]}AAAA", token_refused("bad_signature")),
     ("swapped-segments", lambda s: f"{s[1]}.{s[0]}.{s[2]}", token_refused("alg_not_allowed")),
-    ("bang-in-token", lambda s: f"{s[0]}.{s[1]}!.{s[2]}", request_refused("malformed_authorization")),
-    ("comma-in-token", lambda s: f"{s[0]}.{s[1]},{s[2]}", request_refused("malformed_authorization")),
-    ("quote-in-token", lambda s: f'"{s[0]}.{s[1]}.{s[2]}"', request_refused("malformed_authorization")),
-    ("percent-encoded-dot", lambda s: f"{s[0]}%2E{s[1]}.{s[2]}", request_refused("malformed_authorization")),
+    (
+        "bang-in-token",
+        lambda s: f"{s[0]}.{s[1]}!.{s[2]}",
+        request_refused("malformed_authorization"),
+    ),
+    (
+        "comma-in-token",
+        lambda s: f"{s[0]}.{s[1]},{s[2]}",
+        request_refused("malformed_authorization"),
+    ),
+    (
+        "quote-in-token",
+        lambda s: f'"{s[0]}.{s[1]}.{s[2]}"',
+        request_refused("malformed_authorization"),
+    ),
+    (
+        "percent-encoded-dot",
+        lambda s: f"{s[0]}%2E{s[1]}.{s[2]}",
+        request_refused("malformed_authorization"),
+    ),
 ):
     case(f"segment-{_name}", "segments", bearer(_edit(_change)), _outcome)
 
@@ -578,7 +636,10 @@ def _header_bytes(raw: Callable[[Kit], bytes]) -> Callable[[Kit], str]:
 def _claims_text(kit: Kit, **replace: str) -> bytes:
     """The claims as JSON text, some members' values written out by hand."""
     claims = kit.claims()
-    parts = [f"{json.dumps(name)}:{replace.pop(name, json.dumps(value))}" for name, value in claims.items()]
+    parts = [
+        f"{json.dumps(name)}:{replace.pop(name, json.dumps(value))}"
+        for name, value in claims.items()
+    ]
     parts += [f"{json.dumps(name)}:{text}" for name, text in replace.items()]
     return ("{" + ",".join(parts) + "}").encode()
 
@@ -588,13 +649,23 @@ def _claims_text(kit: Kit, **replace: str) -> bytes:
 case(
     "json-duplicate-alg",
     "json",
-    bearer(_header_bytes(lambda kit: f'{{"alg":"RS256","typ":"at+jwt","kid":"{kit.key("RS256").kid}","alg":"none"}}'.encode())),
+    bearer(
+        _header_bytes(
+            lambda kit: (
+                f'{{"alg":"RS256","typ":"at+jwt","kid":"{kit.key("RS256").kid}","alg":"none"}}'.encode()
+            )
+        )
+    ),
     token_refused("malformed_jwt"),
 )
 case(
     "json-duplicate-aud",
     "json",
-    bearer(lambda kit: kit.compact(kit.header(), _claims_text(kit)[:-1] + b',"aud":"https://other.example"}')),
+    bearer(
+        lambda kit: kit.compact(
+            kit.header(), _claims_text(kit)[:-1] + b',"aud":"https://other.example"}'
+        )
+    ),
     token_refused("malformed_jwt"),
 )
 case(
@@ -627,7 +698,9 @@ for _name, _text, _outcome in (
     case(
         f"json-{_name}",
         "json",
-        bearer(lambda kit, m=_member, t=_text: kit.compact(kit.header(), _claims_text(kit, **{m: t}))),
+        bearer(
+            lambda kit, m=_member, t=_text: kit.compact(kit.header(), _claims_text(kit, **{m: t}))
+        ),
         _outcome,
     )
 for _name, _raw, _outcome in (
@@ -652,7 +725,12 @@ for _name, _raw in (
     ("header-trailing-comma", b'{"alg":"RS256",}'),
     ("header-not-utf8", b'{"alg":"RS256\xff"}'),
 ):
-    case(f"json-{_name}", "json", bearer(_header_bytes(lambda kit, r=_raw: r)), token_refused("malformed_jwt"))
+    case(
+        f"json-{_name}",
+        "json",
+        bearer(_header_bytes(lambda kit, r=_raw: r)),
+        token_refused("malformed_jwt"),
+    )
 case(
     "json-whitespace-around",
     "json",
@@ -696,7 +774,11 @@ for _name, _offsets, _outcome in (
         _outcome,
     )
 for _name, _offsets, _why in (
-    ("expired-within-leeway", {"exp": -10}, "expired 10 s ago, inside the 30 s leeway (RFC 7519 §4.1.4)"),
+    (
+        "expired-within-leeway",
+        {"exp": -10},
+        "expired 10 s ago, inside the 30 s leeway (RFC 7519 §4.1.4)",
+    ),
     ("nbf-within-leeway", {"nbf": 10}, "nbf 10 s ahead, inside the 30 s leeway for clock skew"),
     ("iat-within-leeway", {"iat": 10}, "iat 10 s ahead, inside the 30 s leeway for clock skew"),
     ("exp-fractional", {"exp": 3600.5}, "a NumericDate may be fractional (RFC 7519 §2)"),
@@ -822,10 +904,18 @@ for _name, _scope in (
     )
 for _name, _scope, _why in (
     ("exact", PRIVATE_SCOPE, "the scope the rule asks for"),
-    ("among-others", "profile " + PRIVATE_SCOPE + " email", "scope is space-separated (RFC 6749 §3.3)"),
+    (
+        "among-others",
+        "profile " + PRIVATE_SCOPE + " email",
+        "scope is space-separated (RFC 6749 §3.3)",
+    ),
     ("extra-spaces", "  " + PRIVATE_SCOPE + "  ", "empty items between spaces name no scope"),
     ("list", ["profile", PRIVATE_SCOPE], "providers issue scope arrays (scp); strings in it count"),
-    ("list-with-number", [1, PRIVATE_SCOPE], "a non-string item names no scope; the string one counts"),
+    (
+        "list-with-number",
+        [1, PRIVATE_SCOPE],
+        "a non-string item names no scope; the string one counts",
+    ),
 ):
     case(f"scope-{_name}", "scope", scoped(_scope), ACCEPT, accepted_because=_why)
 case(
@@ -909,7 +999,9 @@ for _kid, _alg, _outcome in (
 case(
     "key-oct-hs256",
     "keys",
-    bearer(lambda kit: kit.compact({"alg": "HS256", "kid": "oct-secret"}, kit.claims(), key=b"s" * 32)),
+    bearer(
+        lambda kit: kit.compact({"alg": "HS256", "kid": "oct-secret"}, kit.claims(), key=b"s" * 32)
+    ),
     token_refused("alg_not_allowed"),
 )
 case(
@@ -953,7 +1045,12 @@ case(
     ACCEPT,
     accepted_because="under max_token_bytes",
 )
-case("size-limit-plus-1", "size", bearer(_sized(MAX_TOKEN_BYTES + 1)), token_refused("token_too_large"))
+case(
+    "size-limit-plus-1",
+    "size",
+    bearer(_sized(MAX_TOKEN_BYTES + 1)),
+    token_refused("token_too_large"),
+)
 case(
     "size-1-mib",
     "size",
@@ -1055,7 +1152,11 @@ for _name, _template, _outcome in (
     ("quoted-token", 'Bearer "{t}"', request_refused("malformed_authorization")),
     ("comma-joined", "Bearer {t}, Bearer {t}", request_refused("multiple_authorization_headers")),
     ("leading-comma", ", Bearer {t}", request_refused("multiple_authorization_headers")),
-    ("basic-then-bearer", "Basic dXNlcjpwYXNz, Bearer {t}", request_refused("multiple_authorization_headers")),
+    (
+        "basic-then-bearer",
+        "Basic dXNlcjpwYXNz, Bearer {t}",
+        request_refused("multiple_authorization_headers"),
+    ),
     ("basic", "Basic dXNlcjpwYXNz", challenge("unsupported_scheme")),
     ("dpop-scheme", "DPoP {t}", challenge("unsupported_scheme")),
     ("no-scheme", "{t}", challenge("unsupported_scheme")),
@@ -1068,7 +1169,11 @@ for _name, _template, _outcome in (
         "header",
         shaped(_template),
         _outcome,
-        defect=4 if _name in ("comma-joined", "leading-comma", "basic-then-bearer") else 7 if "no-scheme" in _name else None,
+        defect=4
+        if _name in ("comma-joined", "leading-comma", "basic-then-bearer")
+        else 7
+        if "no-scheme" in _name
+        else None,
     )
 # Two header fields: ASGI servers hand both over; WSGI servers fold them into one value.
 for _name, _templates in (
@@ -1135,7 +1240,13 @@ case(
 case(
     "json-body-access-token",
     "methods",
-    bearer(valid, method="POST", target=POST_TARGET, body=b'{"access_token":"x"}', content_type="application/json"),
+    bearer(
+        valid,
+        method="POST",
+        target=POST_TARGET,
+        body=b'{"access_token":"x"}',
+        content_type="application/json",
+    ),
     ACCEPT,
     accepted_because="only a form body is a way to send a token (RFC 6750 §2.2); JSON is data",
 )
@@ -1177,7 +1288,12 @@ for _name, _target in (
     ("exempt-upper-case", "/HEALTH"),
     ("exempt-dot-segment", "/./health"),
 ):
-    case(f"path-{_name}-no-token", "path", lambda kit, t=_target: Sent(target=t), challenge("no_token"))
+    case(
+        f"path-{_name}-no-token",
+        "path",
+        lambda kit, t=_target: Sent(target=t),
+        challenge("no_token"),
+    )
 case(
     "path-exempt-garbage-token",
     "path",

@@ -164,18 +164,28 @@ class Kit:
             key = key.private_key
         return f"{signing_input.decode('ascii')}.{b64(sign(alg, key, signing_input))}"
 
-    def token(self, alg: str = "RS256", *, header: Mapping[str, Any] | None = None, **claims: Any) -> str:
+    def token(
+        self, alg: str = "RS256", *, header: Mapping[str, Any] | None = None, **claims: Any
+    ) -> str:
         """A token the issuer signed with its current key for ``alg``; members as changed."""
         return self.compact(self.header(alg, **(header or {})), self.claims(**claims), alg=alg)
 
     def public_pem(self) -> bytes:
-        return self.key("RS256").private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        return (
+            self.key("RS256")
+            .private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
 
     def public_der(self) -> bytes:
-        return self.key("RS256").private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        return (
+            self.key("RS256")
+            .private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
 
     def public_jwk_text(self) -> bytes:

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from contract import spec
+from contract.checking import parse_challenge
+from contract.rawhttp import Response
+from contract.servers import SERVERS, ServerProcess, StartFailed
+
 from adversarial.corpus import ACCEPT, SERVER_REFUSES, Case, Outcome, Sent
 from adversarial.kit import AUDIENCE, CLIENT_ID
 from audmw import Guard, Settings
 from audmw.errors import AuthError
 from audmw.request import IncomingRequest, is_form, token_in_form, token_in_query
-from contract import spec
-from contract.checking import parse_challenge
-from contract.rawhttp import Response
-from contract.servers import SERVERS, ServerProcess, StartFailed
 
 # One server per adapter: Starlette, FastAPI, Django under WSGI and ASGI, Flask.
 ADAPTERS = tuple(server for server in SERVERS if not server.cors_preflight)
@@ -106,9 +107,12 @@ def forged_log_lines(lines: Iterable[str]) -> list[str]:
     for line in lines:
         if any(ord(c) < 0x20 for c in line) or "\x7f" in line:
             found.append(line[:120])
-        elif line.startswith(("INFO ", "WARNING ")) and "audmw" in line.split(":")[0]:
-            if not line.startswith(_OUR_LINE):
-                found.append(line[:120])
+        elif (
+            line.startswith(("INFO ", "WARNING "))
+            and "audmw" in line.split(":")[0]
+            and not line.startswith(_OUR_LINE)
+        ):
+            found.append(line[:120])
     return found
 
 
@@ -194,7 +198,9 @@ class Adapters:
         except (OSError, ValueError) as error:
             process.client.close()
             response = Response(0, (), f"no answer: {type(error).__name__}".encode())
-        return Observed(response, process.ran.read_new().get(request_id), self.logs[name].read_new())
+        return Observed(
+            response, process.ran.read_new().get(request_id), self.logs[name].read_new()
+        )
 
     def close(self) -> None:
         for process in self.processes.values():

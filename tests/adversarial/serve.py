@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from audmw import log_refusals
 from contract.serve import main
+
+from audmw import log_refusals
 
 if __name__ == "__main__":
     log_refusals()
