@@ -452,8 +452,10 @@ case(
     "jwe",
     bearer(
         lambda kit: ".".join(
-            [b64(dumps({"alg": "RSA-OAEP", "enc": "A256GCM"})), b64(b"k" * 256), b64(b"i" * 12)]
-            + [b64(b"c" * 64), b64(b"t" * 16)]
+            [
+                b64(dumps({"alg": "RSA-OAEP", "enc": "A256GCM"})),
+                *(b64(part) for part in (b"k" * 256, b"i" * 12, b"c" * 64, b"t" * 16)),
+            ]
         )
     ),
     token_refused("not_a_jwt"),

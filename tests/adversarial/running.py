@@ -105,13 +105,12 @@ def forged_log_lines(lines: Iterable[str]) -> list[str]:
     """Log lines that are not what the ``audmw`` logger writes: written by a client."""
     found = []
     for line in lines:
-        if any(ord(c) < 0x20 for c in line) or "\x7f" in line:
-            found.append(line[:120])
-        elif (
+        written_by_a_client = any(ord(c) < 0x20 or c == "\x7f" for c in line) or (
             line.startswith(("INFO ", "WARNING "))
             and "audmw" in line.split(":")[0]
             and not line.startswith(_OUR_LINE)
-        ):
+        )
+        if written_by_a_client:
             found.append(line[:120])
     return found
 
