@@ -88,21 +88,76 @@ def bearer_credentials(authorization: Sequence[str], *, elsewhere: str | None = 
         raise _no_header(None, elsewhere)
     if len(authorization) > 1:
         raise InvalidRequest("multiple_authorization_headers")
-    scheme, space, credentials = authorization[0].strip().partition(" ")
+    # RFC 9110 §5.5: only SP and HTAB around a field value; str.strip() would also take
+    # NBSP, NEL and the ASCII separators, so one token would pass in many spellings.
+    value = authorization[0].strip(" \t")
+    if not _is_visible_ascii(value):
+        raise InvalidRequest(
+            "malformed_authorization",
+            hint="the Authorization header holds a character other than visible ASCII, "
+            "space and tab",
+        )
+    if "," in value and _folded(value):
+        raise InvalidRequest(
+            "multiple_authorization_headers",
+            hint="two Authorization headers, folded by the server into one comma-joined value",
+        )
+    scheme, space, credentials = value.partition(" ")
     if scheme.lower() != "bearer":
         # An unsupported scheme (Basic, DPoP, ...) counts as no credentials: a bare challenge.
-        # The scheme is named only when credentials follow it: a token sent with no scheme
-        # at all must not reach the log, not even its first characters.
+        # Only a registered scheme is named: what stands before the space may be a token sent
+        # with no scheme at all, and nothing of it may reach the log.
         raise MissingToken(
             "unsupported_scheme",
-            hint=f"Authorization scheme {scheme[:16]!r} is not Bearer"
+            hint=f"Authorization scheme {_scheme_shown(scheme)} is not Bearer"
             if space
             else "Authorization has no scheme; send 'Authorization: Bearer <token>'",
         )
-    credentials = credentials.strip(" ")
+    credentials = credentials.lstrip(" ")
     if elsewhere is not None:
         raise _two_methods(elsewhere)
     return credentials
+
+
+# The schemes of the IANA HTTP Authentication Scheme Registry, and two in common use.
+_KNOWN_SCHEMES = {
+    name.lower(): name
+    for name in (
+        "Basic", "Concealed", "Digest", "DPoP", "GNAP", "HOBA", "Mutual", "Negotiate", "OAuth",
+        "PrivateToken", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "NTLM", "AWS4-HMAC-SHA256",
+    )
+}  # fmt: skip
+# tchar of RFC 9110 §5.6.2: what an auth-scheme (and an auth-param name) is made of.
+_TCHARS = (string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~").encode("ascii")
+
+
+def _scheme_shown(scheme: str) -> str:
+    known = _KNOWN_SCHEMES.get(scheme.lower())
+    return repr(known) if known is not None else "(not a registered scheme)"
+
+
+def _is_visible_ascii(value: str) -> bool:
+    return value.isascii() and value.replace("\t", " ").isprintable()
+
+
+def _folded(value: str) -> bool:
+    """Whether a comma-joined value holds more than one set of credentials.
+
+    A server folds repeated headers into one value joined by commas (RFC 9110 §5.3). A
+    credential never holds a comma except between ``name=value`` parameters (Digest), so an
+    empty element or one that starts a new scheme (a token followed by a space or nothing)
+    is another header.
+    """
+    first, *others = value.split(",")
+    if not first.strip(" \t"):
+        return True
+    for element in others:
+        name, _, rest = element.strip(" \t").partition(" ")
+        if not name:
+            return True
+        if not name.encode("ascii").translate(None, _TCHARS) and rest.lstrip(" \t")[:1] != "=":
+            return True
+    return False
 
 
 def check_b64token(credentials: str) -> None:

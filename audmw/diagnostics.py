@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from audmw.errors import AuthError, KeysUnavailable
 from audmw.providers import PROVIDERS
 from audmw.providers.entra import GRAPH_HINT as GRAPH_HINT
-from audmw.values import SHOWN_CHARS, SHOWN_ITEMS, claim_strings
+from audmw.values import SHOWN_CHARS, SHOWN_ITEMS, claim_strings, escaped
 from audmw.values import shown as shown
 
 logger = logging.getLogger("audmw")
@@ -57,7 +57,10 @@ def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
 def shown_words(words: Iterable[str]) -> str:
     """Words of the token (scopes), space-separated, the first few of many."""
     words = list(words)
-    text = " ".join(shown(word) if len(word) > SHOWN_CHARS else word for word in words[:20])
+    # Escaped: a scope is the token's to choose, and "x\nINFO ..." must not forge a log line.
+    text = " ".join(
+        shown(word) if len(word) > SHOWN_CHARS else escaped(word) for word in words[:20]
+    )
     return text + (f" … ({len(words)} in all)" if len(words) > 20 else "")
 
 
@@ -84,8 +87,8 @@ def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) ->
         return f"{'/'.join(present)} present"
     if claims.get("token_use") == "id":
         return "token_use is 'id'"
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    # Only the strings: an object or a list inside aud cannot be looked up in a set.
+    audiences = claim_strings(claims.get("aud"))
     known = set(client_ids)
     if known and any(a in known for a in audiences):
         return "aud is a client id"

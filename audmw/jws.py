@@ -20,6 +20,9 @@ _BASE64URL_PARTS = re.compile(rb"[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*")
 _STANDARD_ALPHABET = _BASE64URL_ALPHABET.translate(bytes.maketrans(b"-_", b"+/"))
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
+# The last character of a segment whose length is 2 or 3 modulo 4 carries 4 or 2 unused low
+# bits; only the characters with those bits zero are canonical (RFC 4648 §3.5, RFC 7515 §2).
+_CANONICAL_LAST = (b"", b"", frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
 _MEMO_SIZE = 64
 _JSON_WHITESPACE = " \t\n\r"
 
@@ -52,10 +55,15 @@ def b64decode(segment: bytes) -> bytes:
 
     ``-`` and ``_`` become ``+`` and ``/`` for ``binascii``, so a segment that already held
     ``+``, ``/`` or ``=`` would pass: ``parse`` refuses those bytes in the whole token first.
+    Unused bits that are not zero are refused too: else one token has several spellings,
+    each a cache entry and a fingerprint of its own.
     """
-    if len(segment) % 4 == 1:
+    remainder = len(segment) % 4
+    if remainder == 1:
         raise ValueError("impossible base64url length")
-    return _strict_a2b(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
+    if remainder and segment[-1] not in _CANONICAL_LAST[remainder]:
+        raise ValueError("non-zero unused bits: not the canonical base64url spelling")
+    return _strict_a2b(segment.translate(_TO_STANDARD) + _PADDING[remainder])
 
 
 if sys.version_info >= (3, 11):

@@ -10,14 +10,16 @@ callers that waited for it use its result instead of fetching again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import socket
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
@@ -195,6 +197,43 @@ def _json(response: Fetched, what: str) -> dict[str, Any]:
     return document
 
 
+class _Watchdog:
+    """Shuts the sockets of one refresh down when the refresh outlives ``http_timeout``.
+
+    httpx's timeouts bound each read, so an issuer sending its status line and headers a byte
+    at a time holds a blocking fetch (and the key lock every request waits on) for as long as
+    it likes. Shutting a socket down wakes the read blocked on it at once. The sockets come
+    from httpcore's ``trace`` extension; DNS resolution is the one part it cannot cut short.
+    """
+
+    def __init__(self) -> None:
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.expired = False
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:
+                    _shut_down(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed, or detached when TLS took it over
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class IssuerKeys:
     """The cached key set of one issuer (or of one configured ``jwks_uri``)."""
 
@@ -357,19 +396,27 @@ class IssuerKeys:
             self.last_attempt = self._clock()
             self.fetches += 1
             flow = self._flow()
+            timeout = self._settings.http_timeout
+            deadline = time.monotonic() + timeout
+            watchdog = _Watchdog()
+            timer = threading.Timer(timeout, watchdog.expire)
+            timer.daemon = True
+            timer.start()
+            request: httpx.Request | None = None
             try:
                 with httpx.Client(
-                    timeout=self._settings.http_timeout,
-                    transport=self._transport,
-                    verify=self._verify,
+                    timeout=timeout, transport=self._transport, verify=self._verify
                 ) as client:
                     request = next(flow)
                     while True:
-                        request = flow.send(self._send(client, request))
+                        request.extensions["trace"] = watchdog.trace
+                        request = flow.send(self._send(client, request, deadline))
             except StopIteration:
                 return
             except _FETCH_ERRORS as exc:
-                self._failed(exc)
+                self._failed(self._too_slow(request) if watchdog.expired else exc)
+            finally:
+                timer.cancel()
 
     async def refresh_async(self, generation: int) -> None:
         """The same as ``refresh``, without blocking the event loop or a thread."""
@@ -383,19 +430,39 @@ class IssuerKeys:
             self.last_attempt = self._clock()
             self.fetches += 1
             flow = self._flow()
+            requested: list[httpx.Request] = []
+            timeout = self._settings.http_timeout
             try:
-                async with httpx.AsyncClient(
-                    timeout=self._settings.http_timeout,
-                    transport=self._async_transport,
-                    verify=self._verify,
-                ) as client:
-                    request = next(flow)
-                    while True:
-                        request = flow.send(await self._send_async(client, request))
-            except StopIteration:
-                return
+                # Cancelled at the deadline, wherever it waits: connect, headers or body.
+                await asyncio.wait_for(self._drive_async(flow, requested), timeout)
+            except asyncio.TimeoutError:
+                self._failed(self._too_slow(requested[-1] if requested else None))
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
+
+    async def _drive_async(
+        self, flow: Generator[httpx.Request, Fetched, None], requested: list[httpx.Request]
+    ) -> None:
+        deadline = time.monotonic() + self._settings.http_timeout
+        async with httpx.AsyncClient(
+            timeout=self._settings.http_timeout,
+            transport=self._async_transport,
+            verify=self._verify,
+        ) as client:
+            request = next(flow)
+            while True:
+                requested.append(request)
+                fetched = await self._send_async(client, request, deadline)
+                try:
+                    request = flow.send(fetched)
+                except StopIteration:  # the flow is done (in a coroutine it must not escape)
+                    return
+
+    def _too_slow(self, request: httpx.Request | None) -> FetchFailed:
+        what = "the fetch" if request is None else str(request.url)
+        return FetchFailed(
+            f"{what} took longer than {self._settings.http_timeout} s (http_timeout) to answer"
+        )
 
     def _failed_since(self, generation: int) -> bool:
         """A fetch failed moments ago: callers that queued behind it should not retry at once."""
@@ -409,14 +476,12 @@ class IssuerKeys:
         if len(body) > self._limit():
             raise FetchFailed(f"{request.url} is larger than {self._limit()} bytes")
         if time.monotonic() > deadline:
-            raise FetchFailed(
-                f"{request.url} took longer than {self._settings.http_timeout} s to answer"
-            )
+            raise self._too_slow(request)
 
-    def _send(self, client: httpx.Client, request: httpx.Request) -> Fetched:
-        # httpx's timeout bounds each read; the deadline bounds the whole answer, so an
-        # issuer trickling bytes cannot hold the key lock (and every waiting request).
-        deadline = time.monotonic() + self._settings.http_timeout
+    def _send(self, client: httpx.Client, request: httpx.Request, deadline: float) -> Fetched:
+        # The deadline bounds the whole refresh, connect to last byte, so an issuer trickling
+        # bytes cannot hold the key lock (and every waiting request): checked between chunks
+        # here, and enforced during a blocked read by the refresh's watchdog.
         response = client.send(request, stream=True)
         try:
             body = bytearray()
@@ -432,8 +497,9 @@ class IssuerKeys:
             bytes(body),
         )
 
-    async def _send_async(self, client: httpx.AsyncClient, request: httpx.Request) -> Fetched:
-        deadline = time.monotonic() + self._settings.http_timeout
+    async def _send_async(
+        self, client: httpx.AsyncClient, request: httpx.Request, deadline: float
+    ) -> Fetched:
         response = await client.send(request, stream=True)
         try:
             body = bytearray()

@@ -460,7 +460,7 @@ class Settings:
     http_timeout: float = _declare(
         5.0,
         _positive,
-        "time limit of every discovery and JWKS fetch, in seconds",
+        "time limit of one key refresh (discovery and JWKS), from connect to last byte",
         unit="s",
         cli_option="--timeout",
     )

@@ -94,6 +94,14 @@ def close_names(name: str, known: Iterable[str]) -> tuple[str, ...]:
     return tuple(spelled[match] for match in matches)
 
 
+def escaped(text: str) -> str:
+    """``text`` with every control, formatting and non-printable character escaped as in
+    ``repr``, without the quotes: a word a token chose, for a log line or a terminal."""
+    if text.isprintable():
+        return text
+    return repr(text)[1:-1]
+
+
 def shown(value: Any) -> str:
     """``repr`` of a value the token chose, cut short: a log line must not carry kilobytes."""
     text = repr(value)

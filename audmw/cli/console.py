@@ -49,7 +49,7 @@ class Console:
         self.stderr.write(text + "\n")
 
     def json(self, document: Any) -> None:
-        self.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        self.stdout.write(json_text(document) + "\n")
 
     def paint(self, text: str, style: str) -> str:
         if not self.colour:
@@ -71,6 +71,15 @@ def safe(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
+def json_text(document: Any) -> str:
+    """Indented JSON that keeps readable non-ASCII text but escapes what is not printable
+    (U+0085, U+2028, bidi overrides): JSON leaves those raw, and they act on a terminal."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(ch if ch == "\n" or ch.isprintable() else json.dumps(ch)[1:-1] for ch in text)
 
 
 def shown(value: Any) -> str:

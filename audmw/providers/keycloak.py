@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from audmw.providers import Evidence, Provider, Recognition, UnverifiedToken, required_option
-from audmw.values import claim_strings, flag
+from audmw.values import claim_strings, flag, shown
 
 _REALM_PATH = re.compile(r"/realms/[^/]+/?$")
 # The audience Keycloak writes when no Audience mapper names the API.
@@ -62,8 +62,8 @@ def recognize(token: UnverifiedToken) -> Recognition | None:
     ]
     if "typ" in token.claims:
         pitfalls.append(
-            f"the body claim typ {token.claims['typ']!r} is Keycloak's own marker, not the JOSE "
-            "header typ"
+            f"the body claim typ {shown(token.claims['typ'])} is Keycloak's own marker, not "
+            "the JOSE header typ"
         )
     return Recognition(
         "keycloak", "Keycloak", "iss path is /realms/<realm>", tuple(pitfalls), Evidence.ISSUER_PATH

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
-Mode = Literal["ok", "error", "hang", "garbage"]
+Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
+HUGE_BODY_BYTES = 10 * 1024 * 1024
 
 _ALG_FAMILY = {
     **dict.fromkeys(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"), "rsa"),
@@ -168,6 +169,8 @@ class LocalIssuer:
         self.jwks_max_age = jwks_max_age
         self._port = port
         self.mode: Mode = "ok"
+        # In "trickle" mode, the seconds between two bytes of the status line and headers.
+        self.trickle_interval = 0.2
         self.issuer_override: str | None = None
         self.jwks_requests = 0
         self.discovery_requests = 0
@@ -408,7 +411,9 @@ class LocalIssuer:
     # -- faults ----------------------------------------------------------------------------
 
     def set_mode(self, mode: Mode) -> None:
-        """``ok``, ``error`` (HTTP 500), ``hang`` (no answer until stopped) or ``garbage``."""
+        """``ok``, ``error`` (HTTP 500), ``hang`` (no answer until stopped), ``garbage`` (an
+        HTML page), ``trickle`` (the status line and headers one byte every
+        ``trickle_interval`` seconds, then the document) or ``huge`` (a 10 MiB JSON body)."""
         self.mode = mode
         if mode != "hang":
             self._release.set()
@@ -463,6 +468,13 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             if mode == "garbage":
                 self._send(200, b"<html>not json</html>")
                 return
+            if mode == "huge":
+                padding = b" " * (HUGE_BODY_BYTES - 2)
+                self._send(200, b"{" + padding + b"}")
+                return
+            if mode == "trickle":
+                self._trickle(json.dumps(document()).encode())
+                return
             headers = {"Cache-Control": f"max-age={max_age}"} if max_age is not None else {}
             self._send(200, json.dumps(document()).encode(), headers)
 
@@ -474,6 +486,22 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+
+        def _trickle(self, body: bytes) -> None:
+            head = (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n\r\n"
+            ).encode("latin-1")
+            release = issuer._release
+            try:
+                for index in range(len(head)):
+                    self.wfile.write(head[index : index + 1])
+                    if release.wait(issuer.trickle_interval):
+                        return  # stopped, or the mode changed
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up, as it should
+            self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
