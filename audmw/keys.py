@@ -266,6 +266,7 @@ class IssuerKeys:
         self.failed_at: float | None = None
         self.generation = 0
         self.fetches = 0
+        self.fetching = 0  # fetches under way now (a sync and an async one may overlap)
         self._thread_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -395,6 +396,7 @@ class IssuerKeys:
                 return
             self.last_attempt = self._clock()
             self.fetches += 1
+            self.fetching += 1
             flow = self._flow()
             timeout = self._settings.http_timeout
             deadline = time.monotonic() + timeout
@@ -417,6 +419,7 @@ class IssuerKeys:
                 self._failed(self._too_slow(request) if watchdog.expired else exc)
             finally:
                 timer.cancel()
+                self.fetching -= 1
 
     async def refresh_async(self, generation: int) -> None:
         """The same as ``refresh``, without blocking the event loop or a thread."""
@@ -429,6 +432,7 @@ class IssuerKeys:
                 return
             self.last_attempt = self._clock()
             self.fetches += 1
+            self.fetching += 1
             flow = self._flow()
             requested: list[httpx.Request] = []
             timeout = self._settings.http_timeout
@@ -439,6 +443,8 @@ class IssuerKeys:
                 self._failed(self._too_slow(requested[-1] if requested else None))
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
+            finally:
+                self.fetching -= 1
 
     async def _drive_async(
         self, flow: Generator[httpx.Request, Fetched, None], requested: list[httpx.Request]

@@ -281,7 +281,9 @@ def run(
             asyncio.run(_drive(report, server.base_url, issuer, warm, 8, 0))
             report.decisions.clear()
             report.rss_before_kib = rss_kib(server.process.pid)
-            asyncio.run(_drive(report, server.base_url, issuer, requests, concurrency, rotate_every))
+            asyncio.run(
+                _drive(report, server.base_url, issuer, requests, concurrency, rotate_every)
+            )
             report.rss_after_kib = rss_kib(server.process.pid)
         finally:
             server.stop()

@@ -596,9 +596,10 @@ for _name, _change, _outcome in (
         request_refused("malformed_authorization"),
     ),
     (
+        # A comma, then a token: how a server joins two header fields (RFC 9110 §5.3).
         "comma-in-token",
         lambda s: f"{s[0]}.{s[1]},{s[2]}",
-        request_refused("malformed_authorization"),
+        request_refused("multiple_authorization_headers"),
     ),
     (
         "quote-in-token",
