@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             lifespan="off",
         )
         return 0
-    from waitress import create_server  # type: ignore[import-untyped]
+    # As the README says to serve a WSGI app: waitress without the request in its 400 pages.
+    from audmw.examples.flask_app import quiet_server
 
-    server = create_server(application, host=HOST, port=args.port, threads=4)
+    server = quiet_server(application, host=HOST, port=args.port, threads=4)
     try:
         server.run()
     except SystemExit:
