@@ -11,7 +11,7 @@ its real server. A case the project decides to let through says why in ``accepte
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1304,11 +1304,3 @@ case(
     ACCEPT,
     accepted_because="an exempt path never reads the token",
 )
-
-
-def cases() -> Iterator[Case]:
-    return iter(CASES)
-
-
-def by_id() -> dict[str, Case]:
-    return {c.id: c for c in CASES}
