@@ -320,7 +320,7 @@ class IssuerKeys:
         keys = document.get("keys")
         if not isinstance(keys, list):
             raise FetchFailed(f"JWKS {jwks_uri} has no 'keys' list")
-        self._install(keys, _ttl(response, self._settings.jwks_ttl))
+        self._install(keys, _ttl(response, self._settings.jwks_ttl), jwks_uri)
         self.jwks_uri = jwks_uri
 
     def _discover(self) -> Generator[httpx.Request, Fetched, str]:
@@ -347,10 +347,12 @@ class IssuerKeys:
             return jwks_uri
         raise FetchFailed("; ".join(problems))
 
-    def _install(self, jwks: Iterable[Any], ttl: float) -> None:
+    def _install(self, jwks: Iterable[Any], ttl: float, jwks_uri: str) -> None:
         keys: list[VerificationKey] = []
         by_source: dict[str, VerificationKey] = {}
+        entries = 0
         for jwk in jwks:
+            entries += 1
             if not isinstance(jwk, dict):
                 continue
             source = json.dumps(jwk, sort_keys=True)
@@ -366,6 +368,10 @@ class IssuerKeys:
                     continue
             keys.append(key)
             by_source[source] = key
+        if not keys:
+            # Nothing could verify any token: an outage of the issuer, not a revocation of
+            # every key. The last good keys keep serving; without them the answer is 503.
+            raise FetchFailed(f"JWKS {jwks_uri} has no usable key ({entries} entries)")
         self.keys = tuple(keys)
         self.active = frozenset(keys)
         self._by_source = by_source

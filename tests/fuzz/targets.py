@@ -1,6 +1,6 @@
 """Coverage-guided fuzz targets (atheris): token parsing and validation, bearer extraction.
 
-    python -m tests.fuzz.targets validate -runs=200000      # or: bearer
+    python -m tests.fuzz.targets validate -runs=200000      # or: claims, bearer
     python -m tests.fuzz.targets validate -max_total_time=600
 
 Each input must end in one of the library's refusals (or, for a valid token, an accept);
@@ -12,6 +12,7 @@ the exit status is 0 when none crashed.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import atheris  # type: ignore[import-untyped]
+from jwt.algorithms import get_default_algorithms
 
 with atheris.instrument_imports(include=["audmw"]):
     from audmw import AuthError, Guard, Settings, TokenValidator
@@ -54,6 +56,25 @@ def validate_target(issuer: LocalIssuer) -> Callable[[bytes], None]:
     return one_input
 
 
+def claims_target(issuer: LocalIssuer) -> Callable[[bytes], None]:
+    """Header and payload JSON as the fuzzer writes them, encoded and signed (HS256) here:
+    mutations reach the header and claim checks instead of dying at the signature."""
+    validate = validate_target(issuer)
+    hmac = get_default_algorithms()["HS256"]
+    key = hmac.prepare_key(SECRET)
+
+    def one_input(data: bytes) -> None:
+        header, _, payload = data.partition(b"\n")
+        signing_input = _b64(header) + b"." + _b64(payload)
+        validate(signing_input + b"." + _b64(hmac.sign(signing_input, key)))
+
+    return one_input
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 def bearer_target(issuer: LocalIssuer) -> Callable[[bytes], None]:
     guard = Guard(validator=TokenValidator(Settings(issuer=issuer.issuer, audience=AUDIENCE)))
 
@@ -84,7 +105,12 @@ def selftest_target(issuer: LocalIssuer) -> Callable[[bytes], None]:
     return one_input
 
 
-TARGETS = {"validate": validate_target, "bearer": bearer_target, "selftest": selftest_target}
+TARGETS = {
+    "validate": validate_target,
+    "claims": claims_target,
+    "bearer": bearer_target,
+    "selftest": selftest_target,
+}
 
 
 def seeds(issuer: LocalIssuer, directory: Path) -> None:
@@ -93,6 +119,10 @@ def seeds(issuer: LocalIssuer, directory: Path) -> None:
     for number, token in enumerate(tokens):
         (directory / f"token-{number}").write_bytes(token.encode())
         (directory / f"header-{number}").write_bytes(b"\x00Bearer " + token.encode())
+        header, payload, _ = (
+            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split(".")
+        )
+        (directory / f"json-{number}").write_bytes(header + b"\n" + payload)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ def fuzz(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("target", ["validate", "bearer"])
+@pytest.mark.parametrize("target", ["validate", "claims", "bearer"])
 def test_a_short_fuzz_run_finds_no_crash(target: str) -> None:
     run = fuzz(target, f"-runs={SMOKE_RUNS}", "-seed=1")
     output = run.stdout + run.stderr

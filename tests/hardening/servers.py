@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ("starlette_app", "fastapi_app", "django_app", "flask_app")
+EXAMPLES = ("starlette_app", "fastapi_app", "django_app", "django_wsgi", "flask_app")
+# The Django example under waitress: a test harness, not one of the example commands.
+_MODULES = {"django_wsgi": "tests.hardening.django_wsgi"}
 STARTUP_TIMEOUT = 60.0
 
 
@@ -77,7 +79,9 @@ def request(
 class ExampleServer:
     """``python -m example_apps.<name> --port P``, its output kept in a file."""
 
-    def __init__(self, name: str, issuer: str, audience: str, log_path: Path) -> None:
+    def __init__(
+        self, name: str, issuer: str, audience: str, log_path: Path, **settings: str
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.log_path = log_path
@@ -87,9 +91,16 @@ class ExampleServer:
             if not key.startswith("AUDMW_") and key != "DJANGO_SETTINGS_MODULE"
         }
         environment.update(PYTHONUNBUFFERED="1", AUDMW_ISSUER=issuer, AUDMW_AUDIENCE=audience)
+        environment.update({f"AUDMW_{key.upper()}": value for key, value in settings.items()})
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"example_apps.{name}", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    _MODULES.get(name, f"example_apps.{name}"),
+                    "--port",
+                    str(self.port),
+                ],
                 cwd=ROOT,
                 env=environment,
                 stdin=subprocess.DEVNULL,
