@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Flask, request
 from flask.views import MethodView
 
-from audmw import Settings
+from audmw import Settings, log_refusals
 from audmw_flask import Audmw, current_token, protect, public, require_scopes
 
 
@@ -88,13 +88,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _configure_logging() -> None:
+    log_refusals()  # the audmw logger's refusals (reason=...), one line each on stderr
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    for name in ("audmw", "waitress"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
-        logger.propagate = False
+    waitress_logger = logging.getLogger("waitress")
+    waitress_logger.setLevel(logging.INFO)
+    waitress_logger.addHandler(handler)
+    waitress_logger.propagate = False
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:

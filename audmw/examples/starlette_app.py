@@ -6,7 +6,6 @@ AUDMW_ISSUER=... AUDMW_AUDIENCE=... python -m audmw.examples.starlette_app --por
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from audmw import Settings
+from audmw import Settings, log_refusals
 from audmw.starlette import AudienceMiddleware, TokenUser, public, require_scopes
 
 
@@ -67,16 +66,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
 
 
-def configure_logging() -> None:
-    """The ``audmw`` logger's refusals (``reason=...``) go to stderr, one line each."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    audmw_logger = logging.getLogger("audmw")
-    audmw_logger.addHandler(handler)
-    audmw_logger.setLevel(logging.INFO)
-    audmw_logger.propagate = False
-
-
 def serve(app_factory: str, description: str, argv: list[str] | None = None) -> None:
     import uvicorn
 
@@ -84,7 +73,7 @@ def serve(app_factory: str, description: str, argv: list[str] | None = None) -> 
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    configure_logging()
+    log_refusals()  # the audmw logger's refusals (reason=...), one line each on stderr
     print(f"{description} on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was installed before it: make that one a clean exit.

@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,17 +31,67 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.parametrize("lifespan", ["auto", "on"])
-def test_uvicorn_refuses_to_start_without_an_audience(issuer: LocalIssuer, lifespan: str) -> None:
+def _server_command(server: str, app: str, port: int) -> list[str]:
+    """How users start each ASGI server, with its defaults (uvicorn's lifespan=auto among them)."""
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
+    if server == "uvicorn-lifespan-on":
+        return [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--lifespan", "on"]
+    if server == "hypercorn":
+        return [sys.executable, "-m", "hypercorn", app, "--bind", f"127.0.0.1:{port}"]
+    assert server == "gunicorn"
+    worker = ["-k", "uvicorn.workers.UvicornWorker", "--workers", "1", "--no-control-socket"]
+    return [sys.executable, "-m", "gunicorn", *worker, "--bind", f"127.0.0.1:{port}", app]
+
+
+SERVERS = ["uvicorn", "uvicorn-lifespan-on", "hypercorn", "gunicorn"]
+
+
+def _environment(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDMW_")}
-    env["AUDMW_ISSUER"] = issuer.issuer
-    command = [sys.executable, "-m", "uvicorn", "misconfigured_app:app", "--port"]
-    command += [str(_free_port()), "--lifespan", lifespan]
+    env.update(settings)
+    return env
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_server_refuses_to_start_without_an_audience(issuer: LocalIssuer, server: str) -> None:
+    command = _server_command(server, "misconfigured_app:app", _free_port())
+    env = _environment(AUDMW_ISSUER=issuer.issuer)
+    # The server stops by itself: a timeout here means it went on serving.
     result = subprocess.run(command, cwd=HERE, env=env, capture_output=True, timeout=60)
     output = result.stderr.decode() + result.stdout.decode()
-    assert result.returncode != 0, output
-    assert "no audience configured" in output
+    assert "no audience configured" in output, output
     assert "Application startup complete" not in output
+    if server != "hypercorn":  # hypercorn's parent process exits 0 when its worker fails
+        assert result.returncode != 0, output
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_server_starts_and_runs_the_apps_lifespan(issuer: LocalIssuer, server: str) -> None:
+    port = _free_port()
+    command = _server_command(server, "lifespan_app:app", port)
+    env = _environment(AUDMW_ISSUER=issuer.issuer, AUDMW_AUDIENCE="https://api.example.com")
+    process = subprocess.Popen(
+        command, cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.communicate()[0].decode()
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert response.text == "started"
+        refused = httpx.get(f"http://127.0.0.1:{port}/nowhere", timeout=2)
+        assert refused.status_code == 401
+    finally:
+        process.terminate()
+        log = process.communicate(timeout=30)[0].decode()
+    assert "INFO audmw: audmw refused request: reason=no_token status=401" in log
 
 
 def test_a_misconfigured_app_answers_500_without_a_traceback(issuer: LocalIssuer) -> None:
