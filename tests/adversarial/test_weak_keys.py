@@ -41,7 +41,8 @@ def test_a_roca_key_in_the_jwks_is_not_used() -> None:
     jwk = key.public_jwk()
     modulus = _roca_shaped()
     jwk["n"] = _b64(modulus.to_bytes((modulus.bit_length() + 7) // 8, "big"))
-    with LocalIssuer(keys=[]) as issuer:
+    # Beside a usable key: a set with none at all is a failed fetch (503), not this case.
+    with LocalIssuer(keys=[generate_key("ec-p256")]) as issuer:
         issuer.extra_jwks.append(jwk)
         validator = TokenValidator(Settings(issuer=issuer.issuer, audience=issuer.audience))
         # Signed by another key: only whether the key was loaded decides the reason.
