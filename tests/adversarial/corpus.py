@@ -1105,7 +1105,7 @@ for _name, _template in (
     ("nel-after", "Bearer {t}\x85"),
     ("nbsp-between", "Bearer\xa0{t}"),
     ("nbsp-and-space", "Bearer \xa0{t}"),
-    ("tab-between", "Bearer\t{t}"),
+    ("tab-between", "Bearer\t{t}"),  # RFC 9110 §11.4: 1*SP after the scheme, never HTAB
     ("utf8-line-separator-after", "Bearer {t}\xe2\x80\xa8"),
     ("utf8-nbsp-after", "Bearer {t}\xc2\xa0"),
     ("ideographic-space-after", "Bearer {t}\xe3\x80\x80"),
