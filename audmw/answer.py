@@ -25,8 +25,14 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, realm: str | None = None) -> str | None:
-    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503)."""
+def challenge(
+    error: AuthError, realm: str | None = None, resource_metadata: str | None = None
+) -> str | None:
+    """The ``WWW-Authenticate`` value for ``error``, or None when none belongs (503).
+
+    ``resource_metadata`` is the URL of the API's RFC 9728 metadata (§5.1), named in every
+    challenge when the API has one, also in the bare challenge of a request without a token.
+    """
     if isinstance(error, KeysUnavailable):
         return None
     params = []
@@ -37,10 +43,14 @@ def challenge(error: AuthError, realm: str | None = None) -> str | None:
         params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
     if isinstance(error, InsufficientScope) and error.scope:
         params.append(f'scope="{" ".join(error.scope)}"')
+    if resource_metadata:
+        params.append(f"resource_metadata={_quoted(_NOT_PRINTABLE.sub('', resource_metadata))}")
     return "Bearer" + (" " + ", ".join(params) if params else "")
 
 
-def answer(error: AuthError, realm: str | None = None) -> Answer:
+def answer(
+    error: AuthError, realm: str | None = None, resource_metadata: str | None = None
+) -> Answer:
     """Status, headers and JSON body for a refused request."""
     if isinstance(error, KeysUnavailable):
         body = {
@@ -54,7 +64,7 @@ def answer(error: AuthError, realm: str | None = None) -> Answer:
         if isinstance(error, InsufficientScope) and error.scope:
             body["scope"] = " ".join(error.scope)
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    value = challenge(error, realm)
+    value = challenge(error, realm, resource_metadata)
     if value is not None:
         headers.append(("WWW-Authenticate", value))
     if isinstance(error, KeysUnavailable):

@@ -95,8 +95,14 @@ def id_token_signs(claims: Mapping[str, Any], client_ids: Iterable[str] = ()) ->
     return None
 
 
-def audience_hint(aud: Any, expected: Iterable[str], claim: str = "aud") -> str:
-    """The fix for an ``aud`` (or the configured audience claim) that does not name this API."""
+def audience_hint(
+    aud: Any, expected: Iterable[str], claim: str = "aud", resource: str | None = None
+) -> str:
+    """The fix for an ``aud`` (or the configured audience claim) that does not name this API.
+
+    ``resource`` is this API's resource identifier (RFC 8707), when it has one: a token of a
+    trusted issuer for another resource was requested with the wrong ``resource=``.
+    """
     expected = tuple(expected)
     wanted = " or ".join(repr(a) for a in expected)
     if claim != "aud":
@@ -119,6 +125,12 @@ def audience_hint(aud: Any, expected: Iterable[str], claim: str = "aud") -> str:
         return f"{base} — {explained}"
     if any(v.rstrip("/") in {e.rstrip("/") for e in expected} for v in values):
         return base + " — they differ only by a trailing slash; aud is compared exactly"
+    if resource is not None:
+        return (
+            f"{base} — the issuer made this token for another resource "
+            f"({', '.join(shown(v) for v in values[:SHOWN_ITEMS])}); the client must request "
+            f"its token with resource={resource}"
+        )
     return base + " — request the token with audience=/resource= naming this API"
 
 

@@ -9,10 +9,11 @@ hit call ``lookup`` and, on a miss, ``verify_async`` themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from audmw import diagnostics
-from audmw.answer import Answer, answer
+from audmw.answer import Answer, answer, challenge
 from audmw.bearer import (
     bearer_credentials,
     check_b64token,
@@ -22,6 +23,7 @@ from audmw.bearer import (
 )
 from audmw.decision import View, decide
 from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.metadata import ResourceMetadata
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
@@ -57,6 +59,11 @@ class Guard:
         self.cache = self.validator.cache
         self.paths = PathRules(settings.rules, settings.exempt_paths)
         self._path_rules = bool(settings.rules or settings.exempt_paths)
+        self.metadata: ResourceMetadata | None = (
+            ResourceMetadata(settings) if settings.resource is not None else None
+        )
+        """The RFC 9728 metadata of ``settings.resource``; None when no resource is set."""
+        self._metadata_url = self.metadata.url if self.metadata is not None else None
         self._preflight = settings.cors_preflight
         self.wants_url = False
         """Whether a check needs the request's absolute URL (scheme and host); adapters
@@ -205,7 +212,34 @@ class Guard:
 
     def answer(self, error: AuthError) -> Answer:
         """Status, headers and JSON body of a refusal (RFC 6750 and friends)."""
-        return answer(error, self.settings.realm)
+        return answer(error, self.settings.realm, self._metadata_url)
+
+    def challenge(self, error: AuthError) -> str | None:
+        """The ``WWW-Authenticate`` value of ``answer(error)``, for a framework that sends
+        its own 401 with a challenge the library supplies (DRF's ``authenticate_header``)."""
+        return challenge(error, self.settings.realm, self._metadata_url)
+
+    def metadata_answer(
+        self,
+        method: str,
+        path: str,
+        requirements: Callable[[], Iterable[Requirement | None]],
+        routes_version: Hashable = None,
+    ) -> Answer | None:
+        """The metadata document when the request asks for it (GET or HEAD of a well-known
+        path of the resource; OPTIONS: its CORS preflight), else None: the request goes on
+        to the token check.
+
+        The document is served before any token check and never reads the token.
+        ``requirements`` lists the requirements the app's routes carry: ``scopes_supported``
+        defaults to their scopes. It is read when the document is first asked for, and again
+        only when ``routes_version`` (something that changes when routes are added) differs
+        from the last one, so that clients cannot make the app walk its routes at will.
+        """
+        metadata = self.metadata
+        if metadata is None or not metadata.serves(method, path):
+            return None
+        return metadata.answer_for(method, requirements, routes_version)
 
     # -- helpers -------------------------------------------------------------------------------
 

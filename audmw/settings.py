@@ -70,6 +70,9 @@ AUTHORIZATION_HEADER = "authorization"
 # Letters, digits and '-': a name with '_' shares its WSGI/CGI key (HTTP_X_Y) with the '-' one.
 _HEADER_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _DECLARATION = "audmw"  # the key of a field's metadata that holds its Setting
+_CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+# RFC 6750 §3 scope tokens: %x21 / %x23-5B / %x5D-7E.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 Parser = Callable[[Any, str], Any]
 
@@ -257,6 +260,107 @@ def _token_header(value: Any, name: str) -> str:
             "digits and '-' (e.g. authorization, x-goog-iap-jwt-assertion)"
         )
     return header
+
+
+def _resource(value: Any, name: str) -> str | None:
+    """The resource identifier (RFC 9728 §1.2, RFC 8707 §2): an https URL (loopback http in
+    development) without fragment, query or user info, exactly as tokens and clients spell it."""
+    resource = optional_text(value, name)
+    if resource is None:
+        return None
+    if not resource.isascii() or not resource.isprintable() or any(c in resource for c in ' "\\'):
+        raise ConfigurationError(
+            f"audmw: {name} {resource!r} has spaces, quotes, backslashes or non-ASCII characters"
+        )
+    _check_url(resource, name)
+    parts = urlsplit(resource)
+    if "#" in resource or parts.query or "?" in resource or "@" in parts.netloc:
+        raise ConfigurationError(
+            f"audmw: {name} {resource!r} must be an https:// URL without query, fragment or user "
+            "info (RFC 9728 §1.2), e.g. https://api.example.com or https://example.com/mcp"
+        )
+    return resource
+
+
+def _urls(value: Any, name: str) -> tuple[str, ...]:
+    urls = comma_strings(value, name)
+    for url in urls:
+        _check_url(url, name)
+    return urls
+
+
+def _optional_url(value: Any, name: str) -> str | None:
+    url = optional_text(value, name)
+    if url is not None:
+        _check_url(url, name)
+    return url
+
+
+def _scopes_supported(value: Any, name: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None  # derived from the app's marks and rules
+    scopes = strings(value, name)
+    for scope in scopes:
+        if not _SCOPE_TOKEN.fullmatch(scope):
+            raise ConfigurationError(
+                f"audmw: {name}: {scope!r} is not a valid scope (no spaces, quotes or backslashes)"
+            )
+    return tuple(dict.fromkeys(scopes))
+
+
+def _bearer_methods(value: Any, name: str) -> tuple[str, ...]:
+    methods = strings(value, name) if value is not None else ("header",)
+    for method in methods:
+        if method != "header":
+            raise ConfigurationError(
+                f"audmw: {name} may list only 'header' (or nothing): audmw refuses tokens sent in "
+                f"a form body or the query (RFC 9700 §4.3.2), so it must not advertise {method!r}"
+            )
+    return tuple(dict.fromkeys(methods))
+
+
+def _signing_key(value: Any, name: str) -> bytes | None:
+    """A PEM private key (RSA of 2048 bits or more, EC P-256/384/521, Ed25519)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes):
+        raise ConfigurationError(f"audmw: {name} must be a PEM private key (text or bytes)")
+    signing_algorithm(value, None, name)  # refuses what cannot sign
+    return value
+
+
+def signing_algorithm(pem: bytes, alg: str | None, name: str = "metadata_signing_key") -> str:
+    """The JWS algorithm ``pem`` (a private key) signs with: ``alg`` when it fits the key,
+    else the key's usual one (RS256, ES256/384/512, EdDSA)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ConfigurationError(f"audmw: {name} is not an unencrypted PEM private key") from None
+    fits: tuple[str, ...]
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < 2048:
+            raise ConfigurationError(f"audmw: {name} is a {key.key_size}-bit RSA key; use 2048+")
+        fits = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _CURVE_ALGORITHMS:
+        fits = (_CURVE_ALGORITHMS[key.curve.name],)
+    elif isinstance(key, ed25519.Ed25519PrivateKey):
+        fits = ("EdDSA",)
+    else:
+        raise ConfigurationError(
+            f"audmw: {name} must be an RSA, EC (P-256, P-384, P-521) or Ed25519 private key"
+        )
+    if alg is None:
+        return fits[0]
+    if alg not in fits:
+        raise ConfigurationError(
+            f"audmw: metadata_signing_alg {alg!r} does not fit {name}; use {' or '.join(fits)}"
+        )
+    return alg
 
 
 ClaimValue = str | int | float | bool
@@ -475,6 +579,50 @@ class Settings:
         "a CORS middleware answers them. A view that answers OPTIONS itself still needs a "
         "token.",
     )
+    resource: str | None = _declare(
+        None,
+        _resource,
+        "this API's resource identifier (RFC 8707/9728), an https URL: the app serves its "
+        "metadata at `/.well-known/oauth-protected-resource` and every 401 points to it; "
+        "`audience` defaults to it",
+        cli_option="--resource",
+    )
+    authorization_servers: tuple[str, ...] = _declare(
+        (),
+        _urls,
+        "the issuers a client may ask for tokens, listed in the metadata (comma list)",
+        default_text="the issuers",
+    )
+    scopes_supported: tuple[str, ...] | None = _declare(
+        None,
+        _scopes_supported,
+        "scopes listed in the metadata",
+        default_text="the scopes the app's marks and rules require",
+    )
+    resource_name: str | None = _declare(
+        None, optional_text, "`resource_name` in the metadata, for people"
+    )
+    resource_documentation: str | None = _declare(
+        None, _optional_url, "`resource_documentation` in the metadata: a URL for developers"
+    )
+    bearer_methods_supported: tuple[str, ...] = _declare(
+        ("header",),
+        _bearer_methods,
+        "`bearer_methods_supported` in the metadata: `header`, or nothing to leave it out",
+    )
+    metadata_signing_key: bytes | None = _declare(
+        None,
+        _signing_key,
+        "a PEM private key: the metadata then carries `signed_metadata`, a JWT of its members "
+        "signed with it (`iss` the resource)",
+        shown=False,
+    )
+    metadata_signing_alg: str | None = _declare(
+        None,
+        optional_text,
+        "the algorithm of `signed_metadata`",
+        default_text="the key's (RS256, ES256/384/512, EdDSA)",
+    )
 
     def __init__(self, **options: Any) -> None:
         """Keyword arguments by setting name, each in any form its parser takes."""
@@ -484,6 +632,9 @@ class Settings:
         for setting in DECLARED:
             value = options.get(setting.name, setting.default)
             object.__setattr__(self, setting.name, setting.parse(value, setting.name))
+        if not self.audience and self.resource is not None:
+            # RFC 8707: the authorization server puts the resource the client asked for in aud.
+            object.__setattr__(self, "audience", (self.resource,))
         self._validate()
 
     def _validate(self) -> None:
@@ -527,7 +678,24 @@ class Settings:
             raise ConfigurationError(
                 "audmw: no audience configured. Set audience= (or AUDMW_AUDIENCE) to this API's "
                 "identifier as it appears in the token's 'aud', e.g. https://api.example.com. "
-                "Without it, a token your provider issued for any other API would be accepted"
+                "Without it, a token your provider issued for any other API would be accepted "
+                "(setting only resource= makes it the audience)"
+            )
+        if self.metadata_signing_key is not None:
+            object.__setattr__(
+                self,
+                "metadata_signing_alg",
+                signing_algorithm(self.metadata_signing_key, self.metadata_signing_alg),
+            )
+        elif self.metadata_signing_alg is not None:
+            raise ConfigurationError(
+                "audmw: metadata_signing_alg is set but no metadata_signing_key to sign with"
+            )
+        if self.resource is not None and not self.metadata_authorization_servers:
+            raise ConfigurationError(
+                "audmw: the resource metadata must name an authorization server, and no issuer "
+                "can be named as one (a {tenantid} template, or no https:// URL): set "
+                "authorization_servers"
             )
         for alg in self.algorithms:
             if alg.lower() == "none":
@@ -557,6 +725,18 @@ class Settings:
                 "audmw: hmac_secret is set but no HS256/HS384/HS512 algorithm is allowed; "
                 "add one to algorithms or remove the secret"
             )
+
+    @property
+    def metadata_authorization_servers(self) -> tuple[str, ...]:
+        """The ``authorization_servers`` of the resource metadata: as set, else the issuers
+        that are URLs a client can discover (not templates)."""
+        if self.authorization_servers:
+            return self.authorization_servers
+        return tuple(
+            issuer
+            for issuer in self.issuer
+            if TENANT_PLACEHOLDER not in issuer and _has_scheme(issuer)
+        )
 
     @property
     def issuer_templates(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audmw.answer import Answer
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
@@ -59,6 +60,7 @@ __all__ = [
     "public",
     "require_any_scope",
     "require_scopes",
+    "route_requirements",
 ]
 
 logger = logging.getLogger("audmw")
@@ -363,6 +365,39 @@ def _plain_dependencies(dependant: Any, depth: int = 0) -> Iterator[Any]:
         yield from _plain_dependencies(sub, depth + 1)
 
 
+def route_requirements(routes: Sequence[BaseRoute]) -> Iterator[Requirement | None]:
+    """What every level of marks under ``routes`` requires (mounts, included routers, view
+    classes and their handlers, FastAPI security dependencies): the scopes the resource
+    metadata lists by default."""
+    return _route_requirements(routes, 0)
+
+
+def _route_requirements(routes: Sequence[Any], depth: int) -> Iterator[Requirement | None]:
+    if depth > _MAX_DEPTH:
+        return
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:  # FastAPI's included router: its routes with the include's
+            yield requirement_of(original)
+            candidates = getattr(route, "effective_candidates", None)
+            inner = candidates() if callable(candidates) else getattr(original, "routes", ())
+            yield from _route_requirements(inner, depth + 1)
+            continue
+        if isinstance(route, (Mount, Host)):
+            base = getattr(route, "_base_app", route.app)
+            yield requirement_of(base)
+            yield from _route_requirements(getattr(base, "routes", None) or (), depth + 1)
+            continue
+        endpoint = _unwrap(getattr(route, "endpoint", None))
+        if inspect.isclass(endpoint) and issubclass(endpoint, HTTPEndpoint):
+            levels = handler_levels(endpoint, "dispatch", *HTTP_METHODS)
+        else:
+            levels = (endpoint,)
+        for level in levels:
+            yield requirement_of(level)
+        yield _dependency_requirement(getattr(route, "dependant", None))
+
+
 def lost_marks(routes: Sequence[BaseRoute]) -> list[str]:
     """Marks on the routes' endpoints that cannot take effect, each with the fix."""
     problems: list[str] = []
@@ -461,6 +496,18 @@ class AudienceMiddleware:
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
         request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
+        metadata = guard.metadata
+        if metadata is not None and kind == "http" and request.path in metadata.paths:
+            routes = self._routes_for(scope)
+            served = guard.metadata_answer(
+                request.method,
+                request.path,
+                functools.partial(_requirements_of, routes),
+                (id(routes), len(routes)) if routes is not None else None,
+            )
+            if served is not None:
+                await _send_answer(served, send)
+                return
         try:
             requirement = self._requirement(scope, request)
             if requirement is None:
@@ -542,11 +589,7 @@ class AudienceMiddleware:
     async def refuse(self, error: AuthError, scope: Scope, send: Send) -> None:
         """Send the core's answer to a refused request; override to shape it differently."""
         answer = self.guard.answer(error)
-        headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in answer.headers
-        ]
-        headers.append((b"content-length", str(len(answer.body)).encode("latin-1")))
+        headers = _raw_headers(answer)
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             await send({"type": "http.response.body", "body": answer.body})
@@ -563,6 +606,26 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+def _requirements_of(routes: Sequence[BaseRoute] | None) -> list[Requirement | None]:
+    """What ``routes`` require, for the resource metadata's ``scopes_supported``."""
+    return list(route_requirements(routes)) if routes is not None else []
+
+
+def _raw_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+    ]
+    headers.append((b"content-length", str(len(answer.body)).encode("latin-1")))
+    return headers
+
+
+async def _send_answer(answer: Answer, send: Send) -> None:
+    """Send an answer the core built that is not a refusal (the resource metadata)."""
+    headers = _raw_headers(answer)
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 async def _misconfigured(

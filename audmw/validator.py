@@ -436,7 +436,9 @@ class TokenValidator:
         if self._audiences.isdisjoint(audience):
             raise InvalidToken(
                 "aud_mismatch",
-                hint=diagnostics.audience_hint(aud, self.settings.audience, self._audience_claim),
+                hint=diagnostics.audience_hint(
+                    aud, self.settings.audience, self._audience_claim, self.settings.resource
+                ),
             )
         if self._required_claims:
             self._check_required_claims(claims)

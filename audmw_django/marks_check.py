@@ -8,12 +8,12 @@ not a handler, or on a view no URL pattern leads to. ``manage.py check`` (and so
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Tags, register
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import get_resolver
 
 from audmw.decision import HTTP_METHODS
 from audmw.marks import (
@@ -23,22 +23,7 @@ from audmw.marks import (
     unhandled_marks,
     wrapped_callables,
 )
-from audmw_django.middleware import view_of
-
-_MAX_DEPTH = 32
-
-
-def _patterns(
-    patterns: Iterable[Any], prefix: str = "", depth: int = 0
-) -> Iterator[tuple[str, Any]]:
-    """Every (route, view function) of a URLconf, through ``include()``."""
-    if depth > _MAX_DEPTH:
-        return
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _patterns(pattern.url_patterns, prefix + str(pattern.pattern), depth + 1)
-        elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), pattern.callback
+from audmw_django.middleware import url_views, view_of
 
 
 def _view_class(view_func: Any) -> type | None:
@@ -135,4 +120,4 @@ def check_marks(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[
         patterns = get_resolver().url_patterns
     except Exception:  # Django's own URL checks report a URLconf that does not load
         return []
-    return lost_marks(list(_patterns(patterns)))
+    return lost_marks(list(url_views(patterns)))

@@ -9,17 +9,19 @@ client without a valid token. In async mode (under ASGI with async-capable middl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.functional import SimpleLazyObject
 
 from audmw import AccessToken, AuthError, Requirement
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
+from audmw.marks import requirement_of
 from audmw.request import (
     IncomingRequest,
     check_form_size,
@@ -30,7 +32,15 @@ from audmw.request import (
 from audmw_django.conf import Config, current
 from audmw_django.user import TokenUser
 
-__all__ = ["AudienceMiddleware", "incoming_request", "remember_refusal", "view_for", "view_of"]
+__all__ = [
+    "AudienceMiddleware",
+    "incoming_request",
+    "remember_refusal",
+    "url_requirements",
+    "url_views",
+    "view_for",
+    "view_of",
+]
 
 ViewFunc = Callable[..., Any]
 MaybeResponse = HttpResponseBase | None
@@ -45,6 +55,7 @@ _JUDGED = "_audmw_judged"
 _REFUSED = "_audmw_refused"
 
 _VIEWS_SIZE = 1024
+_MAX_DEPTH = 32
 
 
 def incoming_request(
@@ -108,6 +119,30 @@ def view_for(view_func: ViewFunc, method: str) -> View:
     return view
 
 
+def url_views(
+    patterns: Iterable[Any], prefix: str = "", depth: int = 0
+) -> Iterator[tuple[str, Any]]:
+    """Every (route, view function) of URL patterns, through ``include()``."""
+    if depth > _MAX_DEPTH:
+        return
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from url_views(pattern.url_patterns, prefix + str(pattern.pattern), depth + 1)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def url_requirements() -> list[Requirement | None]:
+    """What every level of marks on the URLconf's views requires: the scopes the resource
+    metadata lists by default."""
+    found: list[Requirement | None] = []
+    for _, view_func in url_views(get_resolver().url_patterns):
+        for method in HTTP_METHODS:
+            view = view_of(view_func, method.upper())
+            found.extend(requirement_of(level) for level in (*view.levels, *view.others))
+    return found
+
+
 def _read_form(request: HttpRequest, incoming: IncomingRequest) -> IncomingRequest:
     length = request.META.get("CONTENT_LENGTH") or "0"
     check_form_size(int(length) if length.isdigit() else 0)
@@ -142,12 +177,18 @@ class AudienceMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:
             return self.__acall__(request)
+        served = _metadata(request)
+        if served is not None:
+            return served
         response: HttpResponseBase = self.get_response(request)
         if _unresolved(request):
             return self._enforce(request, None) or response
         return self._answered(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        served = _metadata(request)
+        if served is not None:
+            return served
         response: HttpResponseBase = await self.get_response(request)
         if _unresolved(request):
             return await self._enforce_async(request, None) or response
@@ -224,6 +265,21 @@ class AudienceMiddleware:
         """The core's answer (status, ``WWW-Authenticate``, JSON body) as a Django response."""
         status, headers, body = current().guard.answer(error)
         return HttpResponse(body, status=status, headers=dict(headers))
+
+
+def _metadata(request: HttpRequest) -> HttpResponse | None:
+    """The resource metadata when the request asks for it, before any view or token check."""
+    guard = current().guard
+    if guard.metadata is None:
+        return None
+    # The URLconf's resolver is built once per URLconf: its identity is the routes' version.
+    served = guard.metadata_answer(
+        request.method or "GET", request.path_info, url_requirements, id(get_resolver())
+    )
+    if served is None:
+        return None
+    status, headers, body = served
+    return HttpResponse(body, status=status, headers=dict(headers))
 
 
 def remember_refusal(request: HttpRequest, error: AuthError) -> None:

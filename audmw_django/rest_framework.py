@@ -24,7 +24,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
-from audmw.answer import challenge
 from audmw_django.conf import current
 from audmw_django.middleware import incoming_request, remember_refusal, view_for
 from audmw_django.user import TokenUser
@@ -98,7 +97,7 @@ class AudienceAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         """The bare challenge DRF sends with its 401 when no credentials came."""
-        value = challenge(MissingToken("no_token"), current().guard.settings.realm)
+        value = current().guard.challenge(MissingToken("no_token"))
         assert value is not None
         return value
 

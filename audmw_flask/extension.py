@@ -14,6 +14,7 @@ client gets the core's RFC 6750 answer unchanged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -34,7 +35,14 @@ from audmw.answer import Answer
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
-from audmw.marks import describe, hidden_marks, require_any_scope, require_scopes, unhandled_marks
+from audmw.marks import (
+    describe,
+    hidden_marks,
+    require_any_scope,
+    require_scopes,
+    requirement_of,
+    unhandled_marks,
+)
 from audmw.request import (
     IncomingRequest,
     check_form_size,
@@ -42,6 +50,7 @@ from audmw.request import (
     is_form,
     token_in_form,
 )
+from audmw.requirements import Requirement
 from audmw.settings import Settings
 from audmw.token import AccessToken
 
@@ -193,6 +202,18 @@ def endpoint_view(app: Flask, endpoint: str, method: str) -> View | None:
     return View(tuple(level for level in levels if level is not None), others)
 
 
+def route_requirements(app: Flask) -> list[Requirement | None]:
+    """What every level of marks on the app's views requires (blueprints, view classes and
+    their handlers): the scopes the resource metadata lists by default."""
+    found: list[Requirement | None] = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods or ()):
+            view = endpoint_view(app, rule.endpoint, method)
+            if view is not None:
+                found.extend(requirement_of(level) for level in (*view.levels, *view.others))
+    return found
+
+
 def lost_marks(app: Flask) -> list[str]:
     """Marks on the app's views that cannot take effect, each with the fix."""
     problems: list[str] = []
@@ -244,12 +265,25 @@ class AudmwState:
             raise ConfigurationError("audmw: " + "\n".join(problems))
         self.marks_checked = len(self.app.view_functions)
 
-    def check_request(self) -> None:
-        """The ``before_request`` function: refuse by raising a ``Refusal``, else set the token."""
+    def check_request(self) -> Response | None:
+        """The ``before_request`` function: refuse by raising a ``Refusal``, else set the token.
+
+        A request for the resource metadata is answered here, before any token check.
+        """
         if self.marks_checked != len(self.app.view_functions):
             self.check_marks()  # views registered after init_app
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         guard = self.guard
+        if guard.metadata is not None:
+            served = guard.metadata_answer(
+                req.method,
+                req.path,
+                functools.partial(route_requirements, self.app),
+                len(self.app.view_functions),
+            )
+            if served is not None:
+                g.access_token = None
+                return Response(served.body, status=served.status, headers=list(served.headers))
         token = None
         try:
             incoming = incoming_request(req, guard.token_environ_key, guard.wants_url)
@@ -263,6 +297,7 @@ class AudmwState:
             g.access_token = None
             raise self.extension.refusal(error, guard.answer(error)) from None
         g.access_token = token
+        return None
 
     def view(self, req: Request) -> View | None:
         endpoint, method = req.endpoint, req.method

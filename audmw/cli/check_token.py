@@ -154,12 +154,15 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
         for _, setting in SETTING_OPTIONS
         if getattr(args, setting.name) is not None
     }
+    # The resource stands for the audience when no audience is given (Settings' default).
+    resource = overrides.get("resource") or environ.get(ENV_PREFIX + "RESOURCE", "").strip()
     missing = [
         setting
         for _, setting in SETTING_OPTIONS
         if setting.name in REQUIRED_OPTIONS
         and setting.name not in overrides
         and not environ.get(setting.env_name, "").strip()
+        and not (setting.name == "audience" and resource)
     ]
     if not missing or environ.get(ENV_PREFIX + PROVIDER_KEY):
         return Settings.from_env(environ, **overrides)  # a preset may supply them

@@ -16,11 +16,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -184,6 +185,8 @@ class LocalIssuer:
         # Entries served after the published keys exactly as given: odd or unusable JWKs.
         self.extra_jwks: list[Any] = []
         self._current: dict[str, str] = {}
+        # The token endpoint's confidential clients, by client id.
+        self.clients: dict[str, _Client] = {}
         for key in keys if keys is not None else map(generate_key, FAMILIES):
             self.add_key(key, current=True)
 
@@ -309,11 +312,74 @@ class LocalIssuer:
         return {
             "issuer": self.issuer_override or self.issuer,
             "jwks_uri": self.jwks_uri,
-            "token_endpoint": self.origin + self.path + "/token",
+            # Listed because clients require it; only the token endpoint answers.
+            "authorization_endpoint": self.origin + self.path + "/authorize",
+            "token_endpoint": self.token_url,
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         }
+
+    @property
+    def token_url(self) -> str:
+        return self.origin + self.path + "/token"
+
+    # -- the token endpoint ------------------------------------------------------------------
+
+    def register_client(
+        self,
+        client_id: str,
+        *,
+        secret: str,
+        audiences: Iterable[str] | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> None:
+        """A confidential client of the token endpoint (client credentials grant), which may
+        ask for tokens for ``audiences`` (None: any resource) carrying at most ``scopes``
+        (None: any)."""
+        client = _Client(
+            secret,
+            None if audiences is None else frozenset(audiences),
+            None if scopes is None else frozenset(scopes),
+        )
+        with self._lock:
+            self.clients[client_id] = client
+
+    def token_response(
+        self, form: Mapping[str, list[str]], authorization: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        """The token endpoint's answer (status, JSON) to a client credentials request.
+
+        The token is for the one ``resource`` (RFC 8707) the client names; without one, or
+        for a resource the client may not ask for, the request is refused (``invalid_target``).
+        The token carries the asked scopes the client may have.
+        """
+        client_id, secret = _client_credentials(form, authorization)
+        with self._lock:
+            client = self.clients.get(client_id or "")
+        if client_id is None or client is None or secret != client.secret:
+            return 401, {"error": "invalid_client"}
+        if form.get("grant_type") != ["client_credentials"]:
+            return 400, {"error": "unsupported_grant_type"}
+        requested = form.get("resource", [])
+        if len(requested) != 1 or not _absolute(requested[0]):
+            return 400, {"error": "invalid_target"}
+        resource = requested[0]
+        if client.audiences is not None and resource not in client.audiences:
+            return 400, {"error": "invalid_target"}
+        asked = " ".join(form.get("scope", [])).split()
+        granted = [
+            scope
+            for scope in dict.fromkeys(asked)
+            if client.scopes is None or scope in client.scopes
+        ]
+        token = self.mint(sub=client_id, aud=resource, scopes=granted, client_id=client_id)
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": 300}
+        if granted:
+            answer["scope"] = " ".join(granted)
+        return 200, answer
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -433,6 +499,39 @@ def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, 
     return f"{signing_input}.{b64url(signature)}"
 
 
+@dataclass(frozen=True)
+class _Client:
+    secret: str = field(repr=False)
+    audiences: frozenset[str] | None
+    scopes: frozenset[str] | None
+
+
+def _absolute(resource: str) -> bool:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    parts = urlsplit(resource)
+    return bool(parts.scheme and parts.netloc) and "#" not in resource
+
+
+def _client_credentials(
+    form: Mapping[str, list[str]], authorization: str | None
+) -> tuple[str | None, str | None]:
+    """The client id and secret of a token request: HTTP Basic, else the form."""
+    if authorization is not None:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return None, None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+        client_id, _, secret = decoded.partition(":")
+        return unquote(client_id), unquote(secret)
+    ids, secrets = form.get("client_id", []), form.get("client_secret", [])
+    if len(ids) != 1 or len(secrets) != 1:
+        return None, None
+    return ids[0], secrets[0]
+
+
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -456,6 +555,19 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 self._answer(issuer.metadata)
                 return
             self._send(404, b'{"error":"not_found"}')
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            with issuer._lock:
+                issuer.requests.append(path)
+            length = self.headers.get("Content-Length", "0")
+            size = int(length) if length.isdigit() else 0
+            if path != issuer.path + "/token" or size > 65536:
+                self._send(404, b'{"error":"not_found"}')
+                return
+            form = parse_qs(self.rfile.read(size).decode("latin-1"))
+            status, answer = issuer.token_response(form, self.headers.get("Authorization"))
+            self._send(status, json.dumps(answer).encode(), {"Cache-Control": "no-store"})
 
         def _answer(self, document: Any, max_age: int | None = None) -> None:
             mode = issuer.mode

@@ -361,3 +361,21 @@ def test_colour_follows_the_terminal_and_no_color(issuer: LocalIssuer, run_cli: 
     assert "\x1b[32mpass" in run_cli(_args(issuer), stdin=token, tty=True).out
     assert "\x1b[" not in run_cli(_args(issuer), stdin=token).out
     assert "\x1b[" not in run_cli(_args(issuer), stdin=token, tty=True, env={"NO_COLOR": "1"}).out
+
+
+def test_resource_stands_for_the_audience_and_names_the_fix(
+    run_cli: Run, issuer: LocalIssuer
+) -> None:
+    resource = "https://api.example.com/mcp"
+    argv = ["check", "--issuer", issuer.issuer, "--resource", resource]
+    assert run_cli(argv, stdin=issuer.mint(aud=resource)).code == 0
+    refused = run_cli(argv, stdin=issuer.mint(aud="https://reports.example.com"))
+    assert refused.code != 0
+    assert "https://reports.example.com" in refused.out
+    assert f"resource={resource}" in refused.out
+    from_env = run_cli(
+        ["check", "--issuer", issuer.issuer],
+        stdin=issuer.mint(aud=resource),
+        env={"AUDMW_RESOURCE": resource},
+    )
+    assert from_env.code == 0, from_env.out

@@ -220,6 +220,7 @@ def test_the_check_options_are_the_declared_ones() -> None:
         "--scope-claims": "scope_claims",
         "--client-ids": "client_ids",
         "--timeout": "http_timeout",
+        "--resource": "resource",
     }
     for _, setting in SETTING_OPTIONS:
         assert f"({setting.env_name})" in setting.help

@@ -59,6 +59,18 @@ def test_realm_in_the_challenge(drf_alone: None, client: APIClient, issuer: Loca
         assert client.get("/drf/messages")["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
+def test_drf_challenge_names_the_resource_metadata(
+    drf_alone: None, client: APIClient, issuer: LocalIssuer
+) -> None:
+    value = audmw_settings(issuer, RESOURCE="https://api.example.com/v1", EXEMPT_PATHS=[])
+    with override_settings(AUDMW=value):
+        response = client.get("/drf/messages")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == (
+        'Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1"'
+    )
+
+
 def test_invalid_token_gets_the_core_answer(
     drf_alone: None, client: APIClient, issuer: LocalIssuer, effects: list[str]
 ) -> None:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,22 @@ STARTUP_TIMEOUT = 60.0
 class AppProcess:
     """One example app served by its real server on 127.0.0.1, its stderr kept in a file."""
 
-    def __init__(self, name: str, issuer: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        issuer: str,
+        log_path: Path,
+        *,
+        settings: Mapping[str, str] | None = None,
+        ready_path: str = "/public",
+        port: int | None = None,
+    ) -> None:
         self.name = name
         self.issuer = issuer
-        self.port = free_port()
+        # AUDMW_<NAME> of the app besides the issuer and the short waits.
+        self.settings = dict(settings) if settings is not None else {"AUDIENCE": API}
+        self.ready_path = ready_path
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -50,10 +62,10 @@ class AppProcess:
         env.update(
             PYTHONUNBUFFERED="1",
             AUDMW_ISSUER=self.issuer,
-            AUDMW_AUDIENCE=API,
             AUDMW_JWKS_REFRESH_COOLDOWN=str(REFRESH_COOLDOWN),
             AUDMW_JWKS_RETRY_AFTER=str(RETRY_AFTER),
         )
+        env.update({"AUDMW_" + name: value for name, value in self.settings.items()})
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"example_apps.{self.name}", "--port", str(self.port)],
@@ -68,19 +80,19 @@ class AppProcess:
             if self.process.poll() is not None:
                 pytest.fail(
                     f"example_apps.{self.name} exited with code {self.process.returncode} "
-                    f"before serving /public:\n{self.log()[-3000:]}",
+                    f"before serving {self.ready_path}:\n{self.log()[-3000:]}",
                     pytrace=False,
                 )
             try:
-                if self.client.get("/public").status_code == 200:
+                if self.client.get(self.ready_path).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
                 pytest.fail(
-                    f"example_apps.{self.name} did not answer GET /public with 200 within "
-                    f"{STARTUP_TIMEOUT} s:\n{self.log()[-3000:]}",
+                    f"example_apps.{self.name} did not answer GET {self.ready_path} with 200 "
+                    f"within {STARTUP_TIMEOUT} s:\n{self.log()[-3000:]}",
                     pytrace=False,
                 )
             time.sleep(0.05)

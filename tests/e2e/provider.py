@@ -24,7 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -117,6 +117,7 @@ class OidcProvider:
         keys: Sequence[ProviderKey] | None = None,
         token_ttl: int = 300,
         startup_timeout: float = 30.0,
+        resources: Mapping[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
@@ -126,6 +127,8 @@ class OidcProvider:
         if not any(key.alg == "ES256" for key in self.keys):
             self.keys.append(ProviderKey.generate("ES256"))
         self.token_ttl = token_ttl
+        # Resource servers besides API and OTHER_API: resource indicator -> its scopes.
+        self.resources = dict(resources or {})
         self.startup_timeout = startup_timeout
         self.clients = {
             alg: (f"audmw-e2e-{alg.lower()}", secrets.token_urlsafe(32))
@@ -254,6 +257,10 @@ class OidcProvider:
             "resources": {
                 API: {"scope": " ".join(API_SCOPES), "ttl": self.token_ttl},
                 OTHER_API: {"scope": " ".join(OTHER_API_SCOPES), "ttl": self.token_ttl},
+                **{
+                    resource: {"scope": scopes, "ttl": self.token_ttl}
+                    for resource, scopes in self.resources.items()
+                },
             },
         }
 
