@@ -1283,9 +1283,22 @@ for _name, _target in (
     ("upper-encoded-dot-dot", "/files/public/%2E%2E/private/a"),
     ("dot-segment", "/files/./private/a"),
     ("deep-dot-dot", "/files/public/a/../../private/a"),
+    ("trailing-slash", "/files/private/a/"),
+    ("double-slash", "/files//private/a"),
+    ("encoded-slash", "/files/private%2Fa"),
+    ("encoded-letter", "/files/%70rivate/a"),
+    ("inner-dot-segment", "/files/private/./a"),
+    ("encoded-slash-dot-dot", "/files/public/..%2Fprivate/a"),
+    ("all-encoded-dot-dot", "/files/public/%2e%2e%2fprivate/a"),
 ):
     # The valid token has only "profile": the private folder behind the path needs more.
     case(f"path-{_name}", "path", bearer(valid, target=_target), SCOPE_REFUSED)
+case(
+    "path-head-under-a-get-rule",
+    "path",
+    bearer(valid, method="HEAD", target=PRIVATE),
+    SCOPE_REFUSED,  # a rule for GET also holds for HEAD
+)
 for _name, _target in (
     ("unknown-url", "/nowhere"),
     ("exempt-upper-case", "/HEALTH"),
