@@ -19,7 +19,7 @@ from audmw import diagnostics, jws
 from audmw.errors import InvalidToken
 from audmw.providers import PROVIDERS, UnverifiedToken
 from audmw.settings import HMAC_ALGORITHMS
-from audmw.values import claim_strings
+from audmw.values import claim_strings, shown
 
 TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
@@ -273,7 +273,7 @@ def _notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
     alg = header.get("alg")
     if isinstance(alg, str) and alg.lower() == "none":
         notes.append("alg is 'none': an unsigned token, never accepted")
-    elif alg in HMAC_ALGORITHMS:
+    elif isinstance(alg, str) and alg in HMAC_ALGORITHMS:  # a list or object is unhashable
         notes.append(f"alg {alg} uses a shared secret: accepted only with hmac_secret configured")
     followed = [name for name in _NEVER_FOLLOWED if name in header]
     if followed:
@@ -282,7 +282,9 @@ def _notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
             "by the token itself"
         )
     if "crit" in header:
-        notes.append(f"crit lists {header['crit']!r}: audmw supports no extension, so refuses it")
+        notes.append(
+            f"crit lists {shown(header['crit'])}: audmw supports no extension, so refuses it"
+        )
     if "aud" not in claims:
         notes.append(
             "no aud: audmw refuses tokens that do not name the API (request the token with "

@@ -99,7 +99,7 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
     kid, alg, crv = jwk.get("kid"), jwk.get("alg"), jwk.get("crv")
     if kid is not None and not isinstance(kid, str):
         raise ValueError("kid is not a string")
-    if alg is not None and alg not in ALG_KEY_TYPES:
+    if alg is not None and (not isinstance(alg, str) or alg not in ALG_KEY_TYPES):
         raise ValueError(f"alg {alg!r} is not an asymmetric signature algorithm")
     key: Any
     try:

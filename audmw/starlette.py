@@ -668,8 +668,8 @@ def _read_headers(
             credentials.append(value)
         elif name == b"host":
             host = value
-        elif name == b"content-type":
-            content_type = value
+        elif name == b"content-type" and content_type is None:
+            content_type = value  # the first, as Starlette's Request reads it
         elif name == b"origin":
             origin = True
         elif name == b"access-control-request-method":

@@ -255,7 +255,8 @@ def _report(
     details = _pass_details(
         inspection.length, header, claims, settings, requirement, validator, now
     )
-    hmac = header.get("alg") in HMAC_ALGORITHMS
+    alg = header.get("alg")
+    hmac = isinstance(alg, str) and alg in HMAC_ALGORITHMS  # a list or object is unhashable
     fix = _fix(error, header, claims, _keys_used(validator, claims), hmac)
 
     checks = []

@@ -152,11 +152,12 @@ def test_a_malformed_header_line_never_echoes_the_token(
         _no_piece_of(token, answer.raw)
 
 
-def _log_since(server: ExampleServer, mark: int, needle: str) -> str:
+def _log_since(server: ExampleServer, mark: int, needle: str, count: int = 1) -> str:
+    """The server's log after ``mark``, once ``needle`` is in it ``count`` times (or 10 s)."""
     deadline = time.monotonic() + 10
     while True:
         text = server.log()[mark:]
-        if needle in text or time.monotonic() > deadline:
+        if text.count(needle) >= count or time.monotonic() > deadline:
             return text
         time.sleep(0.05)
 
@@ -169,7 +170,7 @@ def test_a_token_where_the_scheme_goes_never_reaches_the_log(
         answer = _get(server, (b"Authorization", value.encode()))
         assert answer.status == 401
         assert answer.header("www-authenticate") == "Bearer"
-    logged = _log_since(server, mark, "unsupported_scheme")
+    logged = _log_since(server, mark, "reason=unsupported_scheme", count=3)
     assert logged.count("reason=unsupported_scheme") >= 3
     _no_piece_of(token, logged)
 
@@ -185,3 +186,19 @@ def test_a_scope_forging_a_log_line_is_escaped(
     assert "insufficient_scope" in logged
     assert "\x1b" not in logged
     assert not re.search(r"^INFO audmw forged", logged, re.MULTILINE)
+
+
+@pytest.mark.parametrize("app", ["starlette_app", "fastapi_app"])
+def test_the_content_type_an_asgi_app_reads_is_the_one_checked(
+    servers: dict[str, ExampleServer], token: str, app: str
+) -> None:
+    # Starlette's Request reads the first of two Content-Type headers: so must the check.
+    headers = [
+        (b"Authorization", b"Bearer " + token.encode()),
+        (b"Content-Type", FORM),
+        (b"Content-Type", b"application/json"),
+    ]
+    body = f"access_token={token}".encode()
+    answer = send(servers[app].port, request("POST", "/api/messages", headers, body))
+    _invalid_request(answer)
+    assert answer.header("www-authenticate") is not None

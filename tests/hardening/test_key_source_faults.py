@@ -199,7 +199,9 @@ def test_a_rotation_mid_traffic_while_the_issuer_fails_keeps_the_cached_keys_ser
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.5)
+        # Past the refresh cooldown of the warm-up fetches: within it, an unknown kid is
+        # refused (unknown_kid) without a fetch, by design.
+        time.sleep(3 * RETRY_AFTER)
         issuer.set_mode("error")
         issuer.rotate("RS256")  # a new current key, published while the issuer fails
         new_token.append(issuer.mint(expires_in=3600))
@@ -220,8 +222,8 @@ def test_a_rotation_mid_traffic_while_the_issuer_fails_keeps_the_cached_keys_ser
     assert 503 in answers["new"]  # nothing cached could verify it while the issuer failed
     assert set(answers["new"]) <= {200, 503}
     assert answers["new"][-1] == 200
-    # Four apps, each at most one refresh per retry period (1 s of failing: a few each).
-    assert failing_refreshes <= 4 * (1 + int(1 / RETRY_AFTER) + 1)
+    # Each app at most one refresh per retry period (1 s of failing: a few each).
+    assert failing_refreshes <= len(fault_servers) * (1 + int(1 / RETRY_AFTER) + 1)
 
 
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
