@@ -6,15 +6,27 @@ from audmw.diagnostics import log_refusals
 from audmw.errors import (
     AuthError,
     ConfigurationError,
+    InsufficientAuthorizationDetails,
     InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingToken,
+    RequirementNotMet,
+    WrongTokenKind,
 )
 from audmw.guard import Guard
-from audmw.marks import public, require_any_scope, require_scopes
-from audmw.requirements import Requirement
+from audmw.marks import (
+    public,
+    require_any_scope,
+    require_app,
+    require_authentication,
+    require_authorization_details,
+    require_scopes,
+    require_user,
+)
+from audmw.requirements import DetailRequirement, Requirement
 from audmw.rules import Rule
 from audmw.settings import Settings
 from audmw.token import AccessToken
@@ -25,21 +37,30 @@ __all__ = [
     "Answer",
     "AuthError",
     "ConfigurationError",
+    "DetailRequirement",
     "Guard",
+    "InsufficientAuthorizationDetails",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
     "MissingToken",
     "Requirement",
+    "RequirementNotMet",
     "Rule",
     "Settings",
     "TokenValidator",
+    "WrongTokenKind",
     "answer",
     "extract_bearer",
     "log_refusals",
     "public",
     "require_any_scope",
+    "require_app",
+    "require_authentication",
+    "require_authorization_details",
     "require_scopes",
+    "require_user",
 ]
 __version__ = "0.1.0"

@@ -6,7 +6,12 @@ import json
 import re
 from typing import NamedTuple
 
-from audmw.errors import AuthError, InsufficientScope, KeysUnavailable
+from audmw.errors import (
+    AuthError,
+    InsufficientScope,
+    InsufficientUserAuthentication,
+    KeysUnavailable,
+)
 
 # RFC 6750 §3: error and error_description are limited to %x20-21 / %x23-5B / %x5D-7E.
 _UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -43,6 +48,12 @@ def challenge(
         params.append(f'error_description="{_UNSAFE.sub("", error.description)}"')
     if isinstance(error, InsufficientScope) and error.scope:
         params.append(f'scope="{" ".join(error.scope)}"')
+    if isinstance(error, InsufficientUserAuthentication):
+        # RFC 9470 §3; the values were checked when the requirement was made.
+        if error.acr_values:
+            params.append(f'acr_values="{" ".join(error.acr_values)}"')
+        if error.max_age is not None:
+            params.append(f'max_age="{error.max_age}"')
     if resource_metadata:
         params.append(f"resource_metadata={_quoted(_NOT_PRINTABLE.sub('', resource_metadata))}")
     return "Bearer" + (" " + ", ".join(params) if params else "")
@@ -52,6 +63,7 @@ def answer(
     error: AuthError, realm: str | None = None, resource_metadata: str | None = None
 ) -> Answer:
     """Status, headers and JSON body for a refused request."""
+    body: dict[str, str | int]
     if isinstance(error, KeysUnavailable):
         body = {
             "error": "temporarily_unavailable",
@@ -63,6 +75,11 @@ def answer(
         body = {"error": error.error, "error_description": error.description}
         if isinstance(error, InsufficientScope) and error.scope:
             body["scope"] = " ".join(error.scope)
+        if isinstance(error, InsufficientUserAuthentication):
+            if error.acr_values:
+                body["acr_values"] = " ".join(error.acr_values)
+            if error.max_age is not None:
+                body["max_age"] = error.max_age
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
     value = challenge(error, realm, resource_metadata)
     if value is not None:

@@ -56,7 +56,12 @@ class InvalidToken(AuthError):
     default_description = "The access token is invalid"
 
 
-class InsufficientScope(AuthError):
+class RequirementNotMet(AuthError):
+    """A verified token that falls short of what the route asks for (scopes, authentication,
+    authorization details, the kind of token): the base of the refusals below."""
+
+
+class InsufficientScope(RequirementNotMet):
     """A valid token without the scopes the route needs (RFC 6750 §3.1)."""
 
     status = 403
@@ -68,6 +73,71 @@ class InsufficientScope(AuthError):
     ) -> None:
         super().__init__("insufficient_scope", description, hint=hint)
         self.scope = scope
+
+
+class InsufficientUserAuthentication(RequirementNotMet):
+    """The user's authentication behind a valid token is too weak or too old (RFC 9470 §3).
+
+    ``acr_values`` are the authentication context classes that would do (any one of them),
+    ``max_age`` the greatest acceptable age in seconds of the authentication; both go into
+    the challenge so that the client can ask the authorization server for a new token.
+    """
+
+    status = 401
+    error = "insufficient_user_authentication"
+    default_description = "The user authentication does not meet the requirements of this resource"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        acr_values: tuple[str, ...] = (),
+        max_age: int | None = None,
+        description: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(reason, description, hint=hint)
+        self.acr_values = acr_values
+        self.max_age = max_age
+
+
+class InsufficientAuthorizationDetails(RequirementNotMet):
+    """A valid token without an ``authorization_details`` entry (RFC 9396) the route needs.
+
+    RFC 9396 defines no error code for a resource server. ``insufficient_scope`` would send
+    a client after scopes that cannot help, so the refusal has its own code, shaped like
+    RFC 6750's. ``types`` are the entry types the route needs, for the log and ``audmw
+    check``; the answer does not list them.
+    """
+
+    status = 403
+    error = "insufficient_authorization_details"
+    default_description = "The access token lacks the authorization details this resource requires"
+
+    def __init__(
+        self, types: tuple[str, ...], description: str | None = None, *, hint: str | None = None
+    ) -> None:
+        super().__init__("insufficient_authorization_details", description, hint=hint)
+        self.types = types
+
+
+class WrongTokenKind(RequirementNotMet):
+    """A token a client obtained for itself where a user's is needed, or the reverse
+    (RFC 9700 §4.15). The token is valid, only not enough for this resource: RFC 6750's
+    ``insufficient_scope`` ("requires higher privileges"), without a ``scope`` to ask for."""
+
+    def __init__(self, needed: str, *, hint: str | None = None) -> None:
+        description = (
+            "This resource requires an access token issued for a user"
+            if needed == "user"
+            else "This resource requires an access token a client obtained for itself"
+        )
+        super().__init__(f"{needed}_token_required", description, hint=hint)
+        self.needed = needed
+
+    status = 403
+    error = "insufficient_scope"
+    default_description = "The access token is not of the kind this resource requires"
 
 
 class KeysUnavailable(AuthError):

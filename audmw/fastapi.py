@@ -43,11 +43,21 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from audmw.answer import Answer
-from audmw.errors import AuthError, InsufficientScope
+from audmw.errors import AuthError, RequirementNotMet
 from audmw.guard import Guard
-from audmw.marks import public, require_any_scope, require_scopes, requirement_of
+from audmw.marks import (
+    mark,
+    public,
+    require_any_scope,
+    require_app,
+    require_authentication,
+    require_authorization_details,
+    require_scopes,
+    require_user,
+    requirement_of,
+)
 from audmw.request import IncomingRequest
-from audmw.requirements import Requirement
+from audmw.requirements import DetailRequirement, Requirement
 from audmw.settings import AUTHORIZATION_HEADER, Settings
 from audmw.starlette import (
     GUARD_SCOPE_KEY,
@@ -65,13 +75,21 @@ __all__ = [
     "AuthRefused",
     "BearerToken",
     "RequireAnyScope",
+    "RequireApp",
+    "RequireAuthentication",
+    "RequireAuthorizationDetails",
     "RequireScopes",
+    "RequireUser",
     "bearer",
     "describe_security",
     "public",
     "refusal_handler",
     "require_any_scope",
+    "require_app",
+    "require_authentication",
+    "require_authorization_details",
     "require_scopes",
+    "require_user",
 ]
 
 
@@ -154,6 +172,11 @@ class BearerToken(SecurityBase):
         """This scheme, also needing at least one of ``scopes``."""
         return require_any_scope(*scopes)(copy.copy(self))
 
+    def requiring(self, requirement: Requirement) -> BearerToken:
+        """This scheme, also needing ``requirement`` (the user's authentication,
+        authorization details, the kind of token: what the marking decorators ask for)."""
+        return mark(copy.copy(self), requirement)
+
     @property
     def guard(self) -> Guard:
         if self._guard is None:
@@ -171,7 +194,7 @@ class BearerToken(SecurityBase):
             # AudienceMiddleware validated this request's token; do not validate it twice.
             try:
                 return Guard.check_scopes(user.token, requirement)
-            except InsufficientScope as error:
+            except RequirementNotMet as error:
                 raise AuthRefused(self._guard_for(connection).answer(error)) from None
         guard = self._guard_for(connection)
         try:
@@ -205,14 +228,60 @@ bearer = BearerToken()
 """The default scheme: HTTP bearer, configured from the middleware or the environment."""
 
 
-def RequireScopes(*scopes: str, scheme: BearerToken | None = None) -> Any:
-    """A ``Security`` dependency giving the ``AccessToken`` of a token carrying all ``scopes``."""
-    return Security(scheme or bearer, scopes=list(scopes))
+def RequireScopes(
+    *scopes: str,
+    scheme: BearerToken | None = None,
+    acr_values: Iterable[str] | None = None,
+    max_age: int | None = None,
+) -> Any:
+    """A ``Security`` dependency giving the ``AccessToken`` of a token carrying all ``scopes``
+    (and, with ``acr_values`` or ``max_age``, the user's authentication they name)."""
+    chosen = scheme or bearer
+    if acr_values is not None or max_age is not None:
+        chosen = chosen.requiring(Requirement.of(acr_values=acr_values, max_age=max_age))
+    return Security(chosen, scopes=list(scopes))
 
 
 def RequireAnyScope(*scopes: str, scheme: BearerToken | None = None) -> Any:
     """A ``Security`` dependency giving the ``AccessToken`` of a token with one of ``scopes``."""
     return Security((scheme or bearer).any_of(*scopes))
+
+
+def RequireAuthentication(
+    *,
+    acr_values: Iterable[str] | None = None,
+    max_age: int | None = None,
+    scheme: BearerToken | None = None,
+) -> Any:
+    """A ``Security`` dependency giving the ``AccessToken`` of a token whose user
+    authenticated with one of ``acr_values``, at most ``max_age`` seconds ago (RFC 9470)."""
+    if acr_values is None and max_age is None:
+        raise ValueError("RequireAuthentication() needs acr_values, max_age or both")
+    requirement = Requirement.of(acr_values=acr_values, max_age=max_age)
+    return Security((scheme or bearer).requiring(requirement))
+
+
+def RequireAuthorizationDetails(
+    type: str,
+    where: Callable[[Mapping[str, Any]], bool] | None = None,
+    *,
+    scheme: BearerToken | None = None,
+) -> Any:
+    """A ``Security`` dependency giving the ``AccessToken`` of a token with an
+    ``authorization_details`` entry of ``type`` for which ``where(entry)`` is True."""
+    requirement = Requirement.of(details=[DetailRequirement(type, where)])
+    return Security((scheme or bearer).requiring(requirement))
+
+
+def RequireUser(*, scheme: BearerToken | None = None) -> Any:
+    """A ``Security`` dependency giving the ``AccessToken`` of a token issued for a user."""
+    return Security((scheme or bearer).requiring(Requirement.of(kind="user")))
+
+
+def RequireApp(*, scheme: BearerToken | None = None) -> Any:
+    """A ``Security`` dependency giving the ``AccessToken`` of a token a client obtained
+    for itself (client credentials)."""
+    return Security((scheme or bearer).requiring(Requirement.of(kind="app")))
 
 
 # -- the OpenAPI document ------------------------------------------------------------------
@@ -232,7 +301,8 @@ _REFUSAL_SCHEMA: dict[str, Any] = {
             "type": "string",
             "title": "Error",
             "description": "The RFC 6750 error code: invalid_token, invalid_request, "
-            "insufficient_scope, or unauthorized when no token was sent.",
+            "insufficient_scope; insufficient_user_authentication (RFC 9470), "
+            "insufficient_authorization_details; or unauthorized when no token was sent.",
         },
         "error_description": {
             "type": "string",
@@ -244,6 +314,18 @@ _REFUSAL_SCHEMA: dict[str, Any] = {
             "title": "Scope",
             "description": "With insufficient_scope: the scopes the operation needs, "
             "separated by spaces.",
+        },
+        "acr_values": {
+            "type": "string",
+            "title": "ACR Values",
+            "description": "With insufficient_user_authentication: the authentication "
+            "context classes that would do, separated by spaces.",
+        },
+        "max_age": {
+            "type": "integer",
+            "title": "Max Age",
+            "description": "With insufficient_user_authentication: the greatest age, in "
+            "seconds, of the user's authentication.",
         },
     },
     "required": ["error", "error_description"],
@@ -259,9 +341,10 @@ _CHALLENGE = {
 
 _REFUSALS = {
     "401": "No valid access token for this API: none was sent, or it is malformed, expired, "
-    "not yet valid, for another audience, from another issuer or badly signed.",
+    "not yet valid, for another audience, from another issuer or badly signed; or the "
+    "user must authenticate again (insufficient_user_authentication).",
     "403": "The token is valid but lacks what this operation needs (insufficient_scope: "
-    "the scope member names the scopes).",
+    "the scope member names the scopes; insufficient_authorization_details).",
 }
 
 
@@ -350,8 +433,10 @@ def _described(
                 refusal = _refusal_schema(document)
             responses = described.setdefault("responses", {})
             for status, description in _REFUSALS.items():
-                # A valid token is refused with 403 only for a scope it lacks.
-                if status not in responses and (status == "401" or needed):
+                # A valid token is refused with 403 only for what it lacks (scopes,
+                # authorization details, the kind of token); the user's authentication is 401.
+                forbids = needed.all_of or needed.any_of or needed.details or needed.kinds
+                if status not in responses and (status == "401" or forbids):
                     responses[status] = {
                         "description": description,
                         "headers": copy.deepcopy(_CHALLENGE),

@@ -22,7 +22,7 @@ from audmw.bearer import (
     is_well_formed,
 )
 from audmw.decision import View, decide
-from audmw.errors import AuthError, InsufficientScope, InvalidRequest
+from audmw.errors import AuthError, InvalidRequest, RequirementNotMet
 from audmw.metadata import ResourceMetadata
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
@@ -195,7 +195,8 @@ class Guard:
 
     @staticmethod
     def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
-        """``token`` when it satisfies ``requirement``, else a logged ``InsufficientScope``.
+        """``token`` when it satisfies ``requirement``, else a logged ``RequirementNotMet``
+        (``InsufficientScope``, ``InsufficientUserAuthentication``, ...).
 
         For a token verified earlier in the same request (by a middleware) that a later
         layer (a FastAPI dependency, a DRF permission) checks against its own requirement.
@@ -203,7 +204,7 @@ class Guard:
         if requirement:
             try:
                 requirement.check(token)
-            except InsufficientScope as error:
+            except RequirementNotMet as error:
                 diagnostics.log_refusal(error, token.fingerprint)
                 raise
         return token

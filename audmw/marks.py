@@ -11,19 +11,27 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
-from audmw.requirements import Requirement
+from audmw.requirements import DetailRequirement, Requirement
 
 T = TypeVar("T")
 
 _REQUIREMENT: Final = "__audmw_requirement__"
 _PUBLIC: Final = "__audmw_public__"
 _SEARCH_DEPTH = 4
+_USER: Final = Requirement.of(kind="user")
+_APP: Final = Requirement.of(kind="app")
 
 # Every object a decorator marked, for start-up checks that look for marks no route reaches.
 _marked: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def mark(target: T, requirement: Requirement) -> T:
+    """Mark ``target`` as needing ``requirement`` too (what every decorator here does)."""
+    _mark(target, requirement)
+    return target
 
 
 def _mark(target: Any, requirement: Requirement) -> None:
@@ -40,10 +48,7 @@ def _remember(target: Any) -> None:
         _marked.add(target)
 
 
-def require_scopes(*scopes: str) -> Callable[[T], T]:
-    """The view needs a token carrying every one of ``scopes``."""
-    requirement = Requirement.of(all_of=scopes)
-
+def _marker(requirement: Requirement) -> Callable[[T], T]:
     def decorate(target: T) -> T:
         _mark(target, requirement)
         return target
@@ -51,17 +56,59 @@ def require_scopes(*scopes: str) -> Callable[[T], T]:
     return decorate
 
 
-def require_any_scope(*scopes: str) -> Callable[[T], T]:
-    """The view needs a token carrying at least one of ``scopes``."""
+def require_scopes(
+    *scopes: str, acr_values: Iterable[str] | None = None, max_age: int | None = None
+) -> Callable[[T], T]:
+    """The view needs a token carrying every one of ``scopes``; with ``acr_values`` or
+    ``max_age``, also the user's authentication they name (``require_authentication``)."""
+    return _marker(Requirement.of(all_of=scopes, acr_values=acr_values, max_age=max_age))
+
+
+def require_any_scope(
+    *scopes: str, acr_values: Iterable[str] | None = None, max_age: int | None = None
+) -> Callable[[T], T]:
+    """The view needs a token carrying at least one of ``scopes`` (and ``acr_values``,
+    ``max_age`` as in ``require_scopes``)."""
     if not scopes:
         raise ValueError("require_any_scope() needs at least one scope")
-    requirement = Requirement.of(any_of=scopes)
+    return _marker(Requirement.of(any_of=scopes, acr_values=acr_values, max_age=max_age))
 
-    def decorate(target: T) -> T:
-        _mark(target, requirement)
-        return target
 
-    return decorate
+def require_authentication(
+    *, acr_values: Iterable[str] | None = None, max_age: int | None = None
+) -> Callable[[T], T]:
+    """The view needs a token whose user authenticated with one of ``acr_values`` (the
+    ``acr`` claim), at most ``max_age`` seconds ago (the ``auth_time`` claim). A token that
+    falls short gets RFC 9470's 401 ``insufficient_user_authentication`` challenge."""
+    if acr_values is None and max_age is None:
+        raise ValueError("require_authentication() needs acr_values, max_age or both")
+    return _marker(Requirement.of(acr_values=acr_values, max_age=max_age))
+
+
+def require_authorization_details(
+    type: str, where: Callable[[Mapping[str, Any]], bool] | None = None
+) -> Callable[[T], T]:
+    """The view needs a token with an ``authorization_details`` entry (RFC 9396) of ``type``
+    for which ``where(entry)`` returns True (any entry of the type without ``where``).
+
+    ``where`` gets the entry as the token has it: check the types of the members it reads.
+    An exception in it, or a result other than True, counts as not met.
+    """
+    return _marker(Requirement.of(details=[DetailRequirement(type, where)]))
+
+
+def require_user(target: T) -> T:
+    """The view needs a token issued for a user, never one a client obtained for itself
+    (RFC 9700 §4.15); a token whose kind cannot be told is refused."""
+    _mark(target, _USER)
+    return target
+
+
+def require_app(target: T) -> T:
+    """The view needs a token a client obtained for itself (client credentials), never one
+    issued for a user; a token whose kind cannot be told is refused."""
+    _mark(target, _APP)
+    return target
 
 
 def public(target: T) -> T:

@@ -26,7 +26,7 @@ import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audmw.answer import Answer
-from audmw.requirements import Requirement
+from audmw.requirements import Requirement, acr_values_of, authorization_details_types_of
 from audmw.settings import Settings
 
 __all__ = [
@@ -57,9 +57,10 @@ _PREFLIGHT = Answer(
     b"",
 )
 
-Member = Callable[[Settings, tuple[str, ...]], Mapping[str, Any]]
-"""A function from the settings and the scopes the app's routes require to members of the
-document (None, an empty string or an empty list: left out). Lists may be tuples."""
+Member = Callable[[Settings, tuple[Requirement, ...]], Mapping[str, Any]]
+"""A function from the settings and the requirements of the app's routes and scope rules to
+members of the document (None, an empty string or an empty list: left out). Lists may be
+tuples."""
 
 
 def well_known_path(resource: str) -> str:
@@ -86,22 +87,28 @@ def scopes_of(requirements: Iterable[Requirement | None]) -> tuple[str, ...]:
     return tuple(sorted(scopes))
 
 
-def _resource_members(settings: Settings, route_scopes: tuple[str, ...]) -> Mapping[str, Any]:
+def _resource_members(settings: Settings, needs: tuple[Requirement, ...]) -> Mapping[str, Any]:
     """The members every protected resource has: who issues its tokens, for which scopes."""
     scopes = settings.scopes_supported
-    if scopes is None:
-        rules = (rule.requirement for rule in settings.rules)
-        scopes = tuple(sorted({*route_scopes, *scopes_of(rules)}))
     return {
         "authorization_servers": list(settings.metadata_authorization_servers),
-        "scopes_supported": list(scopes),
+        "scopes_supported": list(scopes_of(needs) if scopes is None else scopes),
         "bearer_methods_supported": list(settings.bearer_methods_supported),
         "resource_name": settings.resource_name,
         "resource_documentation": settings.resource_documentation,
     }
 
 
-MEMBERS: tuple[Member, ...] = (_resource_members,)
+def _requirement_members(settings: Settings, needs: tuple[Requirement, ...]) -> Mapping[str, Any]:
+    """What routes ask for beyond scopes: authentication levels (RFC 9470) and kinds of
+    authorization details (RFC 9396)."""
+    return {
+        "acr_values_supported": list(acr_values_of(needs)),
+        "authorization_details_types_supported": list(authorization_details_types_of(needs)),
+    }
+
+
+MEMBERS: tuple[Member, ...] = (_resource_members, _requirement_members)
 """The functions the document's members come from, in the order they appear."""
 
 
@@ -112,20 +119,31 @@ def _present(value: Any) -> bool:
     return value is not None
 
 
-def document(settings: Settings, route_scopes: Iterable[str] = ()) -> dict[str, Any]:
-    """The metadata document of ``settings.resource``; ``route_scopes`` are the scopes the
-    app's routes require (the default of ``scopes_supported``)."""
+def document(settings: Settings, requirements: Iterable[Requirement | None] = ()) -> dict[str, Any]:
+    """The metadata document of ``settings.resource``; ``requirements`` are those of the
+    app's routes (``scopes_supported`` and the like default to what they and the settings'
+    scope rules ask for)."""
     if settings.resource is None:
         raise ValueError("the settings name no resource")
-    scopes = tuple(sorted(set(route_scopes)))
+    needs = _needs(settings, requirements)
     found: dict[str, Any] = {"resource": settings.resource}  # §3.3: exactly as configured
     for member in MEMBERS:
-        for name, value in member(settings, scopes).items():
+        for name, value in member(settings, needs).items():
             if _present(value) and name not in found and name != "signed_metadata":
                 found[name] = value
     if settings.metadata_signing_key is not None:
         found["signed_metadata"] = signed_metadata(settings, found)
     return found
+
+
+def _needs(
+    settings: Settings, requirements: Iterable[Requirement | None]
+) -> tuple[Requirement, ...]:
+    """The distinct requirements of the routes and the scope rules (members sort what they
+    take from them)."""
+    found = {r for r in requirements if r is not None}
+    found.update(rule.requirement for rule in settings.rules)
+    return tuple(found)
 
 
 def signed_metadata(settings: Settings, members: Mapping[str, Any]) -> str:
@@ -169,7 +187,7 @@ class ResourceMetadata:
         # Routers see the path percent-decoded: /v%201 arrives as "/v 1".
         self.paths = frozenset({unquote(well_known_path(self.resource)), WELL_KNOWN})
         """The request paths (as the app's router sees them) the document is served at."""
-        self._answers: dict[tuple[str, ...], Answer] = {}
+        self._answers: dict[frozenset[Requirement], Answer] = {}
         self._last: tuple[Hashable, Answer] | None = None
 
     def serves(self, method: str, path: str) -> bool:
@@ -202,10 +220,10 @@ class ResourceMetadata:
         request gets the CORS preflight answer: the document is readable from any origin."""
         if method == "OPTIONS":
             return _PREFLIGHT
-        scopes = scopes_of(requirements) if self.settings.scopes_supported is None else ()
-        found = self._answers.get(scopes)
+        needs = frozenset(r for r in requirements if r is not None)
+        found = self._answers.get(needs)
         if found is None:
-            body = json.dumps(document(self.settings, scopes)).encode()
+            body = json.dumps(document(self.settings, needs)).encode()
             headers = (
                 ("Content-Type", "application/json"),
                 ("Cache-Control", _CACHE_CONTROL),
@@ -213,5 +231,5 @@ class ResourceMetadata:
             )
             found = Answer(200, headers, body)
             if len(self._answers) < 8:  # the app's routes change rarely; the memo stays small
-                self._answers[scopes] = found
+                self._answers[needs] = found
         return found

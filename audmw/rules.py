@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from audmw.errors import ConfigurationError
-from audmw.requirements import ANY_VALID_TOKEN, Requirement
+from audmw.requirements import ANY_VALID_TOKEN, DetailRequirement, Requirement
 
 _MEMO_SIZE = 1024
 # Longer keys are decided without being remembered: the memo's memory stays bounded too.
@@ -278,20 +278,35 @@ class Rule:
             )
         scopes = _scope_words(path, "scopes", data.get("scopes", ()))
         any_scopes = _scope_words(path, "any_scopes", data.get("any_scopes", ()))
-        if public and ("scopes" in data or "any_scopes" in data):
+        asked = [key for key in _REQUIREMENT_KEYS if key in data]
+        if public and asked:
             raise ConfigurationError(
-                f"audmw: rule {path!r} is public and names scopes: a public request carries no "
-                "token to check; remove public or the scopes"
+                f"audmw: rule {path!r} is public and names scopes or other requirements "
+                f"({', '.join(asked)}): a public request carries no token to check; remove "
+                f"public or {', '.join(asked)}"
             )
-        if not public and not scopes and not any_scopes:
+        acr_values = data.get("acr_values")
+        if acr_values is not None:
+            acr_values = _scope_words(path, "acr_values", acr_values)
+        details = _detail_requirements(path, data.get("authorization_details", ()))
+        requirement = Requirement.of(
+            scopes,
+            any_scopes,
+            acr_values=acr_values,
+            max_age=data.get("max_age"),
+            details=details,
+            kind=data.get("token_kind"),
+        )
+        if not public and not requirement:
             raise ConfigurationError(
                 f"audmw: rule {path!r} asks for nothing: a valid token is already needed "
-                'everywhere; add "scopes", "any_scopes" or "public": true, or remove the rule'
+                'everywhere; add "scopes", "any_scopes", "acr_values", "max_age", '
+                '"authorization_details", "token_kind" or "public": true, or remove the rule'
             )
         return cls(
             path=path,
             methods=_method_names(path, data["methods"]) if "methods" in data else frozenset(),
-            requirement=Requirement.of(scopes, any_scopes),
+            requirement=requirement,
             public=public,
         )
 
@@ -306,7 +321,15 @@ class Rule:
         return any(regex.fullmatch(form) for form in _path_forms(path, _is_canonical(path)))
 
 
-_RULE_KEYS = ("path", "methods", "scopes", "any_scopes", "public")
+_REQUIREMENT_KEYS = (
+    "scopes",
+    "any_scopes",
+    "acr_values",
+    "max_age",
+    "authorization_details",
+    "token_kind",
+)
+_RULE_KEYS = ("path", "methods", *_REQUIREMENT_KEYS, "public")
 # Keys people write for these, too far from the right one for difflib to find alone.
 _RULE_KEY_ALIASES = {
     "method": "methods",
@@ -323,6 +346,11 @@ _RULE_KEY_ALIASES = {
     "paths": "path",
     "url": "path",
     "route": "path",
+    "acr": "acr_values",
+    "max_auth_age": "max_age",
+    "authorization_details_types": "authorization_details",
+    "details": "authorization_details",
+    "kind": "token_kind",
     "exempt": "public",
     "anonymous": "public",
 }
@@ -337,6 +365,30 @@ def _hint(key: object) -> str:
     if found is None:
         return f" (keys are {', '.join(_RULE_KEYS)})"
     return f": did you mean {found!r}?"
+
+
+def _detail_requirements(path: str, value: object) -> list[DetailRequirement]:
+    """``authorization_details`` of a rule: types (any entry of the type will do), or
+    ``DetailRequirement`` objects when the settings come from code."""
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f"audmw: rule {path!r}: authorization_details must be a list of types such as "
+            f'["payment_initiation"], not {value!r}'
+        )
+    found = []
+    for item in value:
+        if isinstance(item, DetailRequirement):
+            found.append(item)
+        elif isinstance(item, str):
+            found.append(DetailRequirement(item))
+        else:
+            raise ConfigurationError(
+                f"audmw: rule {path!r}: {item!r} in authorization_details is neither a type "
+                "nor a DetailRequirement"
+            )
+    return found
 
 
 def _method_name(path: str, method: object) -> str:

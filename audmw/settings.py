@@ -59,6 +59,8 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "ES384",
     "ES512",
     "EdDSA",
+    "Ed25519",  # RFC 9864's fully specified names for EdDSA on one curve
+    "Ed448",
 )
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
 DEFAULT_SCOPE_CLAIMS = ("scope", "scp")
@@ -487,7 +489,9 @@ class Settings:
         (),
         _rules,
         '`[{"methods": ["GET"], "path": "/reports/**", "scopes": ["read:reports"]}]` for '
-        'routes you cannot decorate; `"any_scopes"`, `"public": true` too. A rule for `GET` '
+        'routes you cannot decorate; `"any_scopes"`, `"acr_values"`, `"max_age"`, '
+        '`"authorization_details"` (types), `"token_kind"` (`"user"`, `"app"`), `"public": '
+        "true` too. A rule for `GET` "
         "also holds for `HEAD`, and a rule asking for scopes matches its path with or without "
         "a trailing slash; public rules and `exempt_paths` match exactly as written",
         env_form="JSON",

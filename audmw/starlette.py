@@ -31,7 +31,11 @@ from audmw.marks import (
     hidden_marks,
     public,
     require_any_scope,
+    require_app,
+    require_authentication,
+    require_authorization_details,
     require_scopes,
+    require_user,
     requirement_of,
     unhandled_marks,
 )
@@ -59,7 +63,11 @@ __all__ = [
     "lost_marks",
     "public",
     "require_any_scope",
+    "require_app",
+    "require_authentication",
+    "require_authorization_details",
     "require_scopes",
+    "require_user",
     "route_requirements",
 ]
 

@@ -26,6 +26,8 @@ from audmw.token import CLIENT_ID_CLAIMS, AccessToken
 from audmw.verifier import PendingToken, pending_token
 
 _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
+# RFC 9864's Ed25519 and Ed448 verify as EdDSA does; the key's curve is bound to the name.
+_ALGORITHMS.update(dict.fromkeys(("Ed25519", "Ed448"), _ALGORITHMS["EdDSA"]))
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 _NO_SCOPES: frozenset[str] = frozenset()

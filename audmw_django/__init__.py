@@ -11,7 +11,15 @@ In a view, ``require_access_token(request)`` is the verified ``AccessToken``, ty
 
 from audmw import AccessToken
 from audmw_django.access import NoAccessToken, access_token, require_access_token
-from audmw_django.decorators import public, require_any_scope, require_scopes
+from audmw_django.decorators import (
+    public,
+    require_any_scope,
+    require_app,
+    require_authentication,
+    require_authorization_details,
+    require_scopes,
+    require_user,
+)
 
 __all__ = [
     "AccessToken",
@@ -20,5 +28,9 @@ __all__ = [
     "public",
     "require_access_token",
     "require_any_scope",
+    "require_app",
+    "require_authentication",
+    "require_authorization_details",
     "require_scopes",
+    "require_user",
 ]

@@ -23,7 +23,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from audmw import AccessToken, AuthError, Guard, InsufficientScope, MissingToken, Requirement
+from audmw import AccessToken, AuthError, Guard, MissingToken, Requirement
+from audmw.errors import RequirementNotMet
 from audmw_django.conf import current
 from audmw_django.middleware import incoming_request, remember_refusal, view_for
 from audmw_django.user import TokenUser
@@ -150,7 +151,7 @@ class _ScopePermission(BasePermission):
         )
         try:
             Guard.check_scopes(token, requirement)
-        except InsufficientScope as error:
+        except RequirementNotMet as error:
             raise TokenRefused(error, request) from None
         return True
 

@@ -1,6 +1,14 @@
 """Flask integration: ``Audmw(app)`` checks bearer access tokens before any view runs."""
 
-from audmw.marks import public, require_any_scope, require_scopes
+from audmw.marks import (
+    public,
+    require_any_scope,
+    require_app,
+    require_authentication,
+    require_authorization_details,
+    require_scopes,
+    require_user,
+)
 from audmw_flask.extension import (
     Audmw,
     AudmwState,
@@ -27,5 +35,9 @@ __all__ = [
     "protect",
     "public",
     "require_any_scope",
+    "require_app",
+    "require_authentication",
+    "require_authorization_details",
     "require_scopes",
+    "require_user",
 ]

@@ -112,15 +112,19 @@ def protect(
     *,
     scopes: Iterable[str] = (),
     any_scopes: Iterable[str] = (),
+    acr_values: Iterable[str] | None = None,
+    max_age: int | None = None,
 ) -> B:
-    """Every view of ``blueprint`` needs ``scopes`` (all) and one of ``any_scopes``.
+    """Every view of ``blueprint`` needs ``scopes`` (all) and one of ``any_scopes``, and
+    with ``acr_values`` or ``max_age`` the user's authentication they name (RFC 9470).
 
     Combined with the views' own requirements and those of enclosing blueprints. A view
-    marked ``@public`` stays public. Returns the blueprint.
+    marked ``@public`` stays public. The other marking decorators (``require_user``,
+    ``require_authorization_details(...)``) mark a blueprint too. Returns the blueprint.
     """
     scopes = scopes.split() if isinstance(scopes, str) else tuple(scopes)
     any_scopes = any_scopes.split() if isinstance(any_scopes, str) else tuple(any_scopes)
-    require_scopes(*scopes)(blueprint)  # marks combine with any earlier ones
+    require_scopes(*scopes, acr_values=acr_values, max_age=max_age)(blueprint)
     if any_scopes:
         require_any_scope(*any_scopes)(blueprint)
     return blueprint

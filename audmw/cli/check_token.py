@@ -15,10 +15,18 @@ from typing import Any
 
 from audmw.cli.console import Console, read_token, safe, shown
 from audmw.cli.inspect_token import fields
-from audmw.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
+from audmw.errors import (
+    AuthError,
+    ConfigurationError,
+    InsufficientAuthorizationDetails,
+    InsufficientScope,
+    InsufficientUserAuthentication,
+    KeysUnavailable,
+    RequirementNotMet,
+)
 from audmw.inspection import inspect_token, iso_time, relative_time
 from audmw.keys import IssuerKeys
-from audmw.requirements import Requirement
+from audmw.requirements import DetailRequirement, Requirement
 from audmw.settings import DECLARED, ENV_PREFIX, HMAC_ALGORITHMS, PROVIDER_KEY, Setting, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
@@ -78,7 +86,25 @@ CHECKS = (
     Check("kind", "not an ID token", frozenset({"id_token"})),
     Check("audience", "audience", frozenset({"aud_missing", "aud_invalid", "aud_mismatch"})),
     Check("claims", "required claims", frozenset({"claim_missing", "claim_mismatch"})),
+    Check("token_kind", "user or app", frozenset({"user_token_required", "app_token_required"})),
+    Check(
+        "authentication",
+        "authentication",
+        frozenset(
+            {
+                "acr_not_accepted",
+                "auth_time_missing",
+                "auth_time_in_future",
+                "authentication_too_old",
+            }
+        ),
+    ),
     Check("scopes", "scopes", frozenset({"insufficient_scope"})),
+    Check(
+        "authorization_details",
+        "authz details",
+        frozenset({"insufficient_authorization_details"}),
+    ),
 )
 KNOWN_REASONS = frozenset().union(*(check.reasons for check in CHECKS))
 
@@ -108,6 +134,32 @@ def add_parser(commands: Any) -> None:
         default=[],
         metavar="SCOPE",
         help="one of these scopes is needed (repeatable)",
+    )
+    parser.add_argument(
+        "--acr",
+        action="append",
+        default=[],
+        metavar="ACR",
+        help="an authentication context class (acr) that will do; one of them is needed "
+        "(repeatable, or space-separated; RFC 9470)",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=int,
+        metavar="SECONDS",
+        help="the user must have authenticated (auth_time) at most this long ago (RFC 9470)",
+    )
+    parser.add_argument(
+        "--authorization-details",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="an authorization_details entry of this type is needed (repeatable; RFC 9396)",
+    )
+    parser.add_argument(
+        "--token-kind",
+        choices=("user", "app"),
+        help="the token must be issued for a user, or to a client for itself (RFC 9700 §4.15)",
     )
     for option, setting in SETTING_OPTIONS:
         help_text = setting.help.replace("%", "%%")  # argparse formats help with %
@@ -195,7 +247,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.err(note)
     try:
         settings = settings_from(args, console.environ)
-        requirement = Requirement.of(" ".join(args.scope).split(), " ".join(args.any_scope).split())
+        acr = " ".join(args.acr).split()
+        requirement = Requirement.of(
+            " ".join(args.scope).split(),
+            " ".join(args.any_scope).split(),
+            acr_values=acr or None,
+            max_age=args.max_age,
+            details=[DetailRequirement(kind) for kind in args.authorization_details],
+            kind=args.token_kind,
+        )
     except ConfigurationError as problem:
         return _config_error(args, console, str(problem))
 
@@ -208,7 +268,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     error: AuthError | None = None
     try:
         verified = validator.validate(token)
-        requirement.check(verified)
+        requirement.check(verified, console.clock())
         access_token = verified
     except AuthError as refusal:
         error = refusal
@@ -300,6 +360,7 @@ def _report(
                 "all_of": sorted(requirement.all_of),
                 "any_of": [sorted(group) for group in requirement.any_of],
             },
+            "requirement": requirement.describe(),
         },
         "checks": checks,
         "reason": reason,
@@ -315,14 +376,23 @@ def _report(
             "format": inspection.format,
             "header": inspection.header,
             "claims": inspection.claims,
-            # A scope refusal comes after every check of the token itself passed.
-            "verified": error is None or isinstance(error, InsufficientScope),
+            # A refusal for the route's requirement comes after every check of the token
+            # itself passed.
+            "verified": error is None or isinstance(error, RequirementNotMet),
         },
         "access_token": None,
         "provider": None,
     }
     if isinstance(error, InsufficientScope):
         report["required_scope"] = list(error.scope)
+    if isinstance(error, InsufficientUserAuthentication):
+        # What the client asks the authorization server for (RFC 9470 §4).
+        report["required_authentication"] = {
+            "acr_values": list(error.acr_values),
+            "max_age": error.max_age,
+        }
+    if isinstance(error, InsufficientAuthorizationDetails):
+        report["required_authorization_details"] = list(error.types)
     if access_token is not None:
         report["access_token"] = {
             "subject": access_token.subject,
@@ -440,8 +510,25 @@ def _pass_details(
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     matched = [a for a in audiences if a in settings.audience]
     details["audience"] = ", ".join(shown(a) for a in matched)
-    details["scopes"] = (
-        f"has {requirement.describe()}" if requirement else "none required by this check"
+    scoped = Requirement(requirement.all_of, requirement.any_of)
+    details["scopes"] = f"has {scoped.describe()}" if scoped else "none required by this check"
+    kinds = {"user": "issued for a user", "app": "a client's own (client credentials)"}
+    details["token_kind"] = (
+        " and ".join(kinds[kind] for kind in sorted(requirement.kinds))
+        if requirement.kinds
+        else "none required by this check"
+    )
+    parts = []
+    if requirement.acr_values is not None:
+        parts.append(f"acr {shown(claims.get('acr'))}")
+    auth_time = claims.get("auth_time")
+    if requirement.max_age is not None and isinstance(auth_time, int | float):
+        parts.append(relative_time("auth_time", auth_time, now))
+    details["authentication"] = ", ".join(parts) or "none required by this check"
+    details["authorization_details"] = (
+        "has " + ", ".join(sorted({detail.type for detail in requirement.details}))
+        if requirement.details
+        else "none required by this check"
     )
     return details
 
@@ -464,6 +551,13 @@ def _print(report: Mapping[str, Any], console: Console) -> None:
             "scopes "
             + " ".join(required["all_of"] + ["(" + " | ".join(g) + ")" for g in required["any_of"]])
         )
+    scoped = Requirement.of(required["all_of"])
+    for group in required["any_of"]:
+        scoped = scoped & Requirement.of(any_of=group)
+    if settings["requirement"] != scoped.describe() and settings["requirement"] != (
+        "any valid token"
+    ):
+        wanted = [f"needing {safe(settings['requirement'])}"]
     console.out(
         f"Checking against issuer {', '.join(settings['issuer'])}, "
         f"audience {', '.join(settings['audience'])}" + (f", {wanted[0]}" if wanted else "")

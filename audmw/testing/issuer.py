@@ -24,7 +24,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
@@ -36,8 +36,11 @@ _ALG_FAMILY = {
     "ES384": "ec-p384",
     "ES512": "ec-p521",
     "EdDSA": "ed25519",
+    "Ed25519": "ed25519",
+    "Ed448": "ed448",
 }
 FAMILIES = ("rsa", "ec-p256", "ec-p384", "ec-p521", "ed25519")
+"""The families an issuer starts with; ``ed448`` keys are made on first use."""
 DEFAULT_AUDIENCE = "https://api.example.com"
 
 
@@ -59,7 +62,7 @@ class SigningKey:
 
 
 def generate_key(family: str, kid: str | None = None, *, rsa_bits: int = 2048) -> SigningKey:
-    """A new private key of ``family`` (rsa, ec-p256, ec-p384, ec-p521, ed25519)."""
+    """A new private key of ``family`` (rsa, ec-p256, ec-p384, ec-p521, ed25519, ed448)."""
     key: Any
     if family == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
@@ -71,6 +74,8 @@ def generate_key(family: str, kid: str | None = None, *, rsa_bits: int = 2048) -
         key = ec.generate_private_key(ec.SECP521R1())
     elif family == "ed25519":
         key = ed25519.Ed25519PrivateKey.generate()
+    elif family == "ed448":
+        key = ed448.Ed448PrivateKey.generate()
     else:
         raise ValueError(f"unknown key family {family!r}")
     return SigningKey(kid or f"{family}-{uuid.uuid4().hex[:8]}", family, key)
@@ -89,6 +94,8 @@ def _family_of(private_key: Any) -> str:
         return _CURVE_FAMILY[private_key.curve.name]
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         return "ed25519"
+    if isinstance(private_key, ed448.Ed448PrivateKey):
+        return "ed448"
     raise ValueError(f"unsupported private key type {type(private_key).__name__}")
 
 
@@ -402,9 +409,12 @@ class LocalIssuer:
     ) -> str:
         """A signed token; any claim or header can be set, overridden or (with None) left out.
 
-        ``aud`` defaults to the issuer's ``audience``. ``key`` may be a ``SigningKey`` (also
-        one this issuer does not publish), a raw secret for HS* algorithms, or omitted to use
-        the current key for ``alg``.
+        ``aud`` defaults to the issuer's ``audience``. Other claims are keywords, in the
+        order given: ``acr="phrh", auth_time=time.time() - 600`` say how and when the user
+        authenticated (RFC 9470), ``authorization_details=[{"type": ...}]`` what the token
+        may touch (RFC 9396), ``sub=None`` or ``gty="client-credentials"`` make an app token.
+        ``key`` may be a ``SigningKey`` (also one this issuer does not publish), a raw secret
+        for HS* algorithms, or omitted to use the current key for ``alg``.
         """
         now = int(time.time())
         payload: dict[str, Any] = {
@@ -492,7 +502,9 @@ def b64url(data: bytes) -> str:
 
 def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, key: Any) -> str:
     """A compact JWS with exactly this header (``alg`` included) and payload, signed by ``key``."""
-    algorithm = get_default_algorithms()[header["alg"]]
+    alg = header["alg"]
+    # RFC 9864's fully specified names sign as EdDSA does, with the key of their curve.
+    algorithm = get_default_algorithms()["EdDSA" if alg in ("Ed25519", "Ed448") else alg]
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     signing_input = f"{b64url(json.dumps(dict(header)).encode())}.{b64url(body)}"
     signature = algorithm.sign(signing_input.encode("ascii"), algorithm.prepare_key(key))

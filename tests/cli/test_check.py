@@ -96,6 +96,51 @@ CASES: dict[str, tuple[Mint, tuple[str, ...], str, str]] = {
         "scopes",
         "missing admin",
     ),
+    "user_token_required": (
+        lambda i: i.mint(sub=None, client_id="svc"),
+        ("--token-kind", "user"),
+        "token_kind",
+        "the token is for the client itself",
+    ),
+    "app_token_required": (
+        lambda i: i.mint(),
+        ("--token-kind", "app"),
+        "token_kind",
+        "the token is for a user",
+    ),
+    "acr_not_accepted": (
+        lambda i: i.mint(acr="1"),
+        ("--acr", "phr phrh"),
+        "authentication",
+        "acr '1' is not one of phr phrh; the client must ask the authorization server for a "
+        "new token with acr_values=phr phrh",
+    ),
+    "auth_time_missing": (
+        lambda i: i.mint(),
+        ("--max-age", "300"),
+        "authentication",
+        "no auth_time",
+    ),
+    "auth_time_in_future": (
+        lambda i: i.mint(auth_time=int(time.time()) + 3600),
+        ("--max-age", "300"),
+        "authentication",
+        "in the future",
+    ),
+    "authentication_too_old": (
+        lambda i: i.mint(auth_time=int(time.time()) - 3600),
+        ("--max-age", "300"),
+        "authentication",
+        "more than max_age 300 s; the client must ask the authorization server for a new "
+        "token with max_age=300",
+    ),
+    "insufficient_authorization_details": (
+        lambda i: i.mint(authorization_details=[{"type": "account_information"}]),
+        ("--authorization-details", "payment_initiation"),
+        "authorization_details",
+        "needs an authorization_details entry payment_initiation; token has types "
+        "account_information",
+    ),
 }
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -195,6 +240,10 @@ def test_every_refusal_reason_of_the_core_has_a_place(issuer: LocalIssuer) -> No
     reasons = set(re.findall(r'InvalidToken\(\s*"([a-z_]+)"', source))
     reasons |= {f"bad_{name}" for name in ("exp", "nbf", "iat")}
     reasons |= {"keys_unavailable", "insufficient_scope"}
+    requirements = (package / "requirements.py").read_text()
+    reasons |= set(re.findall(r'\(\s*"([a-z]+_[a-z_]+)",\s*(?:f?"|problem)', requirements))
+    reasons |= {f"{kind}_token_required" for kind in ("user", "app")}
+    reasons |= {"insufficient_authorization_details"}
     assert reasons <= KNOWN_REASONS, reasons - KNOWN_REASONS
     assert set(CASES) | {"keys_unavailable", "bad_iat"} == KNOWN_REASONS
 

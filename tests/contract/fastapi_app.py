@@ -12,6 +12,7 @@ from fastapi.params import Depends
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 
+import audmw.fastapi
 from audmw import Settings
 from audmw.fastapi import (
     AccessToken,
@@ -22,7 +23,7 @@ from audmw.fastapi import (
     require_any_scope,
     require_scopes,
 )
-from contract import spec
+from contract import beyond, spec
 from contract.marking import Decorators, apply, apply_level
 from contract.ran import record
 
@@ -132,10 +133,43 @@ def shared_routes(app: FastAPI) -> None:
         return answer(request, "files", served=spec.served_path(rest))
 
 
+def beyond_route(app: FastAPI, name: str) -> None:
+    view_name = beyond.view_name(name)
+    dependency = beyond.FASTAPI_DEPENDENCIES.get(name)
+    if dependency is None:
+        view = beyond.apply_uses(
+            function_view(view_name), beyond.ROUTES[name], beyond.decorators_of(audmw.fastapi)
+        )
+    else:
+        function, args, kwargs = dependency
+        security = getattr(audmw.fastapi, function)(*args, **kwargs)
+
+        async def view(request: Request, token: Annotated[AccessToken, security]) -> Response:
+            return answer(request, view_name)
+
+    app.add_api_route(beyond.path_of(name), view, methods=["GET"])
+
+
+def beyond_router(app: FastAPI) -> None:
+    """The class route: the router's dependencies are the outer level, the function inner."""
+    (outer,) = beyond.CLASS_USES
+    router = APIRouter(dependencies=[audmw.fastapi.RequireAuthentication(**outer.kwargs)])
+    view = beyond.apply_uses(
+        function_view(beyond.view_name(beyond.CLASS_ROUTE)),
+        beyond.HANDLER_USES,
+        beyond.decorators_of(audmw.fastapi),
+    )
+    router.add_api_route(beyond.path_of(beyond.CLASS_ROUTE), view, methods=["GET"])
+    app.include_router(router)
+
+
 def build() -> FastAPI:
     settings = Settings.from_env()  # a refused setting stops the process at start-up
     app = FastAPI(middleware=[Middleware(AudienceMiddleware, settings)], openapi_url=None)
     shared_routes(app)
+    for name in beyond.ROUTES:
+        beyond_route(app, name)
+    beyond_router(app)
     for case in spec.cases(spec.styles_of("fastapi")[0]):
         operation_case(app, case)
     return app

@@ -11,8 +11,9 @@ from flask import Blueprint, Flask, request
 from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 
+import audmw_flask
 from audmw_flask import Audmw, protect, public, require_any_scope, require_scopes
-from contract import spec
+from contract import beyond, spec
 from contract.marking import Decorators, apply, apply_level, level_marks
 from contract.ran import record
 
@@ -146,10 +147,27 @@ def config_from_environment() -> dict[str, Any]:
     return config
 
 
+def beyond_routes(app: Flask) -> None:
+    decorators = beyond.decorators_of(audmw_flask)
+    levels_name = beyond.view_name(beyond.CLASS_ROUTE)
+
+    class Levels(MethodView):
+        def get(self) -> ResponseReturnValue:
+            return answer(levels_name)
+
+    beyond.apply_uses(Levels, beyond.CLASS_USES, decorators)
+    beyond.apply_uses(Levels.get, beyond.HANDLER_USES, decorators)
+    app.add_url_rule(beyond.path_of(beyond.CLASS_ROUTE), view_func=Levels.as_view(levels_name))
+    for name, uses in beyond.ROUTES.items():
+        view = beyond.apply_uses(function_view(beyond.view_name(name)), uses, decorators)
+        app.add_url_rule(beyond.path_of(name), endpoint=beyond.view_name(name), view_func=view)
+
+
 def build() -> Flask:
     app = Flask(__name__)
     app.config.update(config_from_environment())
     shared_routes(app)
+    beyond_routes(app)
     for style in spec.styles_of("flask"):
         for case in spec.cases(style):
             app.register_blueprint(case_blueprint(case))

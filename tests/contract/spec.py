@@ -13,6 +13,8 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from contract import beyond
+
 AUDIENCE = "https://api.example.com"
 
 # -- settings every server runs with -----------------------------------------------------------
@@ -24,6 +26,7 @@ RULES: tuple[Mapping[str, object], ...] = (
     {"methods": ["GET"], "path": "/ci-reports/**", "scopes": ["ci:read"]},
     {"path": "/status", "public": True},
     {"path": "/status-admin", "public": True},
+    beyond.RULE,
 )
 
 

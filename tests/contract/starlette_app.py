@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
+import audmw.starlette
 from audmw import Settings
 from audmw.starlette import AudienceMiddleware, public, require_any_scope, require_scopes
-from contract import spec
+from contract import beyond, spec
 from contract.marking import Decorators, apply, apply_level, level_marks
 from contract.ran import record
 
@@ -119,10 +120,29 @@ def shared_routes() -> list[BaseRoute]:
     ]
 
 
+def beyond_routes() -> list[BaseRoute]:
+    decorators = beyond.decorators_of(audmw.starlette)
+    levels_name = beyond.view_name(beyond.CLASS_ROUTE)
+
+    class Levels(HTTPEndpoint):
+        async def get(self, request: Request) -> Response:
+            return answer(request, levels_name)
+
+    beyond.apply_uses(Levels, beyond.CLASS_USES, decorators)
+    beyond.apply_uses(Levels.get, beyond.HANDLER_USES, decorators)
+    return [
+        Route(
+            beyond.path_of(name),
+            beyond.apply_uses(function_view(beyond.view_name(name)), uses, decorators),
+        )
+        for name, uses in beyond.ROUTES.items()
+    ] + [Route(beyond.path_of(beyond.CLASS_ROUTE), Levels)]
+
+
 def build() -> Starlette:
     # Built here, not on the first request: a refused setting stops the process at start-up.
     settings = Settings.from_env()
-    routes: list[BaseRoute] = shared_routes()
+    routes: list[BaseRoute] = shared_routes() + beyond_routes()
     for style in spec.styles_of("starlette"):
         routes += [CASE_BUILDERS[style.name](case) for case in spec.cases(style)]
     return Starlette(routes=routes, middleware=[Middleware(AudienceMiddleware, settings)])

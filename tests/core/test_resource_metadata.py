@@ -26,7 +26,7 @@ from audmw.metadata import (
     scopes_of,
     well_known_path,
 )
-from audmw.requirements import Requirement
+from audmw.requirements import DetailRequirement, Requirement
 from audmw.testing import LocalIssuer
 from audmw.validator import TokenValidator
 
@@ -211,6 +211,27 @@ def test_the_document_exactly() -> None:
         b'"resource_name": "Example API", '
         b'"resource_documentation": "https://docs.example.com/api"}'
     )
+
+
+def test_authentication_levels_and_details_types_come_from_routes_and_rules() -> None:
+    ruled = settings(
+        resource=API,
+        rules=[{"path": "/pay/**", "authorization_details": ["payment_initiation"]}],
+    )
+    routes = [
+        Requirement.of(acr_values=["urn:mfa", "phr"], max_age=300),
+        Requirement.of(details=[DetailRequirement("account_information")]),
+        None,
+    ]
+    body = json.loads(ResourceMetadata(ruled).answer(routes).body)
+    assert body["acr_values_supported"] == ["phr", "urn:mfa"]
+    assert body["authorization_details_types_supported"] == [
+        "account_information",
+        "payment_initiation",
+    ]
+    plain = json.loads(ResourceMetadata(settings(resource=API)).answer([]).body)
+    assert "acr_values_supported" not in plain
+    assert "authorization_details_types_supported" not in plain
 
 
 def test_no_empty_members() -> None:

@@ -161,6 +161,8 @@ def test_an_unknown_provider_and_preset_option_get_the_name_probably_meant() -> 
                 "ES384",
                 "ES512",
                 "EdDSA",
+                "Ed25519",
+                "Ed448",
             ),
         ),
         ("leeway", "0", 0.0),

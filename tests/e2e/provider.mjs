@@ -8,12 +8,15 @@
 //     "keys": [<private JWKs; the first key of each type signs>],
 //     "clients": [{"client_id": "...", "client_secret": "...", "access_token_alg": "ES256"?}],
 //     "resources": {"https://api.example.com": {"scope": "a b", "alg": "RS256", "ttl": 300}},
+//     "authorization_details_types": ["payment_initiation"],
 //     "exit_with_stdin": false
 //   }
 //
 // Tokens are requested the way any client does: POST /token with client_secret_basic,
 // grant_type=client_credentials, resource=<one of "resources">, scope=<space-separated>.
-// Without resource= the token is opaque, as RFC 8707 servers issue it.
+// Without resource= the token is opaque, as RFC 8707 servers issue it. With
+// authorization_details=<JSON array> (RFC 9396), entries of the configured types, each an
+// object with a "type", are granted as requested and carried in the JWT access token.
 import { readFileSync } from 'node:fs';
 
 import Provider, { errors } from 'oidc-provider';
@@ -28,6 +31,18 @@ const url = new URL(config.issuer);
 const port = Number(config.port || url.port);
 const host = config.host || url.hostname;
 
+// RFC 9396: every configured type is accepted as the client asks for it (a test provider's
+// policy); an entry must be an object, which oidc-provider checks before validate runs.
+const detailTypes = Object.fromEntries(
+  (config.authorization_details_types || []).map((type) => [type, {
+    validate(ctx, detail) {
+      if (typeof detail !== 'object' || detail === null) {
+        throw new errors.InvalidAuthorizationDetails('an entry must be an object');
+      }
+    },
+  }]),
+);
+
 // access_token_alg is this script's own option: which key signs the client's JWT access tokens.
 const tokenAlgs = new Map();
 const clients = config.clients.map(({ access_token_alg: alg, ...client }) => {
@@ -37,6 +52,7 @@ const clients = config.clients.map(({ access_token_alg: alg, ...client }) => {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
+    ...(Object.keys(detailTypes).length ? { authorization_details_types: Object.keys(detailTypes) } : {}),
     ...client,
   };
 });
@@ -48,6 +64,13 @@ const provider = new Provider(config.issuer, {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
+    richAuthorizationRequests: {
+      enabled: Object.keys(detailTypes).length > 0,
+      types: detailTypes,
+      authorizationDetailsForAccessToken: (ctx) => JSON.parse(ctx.oidc.params.authorization_details),
+      authorizationDetailsForIntrospection: (ctx, token) => token.rar,
+      authorizationDetailsForGrantSource: (ctx, source) => source.rar,
+    },
     resourceIndicators: {
       enabled: true,
       // No resource= means no resource server: the token stays opaque.

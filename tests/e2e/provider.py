@@ -39,6 +39,7 @@ API = "https://api.example.com"
 API_SCOPES = ("read:messages", "write:messages", "admin")
 OTHER_API = "https://reports.example.com"
 OTHER_API_SCOPES = ("read:reports",)
+AUTHORIZATION_DETAILS_TYPES = ("payment_initiation", "account_information")  # RFC 9396
 
 INSTALL_NODE = (
     "the end-to-end tests run a real OpenID provider (oidc-provider) on Node.js, and `node` "
@@ -214,7 +215,12 @@ class OidcProvider:
     # -- tokens ------------------------------------------------------------------------------
 
     def request_token(
-        self, *, resource: str | None = API, scope: str | None = None, alg: str = "RS256"
+        self,
+        *,
+        resource: str | None = API,
+        scope: str | None = None,
+        alg: str = "RS256",
+        authorization_details: list[dict[str, Any]] | None = None,
     ) -> httpx.Response:
         """The token endpoint's raw answer to a client-credentials request."""
         client_id, secret = self.clients[alg]
@@ -223,13 +229,23 @@ class OidcProvider:
             form["resource"] = resource
         if scope is not None:
             form["scope"] = scope
+        if authorization_details is not None:
+            form["authorization_details"] = json.dumps(authorization_details)
         return httpx.post(self.token_endpoint, data=form, auth=(client_id, secret), timeout=10)
 
     def get_token(
-        self, resource: str | None = API, scope: str | None = None, *, alg: str = "RS256"
+        self,
+        resource: str | None = API,
+        scope: str | None = None,
+        *,
+        alg: str = "RS256",
+        authorization_details: list[dict[str, Any]] | None = None,
     ) -> str:
-        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None)."""
-        response = self.request_token(resource=resource, scope=scope, alg=alg)
+        """An access token: a JWT for ``resource`` (opaque when ``resource`` is None), with
+        the RFC 9396 ``authorization_details`` entries asked for."""
+        response = self.request_token(
+            resource=resource, scope=scope, alg=alg, authorization_details=authorization_details
+        )
         if response.status_code != 200:
             raise TokenRequestFailed(
                 f"token endpoint answered HTTP {response.status_code}: {response.text[:300]}"
@@ -262,6 +278,7 @@ class OidcProvider:
                     for resource, scopes in self.resources.items()
                 },
             },
+            "authorization_details_types": list(AUTHORIZATION_DETAILS_TYPES),
         }
 
     def _wait_until_ready(self) -> None:

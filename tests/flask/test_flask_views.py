@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,16 @@ from flask.views import MethodView, View
 
 from audmw import ConfigurationError
 from audmw.testing import LocalIssuer
-from audmw_flask import Audmw, current_token, protect, public, require_any_scope, require_scopes
+from audmw_flask import (
+    Audmw,
+    current_token,
+    protect,
+    public,
+    require_any_scope,
+    require_authentication,
+    require_scopes,
+    require_user,
+)
 
 Mark = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -373,3 +383,51 @@ def test_marks_kept_by_functools_wraps_pass_the_check(make_app, issuer: LocalIss
     client = app.test_client()
     assert client.get("/kept", headers=bearer(issuer.mint())).status_code == 403
     assert client.get("/kept", headers=bearer(issuer.mint(scopes="admin"))).status_code == 200
+
+
+def test_a_blueprint_asks_for_the_users_authentication_and_its_views_for_more(
+    make_app, issuer: LocalIssuer
+) -> None:
+    payments = protect(
+        Blueprint("payments", __name__, url_prefix="/payments"),
+        acr_values=["phr", "phrh"],
+        max_age=600,
+    )
+    require_user(payments)
+
+    @payments.get("/")
+    def index() -> str:
+        return "index"
+
+    @require_authentication(acr_values=["phrh"], max_age=60)
+    @payments.post("/")
+    def create() -> str:
+        return "created"
+
+    app = make_app()
+    app.register_blueprint(payments)
+    client = app.test_client()
+    now = int(time.time())
+
+    fresh_phr = bearer(issuer.mint(acr="phr", auth_time=now - 5))
+    assert client.get("/payments/", headers=fresh_phr).status_code == 200
+    refused = client.post("/payments/", headers=fresh_phr)
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_user_authentication", error_description="The user '
+        'authentication does not meet the requirements of this resource", '
+        'acr_values="phrh", max_age="60"'
+    )
+    assert refused.json["acr_values"] == "phrh"
+    assert refused.json["max_age"] == 60
+    assert (
+        client.post(
+            "/payments/", headers=bearer(issuer.mint(acr="phrh", auth_time=now - 5))
+        ).status_code
+        == 200
+    )
+    stale = client.get("/payments/", headers=bearer(issuer.mint(acr="phr", auth_time=now - 900)))
+    assert stale.status_code == 401
+    assert stale.json["error_description"] == "A more recent authentication is required"
+    app_token = bearer(issuer.mint(sub=None, acr="phr", auth_time=now))
+    assert client.get("/payments/", headers=app_token).status_code == 403

@@ -238,7 +238,13 @@ def test_protected_operations_document_their_refusals(issuer: LocalIssuer) -> No
     assert paths["/declared"]["get"]["responses"]["401"] == {"description": "The app's own words"}
     body = document["components"]["schemas"]["TokenRefusal"]
     assert body["type"] == "object"
-    assert set(body["properties"]) == {"error", "error_description", "scope"}
+    assert set(body["properties"]) == {
+        "error",
+        "error_description",
+        "scope",
+        "acr_values",
+        "max_age",
+    }
     assert body["required"] == ["error", "error_description"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from contract import spec
+from contract import beyond, spec
 from contract.django_project import views
 
 CLASS_STYLES = ("django-view", "drf-apiview")
@@ -47,5 +47,10 @@ urlpatterns = [
     path("cors/get-only", views.shared("cors-get-only")),
     path("cors/answers-options", views.cors_answers_options()),
     path("cors/drf", views.cors_drf()),
+    *(
+        path(beyond.path_of(name).removeprefix("/"), views.beyond_view(name))
+        for name in beyond.ROUTES
+    ),
+    path(beyond.path_of(beyond.CLASS_ROUTE).removeprefix("/"), views.beyond_class_view()),
     *_case_patterns(),
 ]

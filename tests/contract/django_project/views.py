@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSet
 
+import audmw_django
 from audmw_django import public, require_any_scope, require_scopes
-from contract import spec
+from contract import beyond, spec
 from contract.marking import Decorators, apply, apply_level, level_marks
 from contract.ran import record
 
@@ -118,6 +119,24 @@ def head_only_viewset() -> type[ViewSet]:
 
 def shared(name: str) -> ViewFunction:
     return apply(function_view(name), spec.SHARED_ROUTES[name].marks_for("GET"), DECORATORS)
+
+
+def beyond_view(name: str) -> ViewFunction:
+    view = function_view(beyond.view_name(name))
+    return beyond.apply_uses(view, beyond.ROUTES[name], beyond.decorators_of(audmw_django))  # type: ignore[no-any-return]
+
+
+def beyond_class_view() -> ViewFunction:
+    name = beyond.view_name(beyond.CLASS_ROUTE)
+
+    class Levels(APIView):
+        def get(self, request: Request) -> Response:
+            return drf_answer(request, name)
+
+    decorators = beyond.decorators_of(audmw_django)
+    beyond.apply_uses(Levels, beyond.CLASS_USES, decorators)
+    beyond.apply_uses(Levels.get, beyond.HANDLER_USES, decorators)
+    return Levels.as_view()
 
 
 def exempt_mixed() -> ViewFunction:
