@@ -7,8 +7,11 @@ each fetch here takes over 20 s, and every request queued on the key lock waits 
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -119,3 +122,54 @@ def test_the_deadline_covers_discovery_and_jwks_together(
     assert issuer.discovery_requests == 1
     assert issuer.jwks_requests == 1
     assert f"took longer than {TIMEOUT} s (http_timeout)" in caplog.text
+
+
+@pytest.fixture
+def handshake_trickler() -> Iterator[str]:
+    """An https JWKS URL whose server sends its TLS handshake a byte every 0.2 s."""
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)  # accept() wakes to see the stop
+
+    def trickle(connection: socket.socket) -> None:
+        # A handshake record that announces 16 KiB, then arrives a byte at a time.
+        with connection, contextlib.suppress(OSError):
+            for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 200:
+                connection.send(bytes([byte]))
+                if stop.wait(0.2):
+                    return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/jwks.json"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.mark.anyio
+async def test_a_trickled_tls_handshake_is_cut_off_at_the_deadline(
+    issuer: LocalIssuer, clock: Clock, handshake_trickler: str
+) -> None:
+    settings = Settings(
+        issuer=issuer.issuer, audience=AUDIENCE, jwks_uri=handshake_trickler, http_timeout=TIMEOUT
+    )
+    token = issuer.mint()
+    started = time.monotonic()
+    with pytest.raises(KeysUnavailable):
+        TokenValidator(settings, clock=clock).validate(token)
+    with pytest.raises(KeysUnavailable):
+        await TokenValidator(settings, clock=clock).validate_async(token)
+    assert time.monotonic() - started < 2 * BOUND
