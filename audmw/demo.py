@@ -3,7 +3,9 @@
     audmw demo [--framework starlette|fastapi|django|flask|core] [--issuer local|oidc-provider]
 
 (``./run demo`` in a checkout.) For each request it prints the status, the
-``WWW-Authenticate`` challenge the client sees and the reason code the server logged.
+``WWW-Authenticate`` challenge the client sees and the reason code the server logged. Then a
+calling service (``audmw.examples.caller``) gets its own token by client credentials: asked
+for this API it is let in; asked for another API, it is refused and the server logs the fix.
 ``--framework core`` skips the web server and runs the same tokens through ``audmw.Guard``
 directly; it is the default when Starlette or uvicorn is not installed.
 """
@@ -16,6 +18,7 @@ import importlib.util
 import os
 import queue
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -28,8 +31,10 @@ from typing import Any
 
 import httpx
 
+from audmw.client import ClientCredentials
 from audmw.errors import AuthError
 from audmw.examples import EXAMPLES
+from audmw.examples.caller import call
 from audmw.guard import Guard
 from audmw.request import IncomingRequest
 from audmw.requirements import Requirement
@@ -244,7 +249,25 @@ def _reason_from(lines: queue.Queue[str], wait: bool) -> tuple[str, str | None] 
             return match.group(1), match.group(2)
 
 
-def run_http(framework: str, issuer: str, mint: Callable[..., str | None], paint: Any) -> bool:
+@dataclass
+class Caller:
+    """How the calling service asks for its tokens: the client, and the right and a wrong
+    target as keyword arguments of ``ClientCredentials``."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    right: dict[str, Any]
+    wrong: dict[str, Any]
+
+
+def run_http(
+    framework: str,
+    issuer: str,
+    mint: Callable[..., str | None],
+    paint: Any,
+    caller: Caller | None = None,
+) -> bool:
     env = {"AUDMW_ISSUER": issuer, "AUDMW_AUDIENCE": AUDIENCE}
     ok = True
     with serve_app(framework, env) as (url, lines), httpx.Client(base_url=url) as client:
@@ -256,6 +279,31 @@ def run_http(framework: str, issuer: str, mint: Callable[..., str | None], paint
             ok &= report(
                 case, response.status_code, response.headers.get("www-authenticate"), reason, paint
             )
+        if caller is not None:
+            ok &= run_caller(url, lines, caller, paint)
+    return ok
+
+
+def run_caller(url: str, lines: queue.Queue[str], caller: Caller, paint: Any) -> bool:
+    """The calling service (``audmw.examples.caller``): client credentials for the API."""
+    print(f"\nthe calling service, client {caller.client_id} (client credentials)\n")
+    ok = True
+    for target, expect in ((caller.right, 200), (caller.wrong, 401)):
+        asked = ", ".join(f"{name}={value}" for name, value in target.items())
+        auth = ClientCredentials(
+            issuer=caller.issuer,
+            client_id=caller.client_id,
+            client_secret=caller.client_secret,
+            scope="read:messages",
+            **target,
+        )
+        _drain(lines)
+        response = call(url, auth)
+        reason = _reason_from(lines, wait=response.status_code >= 400)
+        case = Case(f"token requested with {asked}", "GET", "/api/messages", expect=expect)
+        ok &= report(
+            case, response.status_code, response.headers.get("www-authenticate"), reason, paint
+        )
     return ok
 
 
@@ -328,20 +376,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     paint = _colour(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     with contextlib.ExitStack() as stack:
         if args.issuer == "oidc-provider":
-            issuer_url, mint = stack.enter_context(_oidc_provider())
+            issuer_url, mint, caller = stack.enter_context(_oidc_provider())
         else:
             local = stack.enter_context(LocalIssuer())
-            issuer_url, mint = local.issuer, _local_mint(local)
+            issuer_url, mint, caller = local.issuer, _local_mint(local), _local_caller(local)
         if framework == "core":
             ok = run_core(issuer_url, mint, paint)
         else:
-            ok = run_http(framework, issuer_url, mint, paint)
+            ok = run_http(framework, issuer_url, mint, paint, caller)
     print("\nall requests answered as expected" if ok else "\nSOME ANSWERS WERE UNEXPECTED")
     return 0 if ok else 1
 
 
+def _local_caller(issuer: LocalIssuer) -> Caller:
+    secret = secrets.token_urlsafe(16)
+    issuer.register_client("caller-service", secret=secret)
+    return Caller(
+        issuer.issuer,
+        "caller-service",
+        secret,
+        {"audience": AUDIENCE},
+        {"audience": "https://reports.example.com"},
+    )
+
+
 @contextlib.contextmanager
-def _oidc_provider() -> Iterator[tuple[str, Callable[..., str | None]]]:
+def _oidc_provider() -> Iterator[tuple[str, Callable[..., str | None], Caller]]:
     """oidc-provider (Node.js) from the end-to-end tests, issuing tokens the way clients ask."""
     path = Path(__file__).resolve().parent.parent / "tests" / "e2e" / "provider.py"
     spec = importlib.util.spec_from_file_location("audmw_e2e_provider", path)
@@ -369,7 +429,15 @@ def _oidc_provider() -> Iterator[tuple[str, Callable[..., str | None]]]:
     try:
         print(f"oidc-provider on {provider.issuer}: tokens by POST /token, client_credentials")
         print(f"  with resource={AUDIENCE} and scope=...\n")
-        yield provider.issuer, mint
+        client_id, secret = provider.clients["RS256"]
+        caller = Caller(
+            provider.issuer,
+            client_id,
+            secret,
+            {"resource": AUDIENCE},
+            {"resource": module.OTHER_API},
+        )
+        yield provider.issuer, mint, caller
     finally:
         provider.stop()
 

@@ -66,6 +66,7 @@ from audmw.starlette import (
     TokenUser,
     api_operations,
     incoming_request,
+    incoming_token,
 )
 from audmw.token import AccessToken
 
@@ -82,6 +83,7 @@ __all__ = [
     "RequireUser",
     "bearer",
     "describe_security",
+    "incoming_token",
     "public",
     "refusal_handler",
     "require_any_scope",

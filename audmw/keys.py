@@ -146,6 +146,11 @@ def _tls() -> ssl.SSLContext:
     return _tls_context
 
 
+def shared_tls_context() -> ssl.SSLContext:
+    """The TLS context every fetch of the library uses (the CA bundle is loaded once)."""
+    return _tls()
+
+
 def discovery_urls(issuer: str) -> tuple[str, str]:
     """OpenID Connect Discovery first, then RFC 8414 (well-known inserted before the path)."""
     parts = urlsplit(issuer)
@@ -157,6 +162,38 @@ def discovery_urls(issuer: str) -> tuple[str, str]:
         (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
     )
     return oidc, oauth
+
+
+def endpoint_allowed(url: str, issuer: str) -> bool:
+    """Whether an endpoint named by ``issuer``'s metadata may be used: https, or plain http
+    only for an issuer that is itself plain http (a local development issuer)."""
+    scheme = urlsplit(url).scheme
+    return scheme == "https" or scheme == urlsplit(issuer).scheme == "http"
+
+
+def discovery_flow(issuer: str) -> Generator[httpx.Request, Fetched, tuple[dict[str, Any], str]]:
+    """The authorization server metadata of ``issuer`` and the URL it came from.
+
+    Written as a flow (it yields the requests it needs and is sent their ``Fetched``
+    answers) so that any driver, blocking or async, can run it. OpenID Connect Discovery is
+    tried first, then RFC 8414; a document naming another issuer is never used (RFC 8414
+    §3.3). Raises ``FetchFailed`` saying why none could be used.
+    """
+    problems = []
+    for url in discovery_urls(issuer):
+        response = yield httpx.Request("GET", url, headers={"Accept": "application/json"})
+        try:
+            metadata = _json(response, "discovery document")
+        except FetchFailed as exc:
+            problems.append(str(exc))
+            continue
+        if metadata.get("issuer") != issuer:
+            raise FetchFailed(
+                f"discovery document {url} names issuer {metadata.get('issuer')!r}, not the "
+                f"configured {issuer!r}; set the issuer exactly as the provider states it"
+            )
+        return metadata, url
+    raise FetchFailed("; ".join(problems))
 
 
 def _ttl(response: Fetched, default: float) -> float:
@@ -305,28 +342,13 @@ class IssuerKeys:
         self.jwks_uri = jwks_uri
 
     def _discover(self) -> Generator[httpx.Request, Fetched, str]:
-        problems = []
-        for url in discovery_urls(self.issuer):
-            response = yield httpx.Request("GET", url, headers={"Accept": "application/json"})
-            try:
-                metadata = _json(response, "discovery document")
-            except FetchFailed as exc:
-                problems.append(str(exc))
-                continue
-            if metadata.get("issuer") != self.issuer:
-                raise FetchFailed(
-                    f"discovery document {url} names issuer {metadata.get('issuer')!r}, not the "
-                    f"configured {self.issuer!r}; set the issuer exactly as the provider states it"
-                )
-            jwks_uri = metadata.get("jwks_uri")
-            if not isinstance(jwks_uri, str):
-                raise FetchFailed(f"discovery document {url} has no jwks_uri")
-            parts = urlsplit(jwks_uri)
-            issuer_scheme = urlsplit(self.issuer).scheme
-            if parts.scheme != "https" and not (parts.scheme == issuer_scheme == "http"):
-                raise FetchFailed(f"discovery document {url} gives a non-https jwks_uri")
-            return jwks_uri
-        raise FetchFailed("; ".join(problems))
+        metadata, url = yield from discovery_flow(self.issuer)
+        jwks_uri = metadata.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise FetchFailed(f"discovery document {url} has no jwks_uri")
+        if not endpoint_allowed(jwks_uri, self.issuer):
+            raise FetchFailed(f"discovery document {url} gives a non-https jwks_uri")
+        return jwks_uri
 
     def _install(self, jwks: Iterable[Any], ttl: float, jwks_uri: str) -> None:
         keys: list[VerificationKey] = []

@@ -67,6 +67,8 @@ DEFAULT_SCOPE_CLAIMS = ("scope", "scp")
 ENV_PREFIX = "AUDMW_"
 # AUDMW_* variables that configure the command-line tools, not the validator.
 TOOL_VARIABLES = frozenset({"STATE_DIR"})
+# Read from the environment only, by ``audmw token`` and the example apps: never settings.
+ENVIRONMENT_ONLY = frozenset({"CLIENT_SECRET", "DOCS_TOKEN_URL"})
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
 AUTHORIZATION_HEADER = "authorization"
 # Letters, digits and '-': a name with '_' shares its WSGI/CGI key (HTTP_X_Y) with the '-' one.
@@ -798,7 +800,12 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``AUDMW_*`` environment variables; keyword arguments take precedence."""
-        return cls.from_mapping(os.environ if environ is None else environ, ENV_PREFIX, **overrides)
+        return cls.from_mapping(
+            os.environ if environ is None else environ,
+            ENV_PREFIX,
+            adapter_keys=ENVIRONMENT_ONLY,
+            **overrides,
+        )
 
 
 DECLARED: tuple[Setting, ...] = tuple(

@@ -19,10 +19,12 @@ from typing import Any, NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.endpoints import HTTPEndpoint
+from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audmw.answer import Answer
+from audmw.client import SubjectToken, verified_subject
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
@@ -60,6 +62,7 @@ __all__ = [
     "TokenUser",
     "api_operations",
     "incoming_request",
+    "incoming_token",
     "lost_marks",
     "public",
     "require_any_scope",
@@ -739,3 +742,18 @@ def _route_path(scope: Scope) -> str:
         if path[len(root_path)] == "/":
             return path[len(root_path) :]
     return path
+
+
+def incoming_token(connection: HTTPConnection) -> SubjectToken:
+    """The verified token of this request, for ``TokenExchange``/``OnBehalfOf.for_subject``.
+
+    ``LookupError`` when the middleware verified no token for it (a public route).
+    """
+    user = connection.scope.get("user")
+    guard = connection.scope.get(GUARD_SCOPE_KEY)
+    token = user.token if isinstance(user, TokenUser) else None
+    header = guard.token_header_bytes if isinstance(guard, Guard) else b"authorization"
+    values = [
+        value.decode("latin-1") for name, value in connection.scope["headers"] if name == header
+    ]
+    return verified_subject(values, token, header=header.decode("latin-1"))

@@ -10,7 +10,7 @@ In a view, ``require_access_token(request)`` is the verified ``AccessToken``, ty
 """
 
 from audmw import AccessToken
-from audmw_django.access import NoAccessToken, access_token, require_access_token
+from audmw_django.access import NoAccessToken, access_token, incoming_token, require_access_token
 from audmw_django.decorators import (
     public,
     require_any_scope,
@@ -25,6 +25,7 @@ __all__ = [
     "AccessToken",
     "NoAccessToken",
     "access_token",
+    "incoming_token",
     "public",
     "require_access_token",
     "require_any_scope",

@@ -13,11 +13,13 @@ from django.http import HttpRequest
 
 from audmw import AccessToken
 from audmw.access import NoAccessToken
+from audmw.client import SubjectToken, verified_subject
+from audmw_django.conf import current
 
 if TYPE_CHECKING:
     from rest_framework.request import Request  # DRF is optional
 
-__all__ = ["NoAccessToken", "access_token", "require_access_token"]
+__all__ = ["NoAccessToken", "access_token", "incoming_token", "require_access_token"]
 
 
 def access_token(request: HttpRequest | Request) -> AccessToken | None:
@@ -43,3 +45,13 @@ def require_access_token(request: HttpRequest | Request) -> AccessToken:
             "AudienceAuthentication checked it"
         )
     return token
+
+
+def incoming_token(request: HttpRequest | Request) -> SubjectToken:
+    """The request's verified token, for ``TokenExchange``/``OnBehalfOf.for_subject``;
+    ``LookupError`` where audmw verified none (a public view)."""
+    header = current().guard.settings.token_header
+    meta = request.META  # a DRF Request reads it from the HttpRequest it wraps
+    value = meta.get("HTTP_" + header.upper().replace("-", "_"))
+    values = [value] if isinstance(value, str) else []
+    return verified_subject(values, access_token(request), header=header)

@@ -19,6 +19,7 @@ from audmw_flask.extension import (
     VerificationUnavailable,
     current_token,
     get_current_token,
+    incoming_token,
     protect,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "VerificationUnavailable",
     "current_token",
     "get_current_token",
+    "incoming_token",
     "protect",
     "public",
     "require_any_scope",

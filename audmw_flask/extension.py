@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-from flask import Blueprint, Flask, Request, g, request
+from flask import Blueprint, Flask, Request, current_app, g, request
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -32,6 +32,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from audmw.answer import Answer
+from audmw.client import SubjectToken, verified_subject
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.errors import AuthError, ConfigurationError
 from audmw.guard import Guard
@@ -368,3 +369,11 @@ def get_current_token() -> AccessToken | None:
     """The verified ``AccessToken`` of the current request, or ``None`` on a public route:
     ``current_token`` with its honest type, for code checked by mypy."""
     return _current_token()
+
+
+def incoming_token() -> SubjectToken:
+    """The current request's verified token, for ``TokenExchange``/``OnBehalfOf.for_subject``;
+    ``LookupError`` where audmw verified none (a public route)."""
+    state = current_app.extensions.get(EXTENSION_KEY)
+    header = state.settings.token_header if isinstance(state, AudmwState) else "authorization"
+    return verified_subject(request.headers.getlist(header), _current_token(), header=header)

@@ -3,7 +3,9 @@
 ``audmw inspect``  decode a token offline and say what it is (and why it may be refused);
 ``audmw check``    validate it with the real validator and show each check;
 ``audmw mint``     sign a token with the local development issuer;
-``audmw serve-issuer`` serve that issuer; ``audmw serve-example`` serve an example API;
+``audmw token``    obtain a token by client credentials, print it or check it;
+``audmw serve-issuer`` serve that issuer (discovery, JWKS, a token endpoint);
+``audmw serve-example`` serve an example API;
 ``audmw demo`` run the demo.
 """
 
@@ -15,7 +17,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from audmw.cli import check_token, dev_issuer, examples, inspect_token
+from audmw.cli import check_token, dev_issuer, examples, get_token, inspect_token
 from audmw.cli.console import Console, UsageError
 
 __all__ = ["main"]
@@ -33,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_token.add_parser(commands)
     check_token.add_parser(commands)
     dev_issuer.add_parsers(commands)
+    get_token.add_parser(commands)
     examples.add_parser(commands)
     commands.add_parser(
         "demo",

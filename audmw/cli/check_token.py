@@ -245,6 +245,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     token, notes = read_token(console, args.token)
     for note in notes:
         console.err(note)
+    return check(token, args, console)
+
+
+def check(token: str, args: argparse.Namespace, console: Console) -> int:
+    """Check ``token`` with the options of ``args`` (those of this command's parser) and
+    print the report; the exit status."""
     try:
         settings = settings_from(args, console.environ)
         acr = " ".join(args.acr).split()
@@ -288,12 +294,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
+def check_options(**given: Any) -> argparse.Namespace:
+    """Every option of ``audmw check`` at its default, with ``given`` (for another command
+    that shows the same report); read from this command's own parser, so none is missed."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_parser(parser.add_subparsers(dest="command"))
+    options = parser.parse_args(["check"])
+    for name, value in given.items():
+        setattr(options, name, value)
+    return options
+
+
 def _config_error(args: argparse.Namespace, console: Console, message: str) -> int:
     message = message.removeprefix("audmw: ")  # the command's own prefix says it already
     if args.json:
         console.json({"verdict": "error", "exit_code": NOT_CHECKED, "message": message})
     else:
-        console.err(f"audmw check: {message}")
+        console.err(f"audmw {getattr(args, 'command', 'check')}: {message}")
     return NOT_CHECKED
 
 

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import secrets
 import signal
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from audmw.cli.console import Console, UsageError
 from audmw.settings import DEFAULT_ALGORITHMS
 from audmw.testing.issuer import LocalIssuer, read_state, sign_compact
 
 DEFAULT_PORT = 9400
+DEV_CLIENT = "dev-client"
+SECRET_FILE = "client-secret"  # noqa: S105 - a file name
 DEFAULT_AUDIENCE = "https://api.example.com"
 _DURATION = re.compile(r"(-?\d+)\s*(s|m|min|h|d)?")
 _UNITS = {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -96,14 +102,22 @@ def add_parsers(commands: Any) -> None:
     serve = commands.add_parser(
         "serve-issuer",
         help="serve the local development issuer's discovery and JWKS on 127.0.0.1",
-        description="Serve the local development issuer (OpenID discovery and JWKS) on "
-        "127.0.0.1 until interrupted; 'audmw mint' signs tokens it accepts.",
+        description="Serve the local development issuer (OpenID discovery, JWKS and a token "
+        "endpoint) on 127.0.0.1 until interrupted; 'audmw mint' signs tokens it accepts, and "
+        "'audmw token' (or any OAuth client) gets them by client credentials as "
+        f"{DEV_CLIENT}.",
     )
     serve.add_argument(
         "--port",
         type=int,
         default=DEFAULT_PORT,
         help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--client-key",
+        metavar="FILE",
+        help=f"also let {DEV_CLIENT} authenticate with private_key_jwt, signing with the "
+        "private key whose public half (or itself: PEM or JWK) is in FILE",
     )
     _state_option(serve)
     serve.set_defaults(run=run_serve)
@@ -174,9 +188,47 @@ def run_mint(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def dev_client_secret(directory: Path) -> str:
+    """The development client's secret, made on first use and kept in the state directory."""
+    path = directory / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(24)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w") as file:
+        file.write(secret + "\n")
+    return secret
+
+
+def _client_key(path: str) -> Any:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read --client-key: {error.strerror}") from None
+    if data.lstrip().startswith(b"{"):
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise UsageError("--client-key is neither PEM nor a JWK") from None
+    try:
+        return serialization.load_pem_public_key(data)
+    except ValueError:
+        pass
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise UsageError("--client-key is not an unencrypted PEM key or a JWK") from None
+
+
 def run_serve(args: argparse.Namespace, console: Console) -> int:
     directory = state_dir(args, console)
     issuer = LocalIssuer.from_state_dir(directory, port=args.port)
+    keys = [_client_key(args.client_key)] if args.client_key else []
+    secret = dev_client_secret(directory)
+    issuer.register_client(DEV_CLIENT, secret=secret, keys=keys)
     try:
         issuer.start()
     except OSError as error:
@@ -188,11 +240,17 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
         console.out(f"audmw development issuer: {issuer.issuer}")
         console.out(f"  discovery  {issuer.issuer}/.well-known/openid-configuration")
         console.out(f"  jwks       {issuer.jwks_uri}")
+        console.out(f"  token      {issuer.token_url}")
+        console.out(f"  client     {DEV_CLIENT}, secret {secret} (in {directory / SECRET_FILE})")
         console.out(f"  keys       {directory / 'keys'} (development only)")
         console.out("Configure the API with:")
         console.out(f"  export AUDMW_ISSUER={issuer.issuer}")
         console.out(f"  export AUDMW_AUDIENCE={DEFAULT_AUDIENCE}")
         console.out("and get a token with:  audmw mint --scope read:messages")
+        console.out(
+            f"or as a client would:  AUDMW_CLIENT_SECRET={secret} audmw token "
+            f"--issuer {issuer.issuer} --client-id {DEV_CLIENT} --audience {DEFAULT_AUDIENCE}"
+        )
         console.stdout.flush()
         try:
             while not stopped.wait(0.5):

@@ -10,10 +10,12 @@ from audmw.testing.issuer import (
 )
 from audmw.testing.refusals import ResponseLike, assert_refused, challenge_params
 from audmw.testing.session import session_issuer
+from audmw.testing.token_endpoint import RegisteredClient
 
 __all__ = [
     "DEFAULT_AUDIENCE",
     "LocalIssuer",
+    "RegisteredClient",
     "ResponseLike",
     "SigningKey",
     "assert_refused",

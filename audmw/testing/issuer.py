@@ -1,8 +1,9 @@
 """``LocalIssuer``: a real OpenID issuer on 127.0.0.1 for tests, demos and manual checks.
 
-It serves discovery and JWKS over HTTP from a background thread, mints tokens with any
-claims, header and key, rotates keys, and can be made to fail (HTTP 500, a hang, garbage),
-counting the requests it gets.
+It serves discovery, JWKS and a token endpoint (client credentials, token exchange,
+on-behalf-of, for registered clients) over HTTP from a background thread, mints tokens with
+any claims, header and key, rotates keys, and can be made to fail (HTTP 500, a hang,
+garbage), counting the requests it gets.
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ import base64
 import contextlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+
+from audmw.testing.token_endpoint import GRANTS, MAX_BODY, RegisteredClient, TokenEndpoint
 
 Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
 HUGE_BODY_BYTES = 10 * 1024 * 1024
@@ -192,8 +195,7 @@ class LocalIssuer:
         # Entries served after the published keys exactly as given: odd or unusable JWKs.
         self.extra_jwks: list[Any] = []
         self._current: dict[str, str] = {}
-        # The token endpoint's confidential clients, by client id.
-        self.clients: dict[str, _Client] = {}
+        self.token_endpoint = TokenEndpoint(self)
         for key in keys if keys is not None else map(generate_key, FAMILIES):
             self.add_key(key, current=True)
 
@@ -321,72 +323,42 @@ class LocalIssuer:
             "jwks_uri": self.jwks_uri,
             # Listed because clients require it; only the token endpoint answers.
             "authorization_endpoint": self.origin + self.path + "/authorize",
-            "token_endpoint": self.token_url,
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint": self.token_endpoint.url,
+            "grant_types_supported": sorted(GRANTS),
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         }
 
-    @property
-    def token_url(self) -> str:
-        return self.origin + self.path + "/token"
-
-    # -- the token endpoint ------------------------------------------------------------------
+    # -- clients of the token endpoint --------------------------------------------------------
 
     def register_client(
         self,
         client_id: str,
         *,
-        secret: str,
-        audiences: Iterable[str] | None = None,
-        scopes: Iterable[str] | None = None,
-    ) -> None:
-        """A confidential client of the token endpoint (client credentials grant), which may
-        ask for tokens for ``audiences`` (None: any resource) carrying at most ``scopes``
-        (None: any)."""
-        client = _Client(
-            secret,
-            None if audiences is None else frozenset(audiences),
-            None if scopes is None else frozenset(scopes),
-        )
-        with self._lock:
-            self.clients[client_id] = client
+        secret: str | None = None,
+        keys: Iterable[Any] = (),
+        **options: Any,
+    ) -> RegisteredClient:
+        """A client that may request tokens at ``/token``: with ``secret`` (basic or post) or
+        with ``keys`` (``private_key_jwt``: ``SigningKey``s, public keys or JWKs). ``options``
+        are ``RegisteredClient``'s: ``audiences``, ``scopes``, ``grant_types``,
+        ``default_audience``, ``require_audience``, ``assertion_audience``."""
+        for name in ("audiences", "scopes", "grant_types"):
+            if options.get(name) is not None:
+                options[name] = frozenset(options[name])
+        client = RegisteredClient(client_id, secret, tuple(keys), **options)
+        return self.token_endpoint.register(client)
 
-    def token_response(
-        self, form: Mapping[str, list[str]], authorization: str | None
-    ) -> tuple[int, dict[str, Any]]:
-        """The token endpoint's answer (status, JSON) to a client credentials request.
-
-        The token is for the one ``resource`` (RFC 8707) the client names; without one, or
-        for a resource the client may not ask for, the request is refused (``invalid_target``).
-        The token carries the asked scopes the client may have.
-        """
-        client_id, secret = _client_credentials(form, authorization)
-        with self._lock:
-            client = self.clients.get(client_id or "")
-        if client_id is None or client is None or secret != client.secret:
-            return 401, {"error": "invalid_client"}
-        if form.get("grant_type") != ["client_credentials"]:
-            return 400, {"error": "unsupported_grant_type"}
-        requested = form.get("resource", [])
-        if len(requested) != 1 or not _absolute(requested[0]):
-            return 400, {"error": "invalid_target"}
-        resource = requested[0]
-        if client.audiences is not None and resource not in client.audiences:
-            return 400, {"error": "invalid_target"}
-        asked = " ".join(form.get("scope", [])).split()
-        granted = [
-            scope
-            for scope in dict.fromkeys(asked)
-            if client.scopes is None or scope in client.scopes
-        ]
-        token = self.mint(sub=client_id, aud=resource, scopes=granted, client_id=client_id)
-        answer = {"access_token": token, "token_type": "Bearer", "expires_in": 300}
-        if granted:
-            answer["scope"] = " ".join(granted)
-        return 200, answer
+    @property
+    def token_url(self) -> str:
+        return self.token_endpoint.url
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -511,37 +483,9 @@ def sign_compact(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, 
     return f"{signing_input}.{b64url(signature)}"
 
 
-@dataclass(frozen=True)
-class _Client:
-    secret: str = field(repr=False)
-    audiences: frozenset[str] | None
-    scopes: frozenset[str] | None
-
-
-def _absolute(resource: str) -> bool:
-    """RFC 8707 §2: an absolute URI without a fragment."""
-    parts = urlsplit(resource)
-    return bool(parts.scheme and parts.netloc) and "#" not in resource
-
-
-def _client_credentials(
-    form: Mapping[str, list[str]], authorization: str | None
-) -> tuple[str | None, str | None]:
-    """The client id and secret of a token request: HTTP Basic, else the form."""
-    if authorization is not None:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "basic":
-            return None, None
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None, None
-        client_id, _, secret = decoded.partition(":")
-        return unquote(client_id), unquote(secret)
-    ids, secrets = form.get("client_id", []), form.get("client_secret", [])
-    if len(ids) != 1 or len(secrets) != 1:
-        return None, None
-    return ids[0], secrets[0]
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+_TOKEN_HEADERS = {**_CORS, "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
@@ -572,16 +516,48 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             with issuer._lock:
                 issuer.requests.append(path)
-            length = self.headers.get("Content-Length", "0")
-            size = int(length) if length.isdigit() else 0
-            if path != issuer.path + "/token" or size > 65536:
+            if path != issuer.path + "/token":
                 self._send(404, b'{"error":"not_found"}')
                 return
-            form = parse_qs(self.rfile.read(size).decode("latin-1"))
-            status, answer = issuer.token_response(form, self.headers.get("Authorization"))
-            self._send(status, json.dumps(answer).encode(), {"Cache-Control": "no-store"})
+            try:
+                length = int(self.headers.get("Content-Length") or "")
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY:
+                self.close_connection = True
+                self._send(400, b'{"error":"invalid_request"}', _TOKEN_HEADERS)
+                return
+            body = self.rfile.read(length)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, answer = issuer.token_endpoint.handle(headers, body)
+            extra = dict(_TOKEN_HEADERS)
+            if status == 401 and "authorization" in headers:
+                extra["WWW-Authenticate"] = 'Basic realm="token"'
+            self._answer(lambda: answer, status=status, headers=extra)
 
-        def _answer(self, document: Any, max_age: int | None = None) -> None:
+        def do_OPTIONS(self) -> None:
+            # CORS preflight: a browser page (Swagger UI) may ask for tokens.
+            self.send_response(204)
+            for name, value in _CORS.items():
+                self.send_header(name, value)
+            self.send_header("Access-Control-Allow-Methods", "POST")
+            # Swagger UI adds X-Requested-With (and others may add more): allow what is asked.
+            asked = self.headers.get("Access-Control-Request-Headers", "")
+            allowed = ", ".join(
+                name.strip() for name in asked.split(",") if _HEADER_NAME.fullmatch(name.strip())
+            )
+            self.send_header("Access-Control-Allow-Headers", allowed or "Authorization")
+            self.send_header("Access-Control-Max-Age", "600")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _answer(
+            self,
+            document: Any,
+            max_age: int | None = None,
+            status: int = 200,
+            headers: Mapping[str, str] | None = None,
+        ) -> None:
             mode = issuer.mode
             if mode == "hang":
                 issuer._release.wait(timeout=60)
@@ -599,8 +575,10 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             if mode == "trickle":
                 self._trickle(json.dumps(document()).encode())
                 return
-            headers = {"Cache-Control": f"max-age={max_age}"} if max_age is not None else {}
-            self._send(200, json.dumps(document()).encode(), headers)
+            extra = dict(headers or {})
+            if max_age is not None:
+                extra["Cache-Control"] = f"max-age={max_age}"
+            self._send(status, json.dumps(document()).encode(), extra)
 
         def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
             self.send_response(status)

@@ -39,6 +39,15 @@ def test_demo_walks_through_accepted_and_refused_requests(framework: str) -> Non
     assert "reason=insufficient_scope" in out
     assert "request it with audience=<this API's identifier>" in out
     assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
+    if framework != "core":
+        # The calling service: its token for the API is accepted, one for another API is
+        # refused, and the server's log names the fix.
+        assert "the calling service, client caller-service (client credentials)" in out
+        assert "token requested with audience=https://api.example.com\n    200 accepted" in out
+        caller = out.split("the calling service", 1)[1]
+        assert "token requested with audience=https://reports.example.com" in caller
+        assert "401 refused   server log: reason=aud_mismatch" in caller
+        assert "request the token with audience=/resource= naming this API" in caller
 
 
 def test_demo_against_a_real_openid_provider() -> None:

@@ -6,13 +6,15 @@
 //   {
 //     "issuer": "http://127.0.0.1:PORT",  "port": PORT,  "host": "127.0.0.1",
 //     "keys": [<private JWKs; the first key of each type signs>],
-//     "clients": [{"client_id": "...", "client_secret": "...", "access_token_alg": "ES256"?}],
+//     "clients": [{"client_id": "...", "client_secret": "...", "access_token_alg": "ES256"?,
+//                  "token_endpoint_auth_method": "private_key_jwt"?, "jwks": {...}?}],
 //     "resources": {"https://api.example.com": {"scope": "a b", "alg": "RS256", "ttl": 300}},
 //     "authorization_details_types": ["payment_initiation"],
 //     "exit_with_stdin": false
 //   }
 //
-// Tokens are requested the way any client does: POST /token with client_secret_basic,
+// Tokens are requested the way any client does: POST /token with client_secret_basic (or
+// the client's own token_endpoint_auth_method: client_secret_post, private_key_jwt),
 // grant_type=client_credentials, resource=<one of "resources">, scope=<space-separated>.
 // Without resource= the token is opaque, as RFC 8707 servers issue it. With
 // authorization_details=<JSON array> (RFC 9396), entries of the configured types, each an

@@ -135,6 +135,11 @@ class OidcProvider:
             alg: (f"audmw-e2e-{alg.lower()}", secrets.token_urlsafe(32))
             for alg in ("RS256", "ES256")
         }
+        # Clients of the calling side: one sending its secret in the form, one with a key
+        # (private_key_jwt), both asking for tokens by client credentials and resource=.
+        self.post_client = ("audmw-e2e-post", secrets.token_urlsafe(32))
+        self.jwt_client_id = "audmw-e2e-private-key-jwt"
+        self.jwt_client_key = ProviderKey.generate("ES256")
         self._directory = Path(tempfile.mkdtemp(prefix="audmw-oidc-provider-"))
         self.log_path = self._directory / "provider.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -267,8 +272,21 @@ class OidcProvider:
             "exit_with_stdin": True,
             "keys": [key.private_jwk for key in self.keys],
             "clients": [
-                {"client_id": client_id, "client_secret": secret, "access_token_alg": alg}
-                for alg, (client_id, secret) in self.clients.items()
+                *(
+                    {"client_id": client_id, "client_secret": secret, "access_token_alg": alg}
+                    for alg, (client_id, secret) in self.clients.items()
+                ),
+                {
+                    "client_id": self.post_client[0],
+                    "client_secret": self.post_client[1],
+                    "token_endpoint_auth_method": "client_secret_post",
+                },
+                {
+                    "client_id": self.jwt_client_id,
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "token_endpoint_auth_signing_alg": "ES256",
+                    "jwks": {"keys": [self._public_jwk(self.jwt_client_key)]},
+                },
             ],
             "resources": {
                 API: {"scope": " ".join(API_SCOPES), "ttl": self.token_ttl},
@@ -280,6 +298,11 @@ class OidcProvider:
             },
             "authorization_details_types": list(AUTHORIZATION_DETAILS_TYPES),
         }
+
+    @staticmethod
+    def _public_jwk(key: ProviderKey) -> dict[str, Any]:
+        private = {"d", "p", "q", "dp", "dq", "qi"}
+        return {name: value for name, value in key.private_jwk.items() if name not in private}
 
     def _wait_until_ready(self) -> None:
         discovery = f"{self.issuer}/.well-known/openid-configuration"

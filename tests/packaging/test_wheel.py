@@ -106,9 +106,16 @@ def test_the_wheel_carries_the_license_and_the_metadata_a_user_reads(dist: Dist)
     assert not brought & TEST_ONLY, brought & TEST_ONLY
 
     assert "audmw = audmw.cli:main" in entry_points
-    for module in ("starlette_app.py", "fastapi_app.py", "flask_app.py", "django_app/views.py"):
+    for module in (
+        "starlette_app.py",
+        "fastapi_app.py",
+        "flask_app.py",
+        "django_app/views.py",
+        "caller.py",
+    ):
         assert f"audmw/examples/{module}" in names
     assert "audmw/py.typed" in names
+    assert "audmw/client/__init__.py" in names
     assert not any(name.startswith(("tests/", "example_apps/")) for name in names)
 
 

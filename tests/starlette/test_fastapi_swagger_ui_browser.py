@@ -2,7 +2,9 @@
 
 The browser loads ``/docs`` and the OpenAPI document without a token, shows the documented
 refusals, is refused when it calls an operation without a token, and is let in once the
-token is typed into Swagger UI's Authorize dialog.
+token is typed into Swagger UI's Authorize dialog. With ``AUDMW_DOCS_TOKEN_URL`` pointing at
+the local issuer's token endpoint, the dialog obtains the token itself by client credentials
+(a cross-origin POST the issuer allows).
 
 What the test needs it installs: Debian's ``chromium`` package (when it runs as root with
 apt-get, as CI does; otherwise it fails and says what to install), and Swagger UI's files
@@ -178,14 +180,14 @@ def assets(swagger_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     server.close()
 
 
-@pytest.fixture(scope="module")
-def example_app(issuer: LocalIssuer) -> Iterator[str]:
+def serve_example(issuer: LocalIssuer, **extra: str) -> Iterator[str]:
     """``python -m example_apps.fastapi_app --port P``: the example app under uvicorn."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AUDMW_")},
         "AUDMW_ISSUER": issuer.issuer,
         "AUDMW_AUDIENCE": AUDIENCE,
+        **extra,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "example_apps.fastapi_app", "--port", str(port)],
@@ -210,6 +212,16 @@ def example_app(issuer: LocalIssuer) -> Iterator[str]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def example_app(issuer: LocalIssuer) -> Iterator[str]:
+    yield from serve_example(issuer)
+
+
+@pytest.fixture(scope="module")
+def example_app_with_token_url(issuer: LocalIssuer) -> Iterator[str]:
+    yield from serve_example(issuer, AUDMW_DOCS_TOKEN_URL=issuer.token_url)
 
 
 # -- the browser, over the Chrome DevTools Protocol ------------------------------------------
@@ -350,3 +362,40 @@ def test_swagger_ui_loads_and_calls_the_api_with_the_token_typed_in(
         " .microlight')?.textContent"
     )
     assert json.loads(body) == {"messages": [{"id": 1, "text": "hello"}]}
+
+
+def test_the_authorize_dialog_obtains_a_token_by_client_credentials(
+    browser: Browser, example_app_with_token_url: str, issuer: LocalIssuer
+) -> None:
+    issuer.register_client("docs-client", secret="docs-secret")
+    requests_before = issuer.token_endpoint.requests
+    browser.call("Page.enable")
+    browser.call("Page.navigate", url=example_app_with_token_url + "/docs")
+    browser.click(f"{OPERATION} .opblock-summary-control")
+    browser.click(f"{OPERATION} .try-out__btn")
+    browser.click(f"{OPERATION} .btn.execute")
+    status = browser.wait_for(f"document.querySelector('{STATUS}')?.textContent.trim()", "401")
+    assert status == "401"
+
+    # The dialog offers OAuth2 client credentials against the issuer's token endpoint.
+    browser.click(".auth-wrapper .btn.authorize")
+    flow = browser.wait_for(
+        "document.querySelector('.modal-ux .flow code')?.textContent", "the OAuth2 flow"
+    )
+    assert flow == "clientCredentials"
+    browser.type_into(".modal-ux input[data-name=clientId]", "docs-client")
+    browser.type_into(".modal-ux input[data-name=clientSecret]", "docs-secret")
+    browser.click(".modal-ux .scopes a[data-all=true]")
+    browser.click(".modal-ux .auth-btn-wrapper .btn.authorize")
+    browser.wait_for(
+        "[...document.querySelectorAll('.modal-ux .auth-btn-wrapper button')]"
+        ".some(b => b.textContent.trim() === 'Logout')",
+        "the dialog authorized",
+    )
+    assert issuer.token_endpoint.requests == requests_before + 1
+    assert issuer.token_endpoint.log[-1]["authorization"].startswith("Basic ")
+    browser.click(".modal-ux .btn-done")
+    browser.click(f"{OPERATION} .btn-clear")
+    browser.click(f"{OPERATION} .btn.execute")
+    status = browser.wait_for(f"document.querySelector('{STATUS}')?.textContent.trim()", "200")
+    assert status == "200"

@@ -6,6 +6,9 @@ from audmw_testproject import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("open", views.open_view),
+    path("incoming", views.incoming),
+    path("incoming-public", views.incoming_public),
+    path("incoming-drf", views.DrfIncoming.as_view()),
     path("any", views.any_token),
     path("read", views.read_messages),
     path("either", views.either),

@@ -185,3 +185,28 @@ class DrfDefaults(APIView):
 def drf_function(request: Request) -> Response:
     EFFECTS.append("drf function")
     return Response({"ok": True})
+
+
+def incoming(request: HttpRequest) -> JsonResponse:
+    from audmw_django import incoming_token
+
+    return JsonResponse({"fingerprint": incoming_token(request).fingerprint})
+
+
+@public
+def incoming_public(request: HttpRequest) -> JsonResponse:
+    from audmw_django import incoming_token
+
+    try:
+        return JsonResponse({"fingerprint": incoming_token(request).fingerprint})
+    except LookupError:
+        return JsonResponse({"fingerprint": None})
+
+
+class DrfIncoming(APIView):
+    authentication_classes = (AudienceAuthentication,)
+
+    def get(self, request: Request) -> Response:
+        from audmw_django import incoming_token
+
+        return Response({"fingerprint": incoming_token(request).fingerprint})
