@@ -101,7 +101,11 @@ class AccessToken:
         value = self.claims.get("auth_time")
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
-        return float(value) if math.isfinite(value) else None
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits is no time
+            return None
+        return seconds if math.isfinite(seconds) else None
 
     @cached_property
     def authorization_details(self) -> tuple[Mapping[str, Any], ...]:

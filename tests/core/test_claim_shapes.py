@@ -12,6 +12,8 @@ import pytest
 from jwt.algorithms import get_default_algorithms
 
 from audmw import Guard, InvalidToken, Settings, TokenValidator
+from audmw.errors import RequirementNotMet
+from audmw.requirements import DetailRequirement, Requirement
 from audmw.testing import LocalIssuer, sign_compact
 
 from .conftest import AUDIENCE, Clock
@@ -166,3 +168,51 @@ def test_an_unhashable_audience_with_client_ids_is_refused_with_a_reason(
     with pytest.raises(InvalidToken) as refused:
         guard.authorize(sent([f"Bearer {token}"]))
     assert refused.value.reason == "id_token"
+
+
+# -- the requirements beyond scopes read claims too ------------------------------------------------
+
+REQUIREMENTS = [
+    Requirement.of(["read"]),
+    Requirement.of(acr_values=["mfa", "phr"]),
+    Requirement.of(max_age=300),
+    Requirement.of(acr_values=["mfa"], max_age=60),
+    Requirement.of(details=[DetailRequirement("payment")]),
+    Requirement.of(details=[DetailRequirement("payment", lambda entry: entry["amount"] < 10)]),
+    Requirement.of(kind="user"),
+    Requirement.of(kind="app"),
+]
+REQUIREMENT_CLAIMS = [
+    "acr", "auth_time", "authorization_details", "idtyp", "gty", "sub", "client_id", "azp",
+    "tid", "oid", "scp", "preferred_username", "scope",
+]  # fmt: skip
+DETAIL_SHAPES: list[Any] = [
+    *SHAPES,
+    [{"type": "payment"}],
+    [{"type": "payment", "amount": "x"}],
+    [{"type": "payment", "amount": {"x": 1}}],
+    [{"type": ["payment"]}],
+    [{"type": {"x": 1}}],
+    [{"type": "payment\\nINFO forged"}],
+]
+
+
+def test_every_claim_a_requirement_reads_in_every_shape_is_an_answer(
+    issuer: LocalIssuer, clock: Clock
+) -> None:
+    validator = _validator(issuer, clock, "plain")
+    header = {"alg": "HS256", "typ": "at+jwt"}
+    for name in REQUIREMENT_CLAIMS:
+        for shape in DETAIL_SHAPES if name == "authorization_details" else SHAPES:
+            claims = _claims(issuer)
+            claims[name] = shape
+            try:
+                token = validator.validate(sign_compact(header, claims, SECRET))
+            except InvalidToken:
+                continue
+            for requirement in REQUIREMENTS:
+                try:
+                    requirement.check(token, clock())
+                except RequirementNotMet as refused:
+                    reason = refused.reason
+                    assert reason, "a refusal without a reason"
