@@ -84,6 +84,20 @@ def bearer_credentials(authorization: Sequence[str], *, elsewhere: str | None = 
     check) before checking its characters. ``elsewhere`` is ``"query"`` or ``"body"`` when
     an ``access_token`` parameter came there too.
     """
+    return authorization_credentials(authorization, ("bearer",), elsewhere=elsewhere)
+
+
+def authorization_credentials(
+    authorization: Sequence[str],
+    schemes: tuple[str, ...],
+    *,
+    elsewhere: str | None = None,
+    dpop: str = "off",
+) -> str:
+    """``bearer_credentials`` for any of ``schemes`` (lower case: ``bearer``, ``dpop``).
+
+    ``dpop`` is the ``dpop`` setting, named in the operator's hint when a scheme is refused.
+    """
     if not authorization:
         raise _no_header(None, elsewhere)
     if len(authorization) > 1:
@@ -103,16 +117,18 @@ def bearer_credentials(authorization: Sequence[str], *, elsewhere: str | None = 
             hint="two Authorization headers, folded by the server into one comma-joined value",
         )
     scheme, space, credentials = value.partition(" ")
-    if scheme.lower() != "bearer":
-        # An unsupported scheme (Basic, DPoP, ...) counts as no credentials: a bare challenge.
+    if scheme.lower() not in schemes:
+        # An unsupported scheme (Basic, ...) counts as no credentials: a bare challenge.
         # Only a registered scheme is named: what stands before the space may be a token sent
         # with no scheme at all, and nothing of it may reach the log.
-        raise MissingToken(
-            "unsupported_scheme",
-            hint=f"Authorization scheme {_scheme_shown(scheme)} is not Bearer"
-            if space
-            else "Authorization has no scheme; send 'Authorization: Bearer <token>'",
-        )
+        accepted = " or ".join("DPoP" if name == "dpop" else "Bearer" for name in schemes)
+        if space:
+            hint = f"Authorization scheme {_scheme_shown(scheme)} is not {accepted}"
+            if scheme.lower() in ("bearer", "dpop"):
+                hint += f" (dpop is {dpop})"
+        else:
+            hint = f"Authorization has no scheme; send 'Authorization: {accepted} <token>'"
+        raise MissingToken("unsupported_scheme", hint=hint)
     credentials = credentials.lstrip(" ")
     if elsewhere is not None:
         raise _two_methods(elsewhere)

@@ -26,6 +26,8 @@ class AuthError(Exception):
         self.reason = reason
         self.description = description or self.default_description
         self.hint = hint
+        self.dpop = False
+        """The request used the DPoP scheme: the error belongs on the DPoP challenge."""
         super().__init__(self.description)
 
     def __repr__(self) -> str:
@@ -152,3 +154,36 @@ class KeysUnavailable(AuthError):
     ) -> None:
         super().__init__(reason, hint=hint)
         self.retry_after = max(1, retry_after)
+
+
+class StoreUnavailable(KeysUnavailable):
+    """A shared store a check depends on (DPoP replay) cannot answer: 503, never an accept."""
+
+    default_description = "Request verification is temporarily unavailable"
+
+
+class InvalidDPoPProof(AuthError):
+    """The DPoP proof is missing, malformed or does not fit the request (RFC 9449 §7.1)."""
+
+    status = 401
+    error = "invalid_dpop_proof"
+    default_description = "The DPoP proof is invalid"
+
+    def __init__(
+        self, reason: str, description: str | None = None, *, hint: str | None = None
+    ) -> None:
+        super().__init__(reason, description, hint=hint)
+        self.dpop = True
+
+
+class UseDPoPNonce(AuthError):
+    """The proof must carry the server's current nonce, sent in ``DPoP-Nonce`` (RFC 9449 §9)."""
+
+    status = 401
+    error = "use_dpop_nonce"
+    default_description = "Resource server requires nonce in DPoP proof"
+
+    def __init__(self, reason: str, nonce: str, *, hint: str | None = None) -> None:
+        super().__init__(reason, hint=hint)
+        self.nonce = nonce
+        self.dpop = True

@@ -201,7 +201,10 @@ class BearerToken(SecurityBase):
         guard = self._guard_for(connection)
         try:
             return await guard.authorize_async(
-                incoming_request(connection.scope, guard.token_header_bytes), requirement
+                incoming_request(
+                    connection.scope, guard.token_header_bytes, guard.proxy_headers_bytes
+                ),
+                requirement,
             )
         except AuthError as error:
             raise AuthRefused(guard.answer(error)) from None

@@ -9,25 +9,35 @@ hit call ``lookup`` and, on a miss, ``verify_async`` themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from audmw import diagnostics
 from audmw.answer import Answer, answer, challenge
 from audmw.bearer import (
-    bearer_credentials,
+    authorization_credentials,
     check_b64token,
     check_compact,
     header_credentials,
     is_well_formed,
 )
 from audmw.decision import View, decide
-from audmw.errors import AuthError, InvalidRequest, RequirementNotMet
+from audmw.dpop import ProofChecker, Replay
+from audmw.errors import (
+    AuthError,
+    InvalidDPoPProof,
+    InvalidRequest,
+    InvalidToken,
+    RequirementNotMet,
+)
+from audmw.forwarded import RequestURLs
 from audmw.metadata import ResourceMetadata
+from audmw.mtls import CertificateBinding
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
 from audmw.settings import AUTHORIZATION_HEADER, Settings
+from audmw.store import SharedStore, store_for
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 from audmw.verifier import PendingToken, Verifier, pending_token
@@ -43,6 +53,7 @@ class Guard:
         settings: Settings | None = None,
         *,
         validator: Verifier | None = None,
+        store: SharedStore | None = None,
         **options: Any,
     ) -> None:
         if validator is not None:
@@ -65,10 +76,35 @@ class Guard:
         """The RFC 9728 metadata of ``settings.resource``; None when no resource is set."""
         self._metadata_url = self.metadata.url if self.metadata is not None else None
         self._preflight = settings.cors_preflight
-        self.wants_url = False
-        """Whether a check needs the request's absolute URL (scheme and host); adapters
-        leave them out of the ``IncomingRequest`` otherwise."""
         header = settings.token_header
+        # DPoP is a scheme of the Authorization header; a raw token header has no scheme.
+        self.dpop_mode = settings.dpop if header == AUTHORIZATION_HEADER else "off"
+        self._dpop_on = self.dpop_mode != "off"
+        self.urls = RequestURLs(settings)
+        self.proofs: ProofChecker | None = (
+            ProofChecker(settings, self.urls) if self._dpop_on else None
+        )
+        self.certificates = CertificateBinding(self.urls)
+        self.store: SharedStore | None = store
+        """Where proofs' ``jti``s are remembered (``replay_store``), made on first use."""
+        self.wants_url = self._dpop_on or bool(settings.trusted_proxies)
+        """Whether a check needs the request's absolute URL (scheme, host), its ``DPoP``
+        header and peer address; adapters leave them out of the ``IncomingRequest``
+        otherwise."""
+        self.proxy_headers: frozenset[str] = self.urls.headers
+        """The lower-case names of the headers a trusted proxy sets, for
+        ``IncomingRequest.proxy`` (none without ``trusted_proxies``)."""
+        self.proxy_headers_bytes = frozenset(name.encode("latin-1") for name in self.proxy_headers)
+        self._schemes = (
+            ("bearer",)
+            if not self._dpop_on
+            else ("dpop",)
+            if self.dpop_mode == "required"
+            else ("bearer", "dpop")
+        )
+        self._dpop_algs = self.proofs.algorithms if self.proofs is not None else None
+        self.issues_nonces = self.proofs is not None and self.proofs.nonces
+        """Whether accepted requests may need a ``DPoP-Nonce`` header (``fresh_nonce``)."""
         self.token_header: str = header
         """The lower-case name of the header that carries the token (ASGI, ``getlist``)."""
         self.token_header_bytes: bytes = header.encode("latin-1")
@@ -79,10 +115,16 @@ class Guard:
         self._raw_header: str | None = None if header == AUTHORIZATION_HEADER else header
         # The exact forms of a header value the cache is looked up with before any parsing.
         self._prefixes: tuple[str, ...] = (
-            ("Bearer ", "bearer ") if header == AUTHORIZATION_HEADER else ("",)
+            ("",)
+            if header != AUTHORIZATION_HEADER
+            else ()
+            if self.dpop_mode == "required"
+            else ("Bearer ", "bearer ")
         )
+        self._dpop_prefixes: tuple[str, ...] = ("DPoP ", "dpop ") if self._dpop_on else ()
+        self._dpop_prefix_bytes = tuple(prefix.encode("ascii") for prefix in self._dpop_prefixes)
         self._prefix_bytes = tuple(prefix.encode("ascii") for prefix in self._prefixes)
-        self._prefix_length = len(self._prefixes[0])
+        self._prefix_length = len(self._prefixes[0]) if self._prefixes else 0
         self._max_bytes = self.validator.max_token_bytes
         self._digest = self.cache.key
         self._cached = self.cache.get
@@ -119,18 +161,136 @@ class Guard:
         self, request: IncomingRequest, requirement: Requirement = ANY_VALID_TOKEN
     ) -> AccessToken:
         """The verified token of ``request``, meeting ``requirement``, or an ``AuthError``."""
-        found = self.lookup(request)
-        if isinstance(found, PendingToken):
-            found = self.validator.verify(found)
-        return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
+        try:
+            found = self.lookup(request)
+            if isinstance(found, PendingToken):
+                found = self.validator.verify(found)
+            replay = self.confirm(request, found)
+            if replay is not None:
+                self.record(replay, found)
+            if requirement is not ANY_VALID_TOKEN:
+                self.check_scopes(found, requirement)
+        except AuthError as error:
+            self.mark_scheme(error, request)
+            raise
+        return found
 
     async def authorize_async(
         self, request: IncomingRequest, requirement: Requirement = ANY_VALID_TOKEN
     ) -> AccessToken:
-        found = self.lookup(request)
-        if isinstance(found, PendingToken):  # no await on a cache hit
-            found = await self.validator.verify_async(found)
-        return found if requirement is ANY_VALID_TOKEN else self.check_scopes(found, requirement)
+        try:
+            found = self.lookup(request)
+            if isinstance(found, PendingToken):  # no await on a cache hit
+                found = await self.validator.verify_async(found)
+            replay = self.confirm(request, found)
+            if replay is not None:
+                await self.record_async(replay, found)
+            if requirement is not ANY_VALID_TOKEN:
+                self.check_scopes(found, requirement)
+        except AuthError as error:
+            self.mark_scheme(error, request)
+            raise
+        return found
+
+    # -- is it presented by its holder (DPoP, certificate binding) ------------------------------
+
+    def uses_dpop(self, request: IncomingRequest) -> bool:
+        """Whether the request's single ``Authorization`` value uses the DPoP scheme."""
+        if not self._dpop_on or len(request.credentials) != 1:
+            return False
+        value = request.credentials[0]
+        head = value[:5].lower()
+        return head == b"dpop " if isinstance(head, bytes) else head == "dpop "
+
+    def fresh_nonce(self, request: IncomingRequest) -> str | None:
+        """For an accepted DPoP request whose proof used the previous nonce: the current one,
+        which adapters send in a ``DPoP-Nonce`` header so that the client's next proof needs
+        no retry. None otherwise (and always unless ``dpop_nonce`` is on)."""
+        if self.proofs is None or not self.proofs.nonces or not self.uses_dpop(request):
+            return None
+        return self.proofs.fresh_nonce(request)
+
+    def mark_scheme(self, error: AuthError, request: IncomingRequest) -> None:
+        """Put ``error`` on the DPoP challenge when the request used that scheme."""
+        if not error.dpop and self.uses_dpop(request):
+            error.dpop = True
+
+    def confirm(self, request: IncomingRequest, token: AccessToken) -> Replay | None:
+        """Check that ``token`` is presented by its holder, as far as no store is needed.
+
+        A token bound to a certificate (``cnf["x5t#S256"]``) needs that client certificate; a
+        DPoP request needs a valid proof by the key of ``cnf.jkt``, and a DPoP-bound token
+        needs the DPoP scheme (RFC 9449 §7.2). Returns the proof's ``Replay`` entry, which
+        ``record``/``record_async`` must add to the store, or None when no proof was checked.
+        """
+        cnf = token.claims.get("cnf")
+        if cnf is None and not self._dpop_on:
+            return None
+        dpop = self.uses_dpop(request)
+        if cnf is None and not dpop:
+            return None
+        try:
+            return self._confirm(request, token, cnf, dpop)
+        except AuthError as error:
+            error.dpop = error.dpop or dpop
+            diagnostics.log_refusal(error, token.fingerprint)
+            raise
+
+    def _confirm(
+        self, request: IncomingRequest, token: AccessToken, cnf: object, dpop: bool
+    ) -> Replay | None:
+        if cnf is not None and not isinstance(cnf, Mapping):
+            raise InvalidToken("cnf_invalid", hint="the token's cnf claim is not an object")
+        # Other confirmation members (kid, jwk, ...) are tolerated (RFC 7800 §3.1).
+        x5t = cnf.get("x5t#S256") if cnf is not None else None
+        if x5t is not None:
+            self.certificates.check(request, x5t)
+        jkt = cnf.get("jkt") if cnf is not None else None
+        if not dpop:
+            if jkt is not None:
+                raise InvalidToken(
+                    "dpop_bound_token_as_bearer",
+                    hint="the token is DPoP-bound (cnf.jkt) but came as Bearer without its "
+                    "proof" + ("" if self._dpop_on else "; dpop is off, so it cannot be accepted"),
+                )
+            return None
+        if not isinstance(jkt, str) or not jkt:
+            raise InvalidToken(
+                "dpop_token_unbound",
+                hint="Authorization: DPoP with a token that is not DPoP-bound (no cnf.jkt); "
+                "send it as Bearer, or ask the issuer for a DPoP-bound token",
+            )
+        assert self.proofs is not None  # uses_dpop is False when DPoP is off
+        value = request.credentials[0]
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        raw = text[5:].strip(" ").encode("ascii")  # lookup checked its characters
+        return self.proofs.check(request, raw, jkt)
+
+    def _store(self) -> SharedStore:
+        if self.store is None:
+            self.store = store_for(self.settings)
+        return self.store
+
+    def record(self, replay: Replay, token: AccessToken) -> None:
+        """Remember a proof; refuse it when it was seen before (a replay) or the store fails."""
+        try:
+            fresh = self._store().add(replay.key, b"1", replay.ttl)
+            if not fresh:
+                raise _replayed()
+        except AuthError as error:
+            error.dpop = True
+            diagnostics.log_refusal(error, token.fingerprint)
+            raise
+
+    async def record_async(self, replay: Replay, token: AccessToken) -> None:
+        try:
+            fresh = await self._store().add_async(replay.key, b"1", replay.ttl)
+            if not fresh:
+                raise _replayed()
+        except AuthError as error:
+            error.dpop = True
+            diagnostics.log_refusal(error, token.fingerprint)
+            raise
 
     def lookup(self, request: IncomingRequest) -> AccessToken | PendingToken:
         """``authorize`` up to the signature: the token from the verified-token cache, or the
@@ -151,8 +311,13 @@ class Guard:
             if isinstance(value, bytes):
                 if value.startswith(self._prefix_bytes):
                     raw = value[self._prefix_length :]
+                elif self._dpop_prefix_bytes and value.startswith(self._dpop_prefix_bytes):
+                    raw = value[5:]
             elif value.startswith(self._prefixes):
                 token = value[self._prefix_length :]
+                raw = token.encode("ascii") if token.isascii() else None
+            elif self._dpop_prefixes and value.startswith(self._dpop_prefixes):
+                token = value[5:]
                 raw = token.encode("ascii") if token.isascii() else None
             if raw and len(raw) <= self._max_bytes:
                 key = self._digest(raw)
@@ -167,7 +332,9 @@ class Guard:
         ]
         try:
             if self._raw_header is None:
-                token = bearer_credentials(values, elsewhere=elsewhere)
+                token = authorization_credentials(
+                    values, self._schemes, elsewhere=elsewhere, dpop=self.dpop_mode
+                )
             else:
                 token = header_credentials(values, self._raw_header, elsewhere=elsewhere)
             if exact is None or len(token) != len(exact.raw):
@@ -212,13 +379,25 @@ class Guard:
     # -- the answer ----------------------------------------------------------------------------
 
     def answer(self, error: AuthError) -> Answer:
-        """Status, headers and JSON body of a refusal (RFC 6750 and friends)."""
-        return answer(error, self.settings.realm, self._metadata_url)
+        """Status, headers and JSON body of a refusal (RFC 6750, RFC 9449 and friends)."""
+        return answer(
+            error,
+            self.settings.realm,
+            self._metadata_url,
+            dpop_algs=self._dpop_algs,
+            bearer=self.dpop_mode != "required",
+        )
 
     def challenge(self, error: AuthError) -> str | None:
         """The ``WWW-Authenticate`` value of ``answer(error)``, for a framework that sends
         its own 401 with a challenge the library supplies (DRF's ``authenticate_header``)."""
-        return challenge(error, self.settings.realm, self._metadata_url)
+        return challenge(
+            error,
+            self.settings.realm,
+            self._metadata_url,
+            dpop_algs=self._dpop_algs,
+            bearer=self.dpop_mode != "required",
+        )
 
     def metadata_answer(
         self,
@@ -255,3 +434,11 @@ class Guard:
         else:
             raw = bytes(token)
         return PendingToken(raw, self.cache.key(raw))
+
+
+def _replayed() -> InvalidDPoPProof:
+    return InvalidDPoPProof(
+        "dpop_replayed",
+        hint="this proof (its jti) was used before; a client makes a new proof for every "
+        "request, so the proof was captured and replayed",
+    )

@@ -299,6 +299,17 @@ def _notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
     for name in ("exp", "nbf", "iat"):
         if name in claims and type(claims[name]) not in (int, float):
             notes.append(f"{name} is not a JSON number: refused")
+    cnf = claims.get("cnf")
+    if isinstance(cnf, Mapping) and "jkt" in cnf:
+        notes.append(
+            f"DPoP-bound (cnf.jkt {shown(cnf['jkt'])}): accepted only as 'Authorization: DPoP' "
+            "with a proof signed by that key, never as Bearer (RFC 9449)"
+        )
+    if isinstance(cnf, Mapping) and "x5t#S256" in cnf:
+        notes.append(
+            f"certificate-bound (cnf x5t#S256 {shown(cnf['x5t#S256'])}): accepted only over TLS "
+            "with that client certificate (RFC 8705)"
+        )
     if _media_type(str(header.get("typ", ""))) == "at+jwt":
         missing = [name for name in RFC9068_REQUIRED if name not in claims]
         if missing:

@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,6 +71,9 @@ class Fetched(NamedTuple):
     status: int
     cache_control: str
     body: bytes
+    # The answer's headers, for a caller that needs more than cache-control (a token
+    # endpoint's DPoP-Nonce); key fetches leave it empty.
+    headers: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, eq=False)

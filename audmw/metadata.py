@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from audmw import dpop
 from audmw.answer import Answer
 from audmw.requirements import Requirement, acr_values_of, authorization_details_types_of
 from audmw.settings import Settings
@@ -108,7 +109,7 @@ def _requirement_members(settings: Settings, needs: tuple[Requirement, ...]) -> 
     }
 
 
-MEMBERS: tuple[Member, ...] = (_resource_members, _requirement_members)
+MEMBERS: tuple[Member, ...] = (_resource_members, _requirement_members, dpop.metadata_members)
 """The functions the document's members come from, in the order they appear."""
 
 

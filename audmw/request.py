@@ -8,7 +8,7 @@ header, and what a CORS preflight is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -19,6 +19,7 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "MAX_FORM_BYTES",
     "IncomingRequest",
+    "asgi_client_certificate",
     "check_form_size",
     "environ_request",
     "is_form",
@@ -65,6 +66,12 @@ class IncomingRequest(NamedTuple):
     """Every value of the ``DPoP`` header (RFC 9449)."""
     client_certificate: str | None = None
     """The TLS client certificate (PEM) where the server exposes one (RFC 8705)."""
+    peer: str = ""
+    """The address the connection comes from (to tell a trusted proxy), when ``dpop``
+    is filled in."""
+    proxy: tuple[tuple[str, str], ...] = ()
+    """The headers a trusted proxy may set (``Forwarded``, ``X-Forwarded-*``, the client
+    certificate), lower-case names, when ``Guard.proxy_headers`` asks for them."""
 
     @property
     def url(self) -> str:
@@ -78,13 +85,15 @@ def environ_request(
     path: str,
     header_key: str = "HTTP_AUTHORIZATION",
     scheme: str | None = None,
+    proxy_headers: Collection[str] = (),
 ) -> IncomingRequest:
     """The ``IncomingRequest`` of a WSGI environ (or Django's ``request.META``).
 
     ``path`` is the path the framework routes; ``header_key`` the token header's environ key
     (WSGI servers fold repeated headers into one value, so there is at most one);
     ``scheme``, when the absolute URL is wanted, the request's scheme as the framework
-    reads it (host and root path then come from the environ).
+    reads it (host and root path then come from the environ, with the ``DPoP`` header and the
+    peer address); ``proxy_headers`` the lower-case names of the proxy headers to read.
     """
     value = environ.get(header_key)
     query = environ.get("QUERY_STRING")
@@ -104,11 +113,35 @@ def environ_request(
             scheme or "",
             (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")) if url else "",
             environ.get("SCRIPT_NAME", "") if url else "",
-            (),
+            _environ_values(environ, "HTTP_DPOP") if url else (),
             None,
+            environ.get("REMOTE_ADDR", "") if url else "",
+            tuple(
+                (name, environ[key])
+                for name in proxy_headers
+                if (key := "HTTP_" + name.upper().replace("-", "_")) in environ
+            ),
         ),
     )
     return incoming
+
+
+def asgi_client_certificate(scope: Mapping[str, Any]) -> str | None:
+    """The client's certificate (PEM) from an ASGI scope's ``tls`` extension, when the
+    server gives one."""
+    tls = (scope.get("extensions") or {}).get("tls")
+    if not isinstance(tls, Mapping):
+        return None
+    chain = tls.get("client_cert_chain")
+    if not chain:
+        return None
+    first = next(iter(chain), None)
+    return first if isinstance(first, str) else None
+
+
+def _environ_values(environ: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = environ.get(key)
+    return () if value is None else (value,)
 
 
 def token_in_query(query: str | bytes) -> bool:

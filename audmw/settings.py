@@ -37,6 +37,8 @@ __all__ = [
     "DECLARED",
     "DEFAULT_ALGORITHMS",
     "DEFAULT_SCOPE_CLAIMS",
+    "DPOP_ALGORITHMS",
+    "DPOP_MODES",
     "ENV_PREFIX",
     "HMAC_ALGORITHMS",
     "PROVIDER_SETTING",
@@ -63,6 +65,7 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "Ed448",
 )
 ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
+DPOP_ALGORITHMS: tuple[str, ...] = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
 DEFAULT_SCOPE_CLAIMS = ("scope", "scp")
 ENV_PREFIX = "AUDMW_"
 # AUDMW_* variables that configure the command-line tools, not the validator.
@@ -264,6 +267,76 @@ def _token_header(value: Any, name: str) -> str:
             "digits and '-' (e.g. authorization, x-goog-iap-jwt-assertion)"
         )
     return header
+
+
+DPOP_MODES = ("off", "allowed", "required")
+
+
+def _dpop_mode(value: Any, name: str) -> str:
+    mode = (optional_text(value, name) or "allowed").lower()
+    if mode not in DPOP_MODES:
+        raise ConfigurationError(f"audmw: {name} must be off, allowed or required, not {value!r}")
+    return mode
+
+
+def _dpop_algorithms(value: Any, name: str) -> tuple[str, ...]:
+    algorithms = strings(value, name) or DPOP_ALGORITHMS
+    for alg in algorithms:
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigurationError(
+                f"audmw: {name}: {alg!r} is not an asymmetric algorithm; a DPoP proof is signed "
+                f"by the client's own key pair ({', '.join(DPOP_ALGORITHMS)})"
+            )
+    return algorithms
+
+
+def _origins(value: Any, name: str) -> tuple[str, ...]:
+    result = []
+    for origin in comma_strings(value, name):
+        parts = urlsplit(origin)
+        try:
+            parts.port  # noqa: B018 -- urlsplit checks the port only when it is read
+        except ValueError:
+            raise ConfigurationError(f"audmw: {name}: {origin!r} has a bad port") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            raise ConfigurationError(
+                f"audmw: {name}: {origin!r} is not an origin such as https://api.example.com"
+            )
+        result.append(origin.rstrip("/"))
+    return tuple(result)
+
+
+def _networks(value: Any, name: str) -> tuple[str, ...]:
+    items = strings(value, name)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"audmw: {name}: {item!r} is not an IP address or network (10.0.0.0/8)"
+            ) from None
+    return items
+
+
+def _header_name(value: Any, name: str) -> str:
+    header = (optional_text(value, name) or "").lower()
+    if not _HEADER_NAME.fullmatch(header):
+        raise ConfigurationError(
+            f"audmw: {name} {header!r} is not a header name of letters, digits and '-'"
+        )
+    return header
+
+
+def _store_url(value: Any, name: str) -> str:
+    url = optional_text(value, name) or "memory"
+    if url == "memory":
+        return url
+    scheme = urlsplit(url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError(
+            f"audmw: {name} must be memory or a redis://, rediss:// or unix:// URL"
+        )
+    return url
 
 
 def _resource(value: Any, name: str) -> str | None:
@@ -630,6 +703,88 @@ class Settings:
         default_text="the key's (RS256, ES256/384/512, EdDSA)",
     )
 
+    dpop: str = _declare(
+        "allowed",
+        _dpop_mode,
+        "DPoP (RFC 9449): `allowed` accepts `Authorization: DPoP` with a valid proof and plain "
+        "Bearer tokens, `required` only DPoP, `off` no DPoP; a DPoP-bound token (`cnf.jkt`) "
+        "always needs its proof",
+    )
+    dpop_algorithms: tuple[str, ...] = _declare(
+        DPOP_ALGORITHMS,
+        _dpop_algorithms,
+        "algorithms a DPoP proof may be signed with (asymmetric only)",
+    )
+    dpop_max_age: float = _declare(
+        300.0,
+        _positive,
+        "how old a DPoP proof's `iat` may be; its `jti` is remembered this long (plus leeway)",
+        unit="s",
+    )
+    dpop_leeway: float = _declare(
+        5.0,
+        _leeway,
+        "clock skew allowed for a DPoP proof's `iat` in the future",
+        unit="s",
+    )
+    dpop_nonce: bool = _declare(
+        False,
+        flag,
+        "DPoP proofs must carry a nonce this API issued (`use_dpop_nonce` with `DPoP-Nonce`)",
+    )
+    dpop_nonce_secret: bytes | None = _declare(
+        None,
+        _hmac_secret,
+        "key that signs DPoP nonces; give every process serving the API the same one "
+        "(at least 32 bytes)",
+        shown=False,
+        default_text="random per process",
+    )
+    dpop_nonce_lifetime: float = _declare(
+        300.0,
+        _positive,
+        "a new DPoP nonce every this many seconds; the previous one is still accepted",
+        unit="s",
+    )
+    origins: tuple[str, ...] = _declare(
+        (),
+        _origins,
+        "this API's public origins (`https://api.example.com`); when set, a DPoP proof's "
+        "`htu` must name one of them, whatever `Host` says",
+        default_text="the request's `Host`",
+    )
+    trusted_proxies: tuple[str, ...] = _declare(
+        (),
+        _networks,
+        "addresses or networks of proxies whose `Forwarded`, `X-Forwarded-Proto/Host/Prefix` "
+        "and client-certificate header are believed",
+    )
+    client_cert_header: str = _declare(
+        "client-cert",
+        _header_name,
+        "the header a trusted proxy puts the client certificate in (RFC 9440 `Client-Cert`, "
+        "or PEM/base64 DER)",
+    )
+    client_certificates: bool = _declare(
+        False,
+        flag,
+        "the server or a trusted proxy passes TLS client certificates to the app: the metadata "
+        "then says `tls_client_certificate_bound_access_tokens` (certificate-bound tokens are "
+        "checked whatever this says)",
+    )
+    replay_store: str = _declare(
+        "memory",
+        _store_url,
+        "where DPoP proofs' `jti`s are remembered: `memory` (one process) or a "
+        "`redis://` / `rediss://` URL shared by every process (extra `redis`)",
+        shown=False,  # the URL may hold the server's password
+    )
+    replay_store_size: int = _declare(
+        200_000,
+        _positive_int,
+        "most `jti`s the in-memory store holds; when full, new proofs are refused with 503",
+    )
+
     def __init__(self, **options: Any) -> None:
         """Keyword arguments by setting name, each in any form its parser takes."""
         unknown = [name for name in options if name not in _BY_NAME]
@@ -731,6 +886,8 @@ class Settings:
                 "audmw: hmac_secret is set but no HS256/HS384/HS512 algorithm is allowed; "
                 "add one to algorithms or remove the secret"
             )
+        if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 32:
+            raise ConfigurationError("audmw: dpop_nonce_secret must be at least 32 bytes")
 
     @property
     def metadata_authorization_servers(self) -> tuple[str, ...]:

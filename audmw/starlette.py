@@ -43,6 +43,7 @@ from audmw.marks import (
 )
 from audmw.request import (
     IncomingRequest,
+    asgi_client_certificate,
     check_form_size,
     is_form,
     is_preflight,
@@ -506,7 +507,9 @@ class AudienceMiddleware:
             return
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
-        request, content_type = _read_headers(scope, guard.token_header_bytes, guard.wants_url)
+        request, content_type = _read_headers(
+            scope, guard.token_header_bytes, guard.wants_url, guard.proxy_headers_bytes
+        )
         metadata = guard.metadata
         if metadata is not None and kind == "http" and request.path in metadata.paths:
             routes = self._routes_for(scope)
@@ -531,13 +534,21 @@ class AudienceMiddleware:
             token = guard.lookup(request)
             if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
                 token = await guard.verify_async(token)
+            replay = guard.confirm(request, token)  # DPoP proof, certificate binding
+            if replay is not None:
+                await guard.record_async(replay, token)
             if requirement is not ANY_VALID_TOKEN:
                 guard.check_scopes(token, requirement)
         except AuthError as error:
+            guard.mark_scheme(error, request)
             await self.refuse(error, scope, send)
             return
         scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
         scope["user"] = TokenUser(token)
+        if guard.issues_nonces:
+            nonce = guard.fresh_nonce(request)
+            if nonce is not None:
+                send = _with_nonce(send, nonce)
         await self.app(scope, receive, send)
 
     # -- route resolution ------------------------------------------------------------------
@@ -619,6 +630,18 @@ class AudienceMiddleware:
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
 
 
+def _with_nonce(send: Send, nonce: str) -> Send:
+    """``send`` adding ``DPoP-Nonce`` to the response's headers (RFC 9449 §8.2)."""
+    header = (b"dpop-nonce", nonce.encode("latin-1"))
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        await send(message)
+
+    return sending
+
+
 def _requirements_of(routes: Sequence[BaseRoute] | None) -> list[Requirement | None]:
     """What ``routes`` require, for the resource metadata's ``scopes_supported``."""
     return list(route_requirements(routes)) if routes is not None else []
@@ -660,13 +683,18 @@ async def _misconfigured(
         await send({"type": "websocket.close", "code": 1011, "reason": ""})
 
 
-def incoming_request(scope: Scope, token_header: bytes = b"authorization") -> IncomingRequest:
-    """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope."""
-    return _read_headers(scope, token_header, True)[0]
+def incoming_request(
+    scope: Scope,
+    token_header: bytes = b"authorization",
+    proxy_headers: frozenset[bytes] = frozenset(),
+) -> IncomingRequest:
+    """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope; ``proxy_headers``
+    are the names of the headers a trusted proxy sets (``Guard.proxy_headers_bytes``)."""
+    return _read_headers(scope, token_header, True, proxy_headers)[0]
 
 
 def _read_headers(
-    scope: Scope, token_header: bytes, url: bool
+    scope: Scope, token_header: bytes, url: bool, proxy_headers: frozenset[bytes] = frozenset()
 ) -> tuple[IncomingRequest, bytes | None]:
     """The ``IncomingRequest`` of ``scope`` and its ``Content-Type``, in one pass."""
     # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
@@ -674,11 +702,17 @@ def _read_headers(
     host = b""
     content_type = None
     origin = request_method = False
+    dpop: list[bytes] = []
+    proxy: list[tuple[str, str]] = []
     for name, value in scope["headers"]:  # a loop: no comprehension frame per request
         if name == token_header:
             credentials.append(value)
         elif name == b"host":
             host = value
+        elif name == b"dpop":
+            dpop.append(value)
+        elif name in proxy_headers:
+            proxy.append((name.decode("latin-1"), value.decode("latin-1")))
         elif name == b"content-type" and content_type is None:
             content_type = value  # the first, as Starlette's Request reads it
         elif name == b"origin":
@@ -702,8 +736,10 @@ def _read_headers(
             scope.get("scheme", "http") if url else "",
             host.decode("latin-1") if url else "",
             scope.get("root_path", ""),
-            (),
-            None,
+            tuple(dpop) if url else (),
+            asgi_client_certificate(scope) if "extensions" in scope else None,
+            (scope.get("client") or ("",))[0] if url else "",
+            tuple(proxy),
         ),
     )
     return request, content_type

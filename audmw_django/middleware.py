@@ -9,7 +9,7 @@ client without a valid token. In async mode (under ASGI with async-capable middl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -24,6 +24,7 @@ from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels,
 from audmw.marks import requirement_of
 from audmw.request import (
     IncomingRequest,
+    asgi_client_certificate,
     check_form_size,
     environ_request,
     is_form,
@@ -53,23 +54,45 @@ ProcessView = Callable[
 _JUDGED = "_audmw_judged"
 # A refusal raised inside the view (DRF's classes), answered by the middleware on the way out.
 _REFUSED = "_audmw_refused"
+# The DPoP nonce an accepted request's answer carries (RFC 9449 §8.2), when there is one.
+_NONCE = "_audmw_dpop_nonce"
 
 _VIEWS_SIZE = 1024
 _MAX_DEPTH = 32
 
 
 def incoming_request(
-    request: HttpRequest, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
+    request: HttpRequest,
+    header_key: str = "HTTP_AUTHORIZATION",
+    url: bool = False,
+    proxy_headers: Collection[str] = (),
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Django request; ``header_key`` is the token
-    header's ``META`` key (``Guard.token_environ_key``), ``url`` fills in scheme and host."""
-    return environ_request(
+    header's ``META`` key (``Guard.token_environ_key``), ``url`` fills in scheme, host,
+    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets."""
+    # The scheme the server saw: request.scheme would believe SECURE_PROXY_SSL_HEADER from
+    # any client; audmw believes proxies as its own trusted_proxies setting says.
+    scope: dict[str, Any] | None = getattr(request, "scope", None)
+    scheme = None
+    if url:
+        scheme = (
+            str(scope.get("scheme", "http"))
+            if scope is not None
+            else str(request.META.get("wsgi.url_scheme", "http"))
+        )
+    incoming = environ_request(
         request.META,
         request.method or "GET",
         request.path_info,
         header_key,
-        request.scheme if url else None,
+        scheme,
+        proxy_headers,
     )
+    if scope is not None and url and "extensions" in scope:
+        certificate = asgi_client_certificate(scope)
+        if certificate is not None:
+            incoming = incoming._replace(client_certificate=certificate)
+    return incoming
 
 
 def view_of(view_func: ViewFunc, method: str) -> View:
@@ -197,7 +220,12 @@ class AudienceMiddleware:
     def _answered(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """The core's answer for a refusal raised inside the view, else the view's response."""
         error = getattr(request, _REFUSED, None)
-        return self.refuse(request, error) if isinstance(error, AuthError) else response
+        if isinstance(error, AuthError):
+            return self.refuse(request, error)
+        nonce = getattr(request, _NONCE, None)
+        if nonce is not None:
+            response["DPoP-Nonce"] = nonce
+        return response
 
     def _process_view_sync(
         self,
@@ -226,6 +254,7 @@ class AudienceMiddleware:
             judged = self._judge(request, view, config)
             if judged is not None:
                 _accept(request, config.guard.authorize(*judged), config)
+                _remember_nonce(request, judged[0], config)
         except AuthError as error:
             return self.refuse(request, error)
         return None
@@ -238,6 +267,7 @@ class AudienceMiddleware:
             judged = self._judge(request, view, config)
             if judged is not None:
                 _accept(request, await config.guard.authorize_async(*judged), config)
+                _remember_nonce(request, judged[0], config)
         except AuthError as error:
             return self.refuse(request, error)
         return None
@@ -247,7 +277,9 @@ class AudienceMiddleware:
     ) -> tuple[IncomingRequest, Requirement] | None:
         """What to authorize: the request and its requirement, None when it is public."""
         guard = config.guard
-        incoming = incoming_request(request, guard.token_environ_key, guard.wants_url)
+        incoming = incoming_request(
+            request, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+        )
         needed = guard.requirement(incoming, view)
         if needed is None:
             return None
@@ -291,6 +323,13 @@ def remember_refusal(request: HttpRequest, error: AuthError) -> None:
 def _unresolved(request: HttpRequest) -> bool:
     """No view was judged and the URL did not resolve (a 404, or a response from below)."""
     return not getattr(request, _JUDGED, False) and request.resolver_match is None
+
+
+def _remember_nonce(request: HttpRequest, incoming: IncomingRequest, config: Config) -> None:
+    if config.guard.issues_nonces:
+        nonce = config.guard.fresh_nonce(incoming)
+        if nonce is not None:
+            setattr(request, _NONCE, nonce)
 
 
 def _accept(request: HttpRequest, token: AccessToken, config: Config) -> None:

@@ -79,7 +79,9 @@ class AudienceAuthentication(BaseAuthentication):
         if isinstance(token, AccessToken):
             return TokenUser(token), token
         guard = current().guard
-        incoming = incoming_request(django_request, guard.token_environ_key)
+        incoming = incoming_request(
+            django_request, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+        )
         if not incoming.credentials and not incoming.token_in_query:
             return None
         match = django_request.resolver_match

@@ -15,7 +15,7 @@ client gets the core's RFC 6750 answer unchanged.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
@@ -132,13 +132,17 @@ def protect(
 
 
 def incoming_request(
-    req: Request, header_key: str = "HTTP_AUTHORIZATION", url: bool = False
+    req: Request,
+    header_key: str = "HTTP_AUTHORIZATION",
+    url: bool = False,
+    proxy_headers: Collection[str] = (),
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Flask request; ``header_key`` is the token
-    header's environ key (``Guard.token_environ_key``), ``url`` fills in scheme and host."""
+    header's environ key (``Guard.token_environ_key``), ``url`` fills in scheme, host,
+    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets."""
     environ = req.environ
     scheme = environ.get("wsgi.url_scheme", "http") if url else None
-    return environ_request(environ, req.method, req.path, header_key, scheme)
+    return environ_request(environ, req.method, req.path, header_key, scheme, proxy_headers)
 
 
 def view_of(app: Flask, req: Request) -> View | None:
@@ -291,18 +295,31 @@ class AudmwState:
                 return Response(served.body, status=served.status, headers=list(served.headers))
         token = None
         try:
-            incoming = incoming_request(req, guard.token_environ_key, guard.wants_url)
+            incoming = incoming_request(
+                req, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+            )
             needed = guard.requirement(incoming, self.view(req))
             if needed is not None:
                 content_type = req.environ.get("CONTENT_TYPE")
                 if content_type and is_form(content_type):
                     incoming = _read_form(req, incoming)
                 token = guard.authorize(incoming, needed)
+                if guard.issues_nonces:
+                    g.audmw_dpop_nonce = guard.fresh_nonce(incoming)
         except AuthError as error:
             g.access_token = None
             raise self.extension.refusal(error, guard.answer(error)) from None
         g.access_token = token
         return None
+
+    @staticmethod
+    def add_nonce(response: Response) -> Response:
+        """The ``after_request`` function: ``DPoP-Nonce`` on an accepted request's answer
+        when its proof used the previous nonce (RFC 9449 §8.2)."""
+        nonce = g.get("audmw_dpop_nonce")
+        if nonce is not None:
+            response.headers["DPoP-Nonce"] = nonce
+        return response
 
     def view(self, req: Request) -> View | None:
         endpoint, method = req.endpoint, req.method
@@ -353,6 +370,9 @@ class Audmw:
             functions.remove(previous.check_request)
         # First, so that no other before_request function runs for a refused request.
         functions.insert(0, state.check_request)
+        after = app.after_request_funcs.setdefault(None, [])
+        if AudmwState.add_nonce not in after:
+            after.append(AudmwState.add_nonce)
         app.extensions[EXTENSION_KEY] = state
         return state
 

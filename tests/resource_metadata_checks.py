@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dpop_challenge import ALGS
+
 from audmw.testing import LocalIssuer
 
 RESOURCE = "https://api.example.com/v1"
@@ -26,6 +28,15 @@ RULES = [{"path": "/reports/**", "scopes": ["read:reports"]}]
 #   /api/either     @require_any_scope("x:one", "x:two")
 SCOPES_SUPPORTED = ["admin", "notes:read", "read:reports", "x:one", "x:two"]
 
+# What the document says of sender-constrained tokens with the default settings.
+DPOP_MEMBERS = (
+    b'"dpop_signing_alg_values_supported": ["ES256", "ES384", "ES512", "EdDSA", "PS256", '
+    b'"RS256"], "dpop_bound_access_tokens_required": false, '
+    b'"tls_client_certificate_bound_access_tokens": false'
+)
+DPOP_CHALLENGE = f', DPoP resource_metadata="{METADATA_URL}", {ALGS}'
+"""The DPoP challenge that follows every Bearer one (DPoP is allowed by default)."""
+
 Fetch = Callable[[str, str, Mapping[str, str]], tuple[int, Mapping[str, str], bytes]]
 """(method, path, request headers) -> (status, response headers by lower-case name, body)."""
 
@@ -40,7 +51,7 @@ def expected_document(issuer: LocalIssuer) -> bytes:
         b'{"resource": "https://api.example.com/v1", '
         b'"authorization_servers": ["' + issuer.issuer.encode() + b'"], '
         b'"scopes_supported": ["admin", "notes:read", "read:reports", "x:one", "x:two"], '
-        b'"bearer_methods_supported": ["header"]}'
+        b'"bearer_methods_supported": ["header"], ' + DPOP_MEMBERS + b"}"
     )
 
 
@@ -76,7 +87,7 @@ def check_document(fetch: Fetch, issuer: LocalIssuer) -> None:
 
 def check_deny_by_default(fetch: Fetch) -> None:
     """Only the document is open: other methods and neighbouring paths need a token."""
-    bare = f'Bearer resource_metadata="{METADATA_URL}"'
+    bare = f'Bearer resource_metadata="{METADATA_URL}"' + DPOP_CHALLENGE
     for method, path in [
         ("POST", WELL_KNOWN),
         ("DELETE", INSERTED),
@@ -100,14 +111,14 @@ def check_challenges(fetch: Fetch, issuer: LocalIssuer) -> None:
     assert status == 401
     assert found["www-authenticate"] == (
         'Bearer error="invalid_token", error_description="The access token is invalid", '
-        f'resource_metadata="{METADATA_URL}"'
+        f'resource_metadata="{METADATA_URL}"' + DPOP_CHALLENGE
     )
     status, found, _ = fetch("GET", "/api/admin", bearer(issuer.mint(aud=RESOURCE, scopes="admin")))
     assert status == 403
     assert found["www-authenticate"] == (
         'Bearer error="insufficient_scope", '
         'error_description="The access token lacks the scope this resource requires", '
-        f'scope="admin notes:read", resource_metadata="{METADATA_URL}"'
+        f'scope="admin notes:read", resource_metadata="{METADATA_URL}"' + DPOP_CHALLENGE
     )
     token = issuer.mint(aud=RESOURCE, scopes="notes:read admin")
     for path in ("/api/me", "/api/admin"):

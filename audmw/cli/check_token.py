@@ -8,12 +8,16 @@ them, so those before the failing one passed and those after it were not reached
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from audmw.cli.console import Console, read_token, safe, shown
+from audmw.cache import VerifiedTokens
+from audmw.cli.console import Console, UsageError, read_token, safe, shown
 from audmw.cli.inspect_token import fields
 from audmw.errors import (
     AuthError,
@@ -24,18 +28,56 @@ from audmw.errors import (
     KeysUnavailable,
     RequirementNotMet,
 )
+from audmw.guard import Guard
 from audmw.inspection import inspect_token, iso_time, relative_time
 from audmw.keys import IssuerKeys
+from audmw.request import IncomingRequest
 from audmw.requirements import DetailRequirement, Requirement
 from audmw.settings import DECLARED, ENV_PREFIX, HMAC_ALGORITHMS, PROVIDER_KEY, Setting, Settings
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 from audmw.values import shown as cut_short
+from audmw.verifier import PendingToken
 
 ACCEPTED, REJECTED, NOT_CHECKED = 0, 1, 2
 # The settings offered as options (--issuer, --timeout...), as their declaration says.
 SETTING_OPTIONS: tuple[tuple[str, Setting], ...] = tuple(
     (setting.cli_option, setting) for setting in DECLARED if setting.cli_option
+)
+
+
+# The checks of the token's holder: DPoP proof (RFC 9449) and certificate binding (RFC 8705).
+HOLDER_REASONS = frozenset(
+    {
+        "cnf_invalid",
+        "dpop_bound_token_as_bearer",
+        "dpop_token_unbound",
+        "dpop_proof_missing",
+        "dpop_proof_multiple",
+        "dpop_proof_too_large",
+        "dpop_proof_malformed",
+        "dpop_bad_typ",
+        "dpop_alg_not_allowed",
+        "dpop_crit_unsupported",
+        "dpop_jwk_missing",
+        "dpop_jwk_private",
+        "dpop_jwk_alg_mismatch",
+        "dpop_jwk_invalid",
+        "dpop_bad_signature",
+        "dpop_jti_invalid",
+        "dpop_htm_mismatch",
+        "dpop_htu_mismatch",
+        "dpop_iat_invalid",
+        "dpop_iat_in_future",
+        "dpop_proof_expired",
+        "dpop_ath_mismatch",
+        "dpop_key_mismatch",
+        "dpop_nonce_required",
+        "dpop_nonce_stale",
+        "client_certificate_missing",
+        "client_certificate_invalid",
+        "client_certificate_mismatch",
+    }
 )
 
 
@@ -86,6 +128,7 @@ CHECKS = (
     Check("kind", "not an ID token", frozenset({"id_token"})),
     Check("audience", "audience", frozenset({"aud_missing", "aud_invalid", "aud_mismatch"})),
     Check("claims", "required claims", frozenset({"claim_missing", "claim_mismatch"})),
+    Check("holder", "sender binding", HOLDER_REASONS),
     Check("token_kind", "user or app", frozenset({"user_token_required", "app_token_required"})),
     Check(
         "authentication",
@@ -174,6 +217,24 @@ def add_parser(commands: Any) -> None:
         else:
             metavar = option.removeprefix("--").upper().replace("-", "_")
             parser.add_argument(option, dest=setting.name, metavar=metavar, help=help_text)
+    parser.add_argument(
+        "--dpop-proof",
+        metavar="PROOF",
+        help="the DPoP proof sent with the token (its DPoP header): checked as the API would, "
+        "for --method and --url (its jti is not remembered)",
+    )
+    parser.add_argument(
+        "--method", default="GET", help="the request's method, for --dpop-proof (GET)"
+    )
+    parser.add_argument(
+        "--url", help="the request's URL, for --dpop-proof (e.g. https://api.example.com/items)"
+    )
+    parser.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help="the client certificate (PEM or DER file) the token is sent with, for a "
+        "certificate-bound token",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--show-token", action="store_true", help="also print the token itself (off by default)"
@@ -274,6 +335,7 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
     error: AuthError | None = None
     try:
         verified = validator.validate(token)
+        _check_holder(token, verified, settings, args, console)
         requirement.check(verified, console.clock())
         access_token = verified
     except AuthError as refusal:
@@ -292,6 +354,63 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
         _print(report, console)
     code: int = report["exit_code"]
     return code
+
+
+def _holder_request(token: str, args: argparse.Namespace) -> IncomingRequest:
+    """The request ``--dpop-proof``, ``--method``, ``--url`` and ``--client-cert`` describe."""
+    url = urlsplit(args.url or "")
+    certificate = None
+    if args.client_cert:
+        try:
+            data = Path(args.client_cert).read_bytes()
+        except OSError as error:
+            raise UsageError(f"--client-cert: {error.strerror}: {args.client_cert}") from None
+        certificate = (
+            data.decode("ascii", "replace")
+            if data.lstrip().startswith(b"-----")
+            else base64.b64encode(data).decode("ascii")
+        )
+    scheme = "DPoP" if args.dpop_proof else "Bearer"
+    return IncomingRequest(
+        args.method.upper(),
+        url.path or "/",
+        (f"{scheme} {token}",),
+        scheme=url.scheme,
+        host=url.netloc,
+        dpop=(args.dpop_proof,) if args.dpop_proof else (),
+        client_certificate=certificate,
+    )
+
+
+def _check_holder(
+    token: str,
+    verified: AccessToken,
+    settings: Settings,
+    args: argparse.Namespace,
+    console: Console,
+) -> None:
+    """The holder's checks, as the API makes them (without the replay store)."""
+    if args.dpop_proof and not args.url:
+        raise UsageError("--dpop-proof needs --url, the URL the request was sent to")
+    guard = Guard(settings, validator=_Verified(verified, settings))
+    guard.confirm(_holder_request(token, args), verified)
+
+
+class _Verified:
+    """A verifier for a token ``audmw check`` verified already: the Guard's holder checks
+    need a Guard, not a second validation."""
+
+    def __init__(self, token: AccessToken, settings: Settings) -> None:
+        self.settings = settings
+        self.token = token
+        self.cache = VerifiedTokens(0)
+        self.max_token_bytes = settings.max_token_bytes
+
+    def verify(self, pending: PendingToken) -> AccessToken:
+        return self.token
+
+    async def verify_async(self, pending: PendingToken) -> AccessToken:
+        return self.token
 
 
 def check_options(**given: Any) -> argparse.Namespace:
@@ -393,9 +512,11 @@ def _report(
             "format": inspection.format,
             "header": inspection.header,
             "claims": inspection.claims,
-            # A refusal for the route's requirement comes after every check of the token
-            # itself passed.
-            "verified": error is None or isinstance(error, RequirementNotMet),
+            # A refusal for the holder or the route's requirement comes after every check of
+            # the token itself passed.
+            "verified": error is None
+            or isinstance(error, RequirementNotMet)
+            or error.reason in HOLDER_REASONS,
         },
         "access_token": None,
         "provider": None,
@@ -450,6 +571,17 @@ def _fix(
     (the key set it fetched). The validator's own log lines keep their hints."""
     if error is None:
         return None
+    if error.reason == "dpop_bound_token_as_bearer":
+        return (
+            f"the token is DPoP-bound (cnf.jkt {cut_short(claims.get('cnf', {}).get('jkt'))}): "
+            "an API accepts it only as 'Authorization: DPoP' with a proof signed by that key; "
+            "to check one, pass --dpop-proof PROOF --method METHOD --url URL"
+        )
+    if error.reason == "client_certificate_missing":
+        return (
+            'the token is bound to a client certificate (cnf["x5t#S256"]): pass the '
+            "certificate it is sent with as --client-cert FILE"
+        )
     if error.reason == "unknown_kid" and keys is not None:
         return _unknown_kid_fix(header.get("kid"), header.get("alg"), keys)
     if error.reason == "bad_signature" and error.hint is None:
@@ -527,6 +659,13 @@ def _pass_details(
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     matched = [a for a in audiences if a in settings.audience]
     details["audience"] = ", ".join(shown(a) for a in matched)
+    cnf = claims.get("cnf")
+    bound = []
+    if isinstance(cnf, Mapping) and "jkt" in cnf:
+        bound.append(f"DPoP key {shown(cnf['jkt'])}: proof verified")
+    if isinstance(cnf, Mapping) and "x5t#S256" in cnf:
+        bound.append(f"client certificate {shown(cnf['x5t#S256'])}: matches")
+    details["holder"] = "; ".join(bound) or "not bound (a bearer token)"
     scoped = Requirement(requirement.all_of, requirement.any_of)
     details["scopes"] = f"has {scoped.describe()}" if scoped else "none required by this check"
     kinds = {"user": "issued for a user", "app": "a client's own (client credentials)"}

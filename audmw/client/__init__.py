@@ -7,7 +7,8 @@
 
 ``TokenExchange`` (RFC 8693) and ``OnBehalfOf`` (Microsoft Entra) trade the request's
 verified token (``incoming_token`` of the adapters) for one aimed at a downstream API; the
-incoming token itself is never sent on.
+incoming token itself is never sent on. ``dpop=True`` (any grant) asks for DPoP-bound tokens
+(RFC 9449) and sends each with a fresh proof.
 """
 
 from audmw.client._authentication import (
@@ -16,6 +17,7 @@ from audmw.client._authentication import (
     ClientSecretPost,
     PrivateKeyJwt,
 )
+from audmw.client._dpop import DPoPPresentation
 from audmw.client._errors import TokenEndpointUnavailable, TokenRequestError
 from audmw.client._grants import (
     ClientCredentials,
@@ -33,6 +35,7 @@ __all__ = [
     "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretPost",
+    "DPoPPresentation",
     "IssuedToken",
     "OnBehalfOf",
     "Presentation",

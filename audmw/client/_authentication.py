@@ -119,10 +119,10 @@ class PrivateKeyJwt(ClientAuthentication):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(client_id)
-        key, jwk_kid = _load_private_key(private_key)
+        key, jwk_kid = load_private_key(private_key)
         self._key = key
         self.kid = kid if kid is not None else jwk_kid
-        self.alg = alg or _alg_for(key)
+        self.alg = alg or signing_alg_for(key)
         if self.alg not in get_default_algorithms() or self.alg.startswith("HS"):
             raise ValueError(f"alg {self.alg!r} is not an asymmetric signature algorithm")
         if not 1 <= lifetime <= 300:
@@ -178,7 +178,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _load_private_key(value: Any) -> tuple[Any, str | None]:
+def load_private_key(value: Any) -> tuple[Any, str | None]:
     """A private key object and the kid its JWK names, from a key object, PEM or private JWK."""
     if isinstance(value, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         return value, None
@@ -186,7 +186,7 @@ def _load_private_key(value: Any) -> tuple[Any, str | None]:
         return value, None
     private_key = getattr(value, "private_key", None)  # audmw.testing's SigningKey
     if private_key is not None and not isinstance(value, (str, bytes, Mapping)):
-        return _load_private_key(private_key)[0], getattr(value, "kid", None)
+        return load_private_key(private_key)[0], getattr(value, "kid", None)
     if isinstance(value, Mapping):
         return _from_jwk(value)
     if isinstance(value, str) and value.lstrip().startswith("{"):
@@ -231,7 +231,7 @@ def _checked(key: Any) -> Any:
     return key
 
 
-def _alg_for(key: Any) -> str:
+def signing_alg_for(key: Any) -> str:
     if isinstance(key, rsa.RSAPrivateKey):
         return "RS256"
     if isinstance(key, ec.EllipticCurvePrivateKey):

@@ -128,6 +128,16 @@ def hint_for(
             f"{auth_method} (its token_endpoint_auth_method); a secret with special "
             "characters may need client_secret_post"
         )
+    if error == "use_dpop_nonce":
+        return (
+            "the server asked for a DPoP nonce again after a retry with the one it gave; "
+            "it rotates nonces faster than a client can use them"
+        )
+    if error == "invalid_dpop_proof":
+        return (
+            "the server refused the DPoP proof: check that it allows the key's algorithm "
+            "(dpop_signing_alg_values_supported) and that this machine's clock is right (iat)"
+        )
     if error == "invalid_target":
         return (
             "the server does not know this target or refuses it to the client: "

@@ -31,6 +31,7 @@ from audmw.client._authentication import (
     ClientSecretPost,
     PrivateKeyJwt,
 )
+from audmw.client._dpop import DPoPPresentation
 from audmw.client._errors import (
     TokenEndpointUnavailable,
     TokenRequestError,
@@ -54,6 +55,7 @@ logger = logging.getLogger("audmw.client")
 _MAX_BODY = 64 * 1024
 _LOCK_STRIPES = 64
 _INVALID_TOKEN = re.compile(r"""\berror\s*=\s*"?invalid_token\b""", re.IGNORECASE)
+_CHALLENGE_ERROR = re.compile(r"""\berror\s*=\s*"?([A-Za-z0-9_]{1,64})""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ class _Grant:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         presentation: Presentation | None = None,
+        dpop: bool | Any = False,
     ) -> None:
         if issuer is None and token_url is None:
             raise ValueError("give issuer= (discovery finds the token endpoint) or token_url=")
@@ -231,6 +234,13 @@ class _Grant:
         self.default_lifetime = default_lifetime
         self.timeout = timeout
         self.cache = cache if cache is not None else TokenCache()
+        if dpop is not False and dpop is not None:
+            if presentation is not None:
+                raise ValueError("give dpop= or presentation=, not both")
+            if isinstance(dpop, DPoPPresentation):
+                presentation = dpop
+            else:
+                presentation = DPoPPresentation(None if dpop is True else dpop, clock=clock)
         self.presentation: Presentation = presentation or BearerPresentation()
         self.requests = 0  # token requests sent
         self._clock = clock
@@ -274,7 +284,8 @@ class _Grant:
             tuple(sorted(self.resource)),
             tuple(sorted(self.scope)),
             subject.digest if subject is not None else None,
-            type(self.presentation).__name__,  # a bearer and a bound token never mix
+            # A bearer token and tokens bound to different keys never share an entry.
+            getattr(self.presentation, "binding", type(self.presentation).__name__),
         )
 
     def _secrets(self, subject: SubjectToken | None) -> list[str]:
@@ -303,27 +314,39 @@ class _Grant:
         self._discovered = endpoint
         return endpoint
 
-    def _token_request(
-        self, endpoint: str, form: dict[str, list[str]], headers: dict[str, str]
-    ) -> httpx.Request:
-        request = httpx.Request(
-            "POST", endpoint, headers=headers, content=urlencode(form, doseq=True)
-        )
-        self.presentation.prepare_token_request(request)
-        return request
-
-    def _token_flow(
-        self, subject: SubjectToken | None
-    ) -> Generator[httpx.Request, Fetched, IssuedToken]:
-        endpoint = yield from self._endpoint_flow()
+    def _token_request(self, endpoint: str, subject: SubjectToken | None) -> httpx.Request:
+        # Built afresh for a retry too: a client assertion and a proof are used once.
         form = {"grant_type": [self.grant_type], **self._grant_form(subject)}
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/x-www-form-urlencoded",
         }
         self.client_auth.apply(form, headers, issuer=self.issuer, endpoint=endpoint)
+        request = httpx.Request(
+            "POST", endpoint, headers=headers, content=urlencode(form, doseq=True)
+        )
+        self.presentation.prepare_token_request(request)
         self.requests += 1
-        response = yield self._token_request(endpoint, form, headers)
+        return request
+
+    def _answered(
+        self, request: httpx.Request, status: int, headers: Mapping[str, str], error: str | None
+    ) -> bool:
+        answered = getattr(self.presentation, "answered", None)
+        return bool(answered(request, status, headers, error)) if answered is not None else False
+
+    def _token_flow(
+        self, subject: SubjectToken | None
+    ) -> Generator[httpx.Request, Fetched, IssuedToken]:
+        endpoint = yield from self._endpoint_flow()
+        request = self._token_request(endpoint, subject)
+        response = yield request
+        if self._answered(request, response.status, response.headers, _oauth_error(response)):
+            # use_dpop_nonce (RFC 9449 §8): once more with the server's nonce, never again.
+            logger.info("audmw: %s asks for a DPoP nonce; one retry with it", endpoint)
+            request = self._token_request(endpoint, subject)
+            response = yield request
+            self._answered(request, response.status, response.headers, None)
         issued = self._issued(response, endpoint, subject)
         logger.debug(
             "audmw: token %s from %s for client %s, %s, expires in %d s",
@@ -365,8 +388,11 @@ class _Grant:
                 "the answer has no access_token and token_type", token_url=endpoint
             )
         if token_type.lower() not in self.presentation.token_types:
+            unbound = " (the server did not bind it to the DPoP key: does it offer DPoP?)"
             raise TokenEndpointUnavailable(
-                f"token_type {cleaned(token_type, ())} is not supported here", token_url=endpoint
+                f"token_type {cleaned(token_type, ())} is not supported here"
+                + (unbound if "dpop" in self.presentation.token_types else ""),
+                token_url=endpoint,
             )
         lifetime = document.get("expires_in", self.default_lifetime)
         if isinstance(lifetime, str) and lifetime.isdigit():
@@ -452,7 +478,9 @@ class _Grant:
                 body += chunk
                 if len(body) > _MAX_BODY:
                     raise httpx.DecodingError(f"answer larger than {_MAX_BODY} bytes")
-            return Fetched(str(request.url), response.status_code, "", bytes(body))
+            return Fetched(
+                str(request.url), response.status_code, "", bytes(body), response.headers
+            )
 
     # -- async driver --------------------------------------------------------------------
 
@@ -501,7 +529,9 @@ class _Grant:
                 body += chunk
                 if len(body) > _MAX_BODY:
                     raise httpx.DecodingError(f"answer larger than {_MAX_BODY} bytes")
-            return Fetched(str(request.url), response.status_code, "", bytes(body))
+            return Fetched(
+                str(request.url), response.status_code, "", bytes(body), response.headers
+            )
 
     def _unreachable(self, exc: httpx.HTTPError) -> TokenEndpointUnavailable:
         where = self.token_url or self._discovered or self.issuer or ""
@@ -517,6 +547,17 @@ class _Grant:
         self.presentation.present(request, token)
         response = yield request
         assert isinstance(response, httpx.Response)
+        if self._answered(request, response.status_code, response.headers, _challenge(response)):
+            # use_dpop_nonce (RFC 9449 §9): once more with the API's nonce, never again.
+            logger.info(
+                "audmw: %s%s asks for a DPoP nonce; one retry with it",
+                request.url.host,
+                request.url.path,
+            )
+            self.presentation.present(request, token)
+            response = yield request
+            assert isinstance(response, httpx.Response)
+            self._answered(request, response.status_code, response.headers, None)
         if not _invalid_token(response):
             return
         # The API says the token is no good (revoked, keys rotated...): one fresh token, one
@@ -532,7 +573,9 @@ class _Grant:
         if fresh.access_token == token.access_token:
             return
         self.presentation.present(request, fresh)
-        yield request
+        response = yield request
+        assert isinstance(response, httpx.Response)
+        self._answered(request, response.status_code, response.headers, None)
 
     def _sync_flow(
         self, request: httpx.Request, subject: SubjectToken | None
@@ -579,9 +622,35 @@ def _invalid_token(response: httpx.Response) -> bool:
     if response.status_code != 401:
         return False
     return any(
-        value.strip().lower().startswith("bearer") and _INVALID_TOKEN.search(value)
+        value.strip().lower().startswith(("bearer", "dpop")) and _INVALID_TOKEN.search(value)
         for value in response.headers.get_list("www-authenticate")
     )
+
+
+def _challenge(response: httpx.Response) -> str | None:
+    """The ``error`` of the answer's challenges; ``use_dpop_nonce`` first when it is one."""
+    if response.status_code != 401:
+        return None
+    errors = [
+        match.group(1).lower()
+        for value in response.headers.get_list("www-authenticate")
+        for match in _CHALLENGE_ERROR.finditer(value)
+    ]
+    if "use_dpop_nonce" in errors:
+        return "use_dpop_nonce"
+    return errors[0] if errors else None
+
+
+def _oauth_error(response: Fetched) -> str | None:
+    """The ``error`` of a token endpoint's refusal (RFC 6749 §5.2), if it is one."""
+    if response.status == 200:
+        return None
+    try:
+        document = json.loads(response.body)
+    except (ValueError, RecursionError):
+        return None
+    error = document.get("error") if isinstance(document, dict) else None
+    return error if isinstance(error, str) else None
 
 
 class ClientCredentials(_Grant, httpx.Auth):
@@ -589,6 +658,7 @@ class ClientCredentials(_Grant, httpx.Auth):
 
     One object serves ``httpx.Client`` and ``httpx.AsyncClient`` alike; tokens are cached per
     (server, client, target, scopes) and requested once however many requests wait for one.
+    ``dpop=True`` (or a private key) asks for DPoP-bound tokens and sends them with proofs.
     """
 
     grant_type = "client_credentials"

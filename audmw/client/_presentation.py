@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 
 
 class Presentation(Protocol):
-    """What a grant asks of the way its tokens are presented."""
+    """What a grant asks of the way its tokens are presented.
+
+    Two members are optional: ``binding`` (a string naming what its tokens are bound to, part
+    of the cache key, so tokens bound to different keys, or none, never share an entry) and
+    ``answered(request, status, headers, error) -> bool`` (told of every answer, from the
+    token endpoint with its OAuth ``error`` and from the API with its challenge's ``error``;
+    True asks for the request once more, freshly prepared: a DPoP server's nonce).
+    """
 
     @property
     def token_types(self) -> tuple[str, ...]:
@@ -35,6 +42,7 @@ class BearerPresentation:
     """RFC 6750: ``Authorization: Bearer <token>``, nothing on the token request."""
 
     token_types = ("bearer",)
+    binding = "bearer"
 
     def prepare_token_request(self, request: httpx.Request) -> None:
         pass

@@ -28,7 +28,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
-from audmw.testing.token_endpoint import GRANTS, MAX_BODY, RegisteredClient, TokenEndpoint
+from audmw.mtls import certificate_der, certificate_thumbprint
+from audmw.testing.token_endpoint import (
+    DPOP_ALGS,
+    GRANTS,
+    MAX_BODY,
+    RegisteredClient,
+    TokenEndpoint,
+)
 
 Mode = Literal["ok", "error", "hang", "garbage", "trickle", "huge"]
 HUGE_BODY_BYTES = 10 * 1024 * 1024
@@ -331,6 +338,7 @@ class LocalIssuer:
                 "private_key_jwt",
             ],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "dpop_signing_alg_values_supported": list(DPOP_ALGS),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
@@ -377,6 +385,8 @@ class LocalIssuer:
         key: SigningKey | Any | None = None,
         headers: Mapping[str, Any] | None = None,
         client_id: str | None = "test-client",
+        dpop: Any = None,
+        certificate: bytes | str | None = None,
         **claims: Any,
     ) -> str:
         """A signed token; any claim or header can be set, overridden or (with None) left out.
@@ -387,6 +397,9 @@ class LocalIssuer:
         may touch (RFC 9396), ``sub=None`` or ``gty="client-credentials"`` make an app token.
         ``key`` may be a ``SigningKey`` (also one this issuer does not publish), a raw secret
         for HS* algorithms, or omitted to use the current key for ``alg``.
+        ``dpop`` (an ``audmw.testing.dpop.DPoPKey``) binds the token to that key
+        (``cnf.jkt``); ``certificate`` (DER bytes or PEM) to a client certificate
+        (``cnf["x5t#S256"]``).
         """
         now = int(time.time())
         payload: dict[str, Any] = {
@@ -400,6 +413,16 @@ class LocalIssuer:
         }
         if scopes is not None:
             payload["scope"] = scopes if isinstance(scopes, str) else " ".join(scopes)
+        if dpop is not None or certificate is not None:
+            cnf: dict[str, str] = {}
+            if dpop is not None:
+                cnf["jkt"] = dpop.thumbprint
+            if certificate is not None:
+                der = certificate_der(certificate) if isinstance(certificate, str) else certificate
+                if der is None:
+                    raise ValueError("certificate is not a PEM or DER certificate")
+                cnf["x5t#S256"] = certificate_thumbprint(der)
+            payload["cnf"] = cnf
         payload.update(claims)
         payload = {name: value for name, value in payload.items() if value is not None}
         header: dict[str, Any] = {"alg": alg}
@@ -529,8 +552,11 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, answer = issuer.token_endpoint.handle(headers, body)
-            extra = dict(_TOKEN_HEADERS)
+            proofs = self.headers.get_all("DPoP") or []
+            if len(proofs) > 1:
+                headers["dpop"] = ",".join(proofs)  # refused: exactly one proof
+            status, answer, answer_headers = issuer.token_endpoint.respond(headers, body)
+            extra = {**_TOKEN_HEADERS, **answer_headers}
             if status == 401 and "authorization" in headers:
                 extra["WWW-Authenticate"] = 'Basic realm="token"'
             self._answer(lambda: answer, status=status, headers=extra)

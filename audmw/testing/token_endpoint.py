@@ -3,6 +3,9 @@
 Registered clients authenticate with a secret (``client_secret_basic`` or
 ``client_secret_post``) or a key (``private_key_jwt``, whose assertion must name this
 issuer as its only ``aud``). Refusals are RFC 6749 §5.2 error answers.
+
+A request with a valid DPoP proof (RFC 9449 §5) gets a token bound to the proof's key
+(``cnf.jkt``, ``token_type`` DPoP); ``dpop_nonce`` makes the endpoint demand its nonces.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -19,6 +23,9 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from audmw.dpop import jwk_thumbprint
+from audmw.forwarded import normalise_url
 
 if TYPE_CHECKING:
     from audmw.testing.issuer import LocalIssuer
@@ -34,6 +41,9 @@ _ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"
 _ASSERTION_ALGS += ["ES512", "EdDSA"]
 MAX_BODY = 64 * 1024
 MAX_ASSERTION_LIFETIME = 300
+DPOP_ALGS = ["ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256"]
+DPOP_MAX_AGE = 60
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 LOG_SIZE = 100
 
 
@@ -60,11 +70,18 @@ class RegisteredClient:
 
 
 class Refusal(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status: int = 400,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.headers = dict(headers or {})
 
 
 def public_key_of(key: Any) -> Any:
@@ -93,6 +110,12 @@ class TokenEndpoint:
         self.log: list[dict[str, Any]] = []
         self._seen_jtis: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.dpop_nonce: Literal["off", "required", "rotating"] = "off"
+        """``required``: DPoP proofs must carry the current nonce (``use_dpop_nonce`` with a
+        ``DPoP-Nonce`` header otherwise); ``rotating``: a new one on every request, so every
+        proof carries a stale one (a server a client must not loop with)."""
+        self._nonce = secrets.token_urlsafe(16)
+        self._proof_jtis: dict[str, float] = {}
 
     @property
     def url(self) -> str:
@@ -106,23 +129,106 @@ class TokenEndpoint:
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """The status and JSON answer for a request with these (lower-case) headers and body."""
+        status, answer, _ = self.respond(headers, body)
+        return status, answer
+
+    def respond(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """``handle``'s answer and the headers that go with it (``DPoP-Nonce``)."""
         with self._lock:
             self.requests += 1
+        extra: dict[str, str] = {}
         try:
             form = self._form(headers, body)
             with self._lock:
-                self.log.append({"form": form, "authorization": headers.get("authorization")})
+                self.log.append(
+                    {
+                        "form": form,
+                        "authorization": headers.get("authorization"),
+                        "dpop": headers.get("dpop"),
+                    }
+                )
                 del self.log[:-LOG_SIZE]  # a long-running serve-issuer must not grow forever
             client = self._authenticate(headers, form)
-            return 200, self._grant(client, form)
+            nonce = self._next_nonce()
+            if nonce is not None:
+                extra["DPoP-Nonce"] = nonce
+            jkt = self._proof_key(headers.get("dpop"), nonce) if "dpop" in headers else None
+            return 200, self._grant(client, form, jkt), extra
         except (TypeError, ValueError, KeyError, AttributeError):
             # Anything odd enough to trip a parser: a refusal, never a crash of the handler.
-            return 400, {"error": "invalid_request", "error_description": "malformed request"}
+            answer = {"error": "invalid_request", "error_description": "malformed request"}
+            return 400, answer, extra
         except Refusal as refusal:
-            return refusal.status, {
-                "error": refusal.error,
-                "error_description": refusal.description,
-            }
+            answer = {"error": refusal.error, "error_description": refusal.description}
+            return refusal.status, answer, {**extra, **refusal.headers}
+
+    # -- DPoP (RFC 9449 §4.3, §5, §8) ------------------------------------------------------
+
+    def _next_nonce(self) -> str | None:
+        if self.dpop_nonce == "off":
+            return None
+        with self._lock:
+            if self.dpop_nonce == "rotating":
+                self._nonce = secrets.token_urlsafe(16)
+            return self._nonce
+
+    def _proof_key(self, proof: str | None, nonce: str | None) -> str:
+        """The thumbprint of the key of a valid proof of this request, else a refusal."""
+
+        def refused(description: str) -> Refusal:
+            return Refusal("invalid_dpop_proof", description)
+
+        if not proof or "," in proof:
+            raise refused("exactly one DPoP header is required")
+        try:
+            header = jwt.get_unverified_header(proof)
+        except jwt.PyJWTError:
+            raise refused("the DPoP proof is not a JWS") from None
+        jwk, alg = header.get("jwk"), header.get("alg")
+        if str(header.get("typ")).lower() != "dpop+jwt" or "crit" in header:
+            raise refused("the DPoP proof's typ must be dpop+jwt, without crit")
+        if alg not in DPOP_ALGS or not isinstance(jwk, dict):
+            raise refused("the DPoP proof needs an asymmetric alg and a jwk")
+        if _PRIVATE_JWK_MEMBERS.intersection(jwk):
+            raise refused("the DPoP proof's jwk holds private members")
+        thumbprint = jwk_thumbprint(jwk)
+        try:
+            key = jwt.PyJWK(jwk, str(alg)).key
+            claims: dict[str, Any] = jwt.decode(
+                proof,
+                key,
+                algorithms=[str(alg)],
+                options={"verify_aud": False, "require": ["iat", "jti", "htm", "htu"]},
+                leeway=5,
+            )
+        except (jwt.PyJWTError, TypeError, ValueError):
+            raise refused("the DPoP proof's signature is not by its jwk") from None
+        htu = claims.get("htu")
+        if claims.get("htm") != "POST" or not isinstance(htu, str):
+            raise refused("the DPoP proof's htm must be POST")
+        if normalise_url(htu) != normalise_url(self.url):
+            raise refused("the DPoP proof's htu is not this token endpoint")
+        now = time.time()
+        iat, jti = claims.get("iat"), claims.get("jti")
+        if not isinstance(iat, (int, float)) or iat < now - DPOP_MAX_AGE:
+            raise refused("the DPoP proof is too old")
+        if thumbprint is None or not isinstance(jti, str) or not jti:
+            raise refused("the DPoP proof has no jti or an unusable jwk")
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise Refusal(
+                "use_dpop_nonce",
+                "Authorization server requires nonce in DPoP proof",
+                headers={"DPoP-Nonce": nonce},
+            )
+        with self._lock:
+            self._proof_jtis = {seen: ends for seen, ends in self._proof_jtis.items() if ends > now}
+            replay_key = f"{thumbprint} {jti}"
+            if replay_key in self._proof_jtis:
+                raise refused("the DPoP proof was used before (jti)")
+            self._proof_jtis[replay_key] = now + DPOP_MAX_AGE + 10
+        return thumbprint
 
     def _form(self, headers: Mapping[str, str], body: bytes) -> dict[str, list[str]]:
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -280,7 +386,9 @@ class TokenEndpoint:
 
     # -- grants ----------------------------------------------------------------------------
 
-    def _grant(self, client: RegisteredClient, form: Mapping[str, list[str]]) -> dict[str, Any]:
+    def _grant(
+        self, client: RegisteredClient, form: Mapping[str, list[str]], jkt: str | None = None
+    ) -> dict[str, Any]:
         grant = _one(form, "grant_type")
         if grant not in GRANTS:
             raise Refusal(
@@ -290,14 +398,15 @@ class TokenEndpoint:
             raise Refusal("unauthorized_client", f"the client may not use {grant}")
         scopes = (_one(form, "scope") or "").split()
         targets, scopes = self._targets(form, scopes, on_behalf_of=grant == JWT_BEARER)
+        bound = {"cnf": {"jkt": jkt}} if jkt is not None else {}
         if grant == "client_credentials":
-            return self._issue(client, client.client_id, targets, scopes, None, {})
+            return self._issue(client, client.client_id, targets, scopes, None, bound)
         if grant == TOKEN_EXCHANGE:
             subject = self._subject(_one(form, "subject_token"), _one(form, "subject_token_type"))
             requested = _one(form, "requested_token_type") or ACCESS_TOKEN_TYPE
             if requested not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
                 raise Refusal("invalid_request", "only access tokens are issued here")
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = dict(bound)
             if "actor_token" in form:
                 actor = self._subject(_one(form, "actor_token"), _one(form, "actor_token_type"))
                 extra["act"] = {"sub": actor.get("sub")}
@@ -307,7 +416,7 @@ class TokenEndpoint:
         if not scopes and not targets:
             raise Refusal("invalid_request", "on-behalf-of needs a scope")
         subject = self._subject(_one(form, "assertion"), ACCESS_TOKEN_TYPE)
-        return self._issue(client, subject.get("sub"), targets, scopes, None, {})
+        return self._issue(client, subject.get("sub"), targets, scopes, None, bound)
 
     def _targets(
         self, form: Mapping[str, list[str]], scopes: list[str], *, on_behalf_of: bool
@@ -385,7 +494,7 @@ class TokenEndpoint:
         )
         answer: dict[str, Any] = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if "cnf" in extra else "Bearer",
             "expires_in": self.token_lifetime,
         }
         if scopes:

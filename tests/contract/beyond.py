@@ -156,6 +156,10 @@ FOR_USER = "This resource requires an access token issued for a user"
 FOR_APP = "This resource requires an access token a client obtained for itself"
 
 
+# The DPoP challenge that follows the Bearer one (DPoP is allowed by default, RFC 9449 §7.1).
+DPOP = ', DPoP algs="ES256 ES384 ES512 EdDSA PS256 RS256"'
+
+
 @dataclass(frozen=True)
 class Answer:
     """A refusal: status, the exact ``WWW-Authenticate`` and the JSON body."""
@@ -171,14 +175,14 @@ def _refusal(status: int, error: str, description: str, **extra: Any) -> Answer:
     for name, value in extra.items():
         params.append(f'{name}="{value}"')
         body[name] = value
-    return Answer(status, "Bearer " + ", ".join(params), body)
+    return Answer(status, "Bearer " + ", ".join(params) + DPOP, body)
 
 
 def step_up(description: str, **extra: Any) -> Answer:
     return _refusal(401, "insufficient_user_authentication", description, **extra)
 
 
-BARE = Answer(401, "Bearer", None)
+BARE = Answer(401, "Bearer" + DPOP, None)
 OK = None
 DETAILS = _refusal(403, "insufficient_authorization_details", NO_DETAILS)
 USER_NEEDED = _refusal(403, "insufficient_scope", FOR_USER)

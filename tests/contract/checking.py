@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from audmw.testing import challenges
 from contract import oracle, spec
 from contract.catalogue import Item, Probe
 from contract.rawhttp import Response
@@ -71,10 +72,16 @@ _PARAM = re.compile(r'([A-Za-z_]+)="((?:[^"\\]|\\.)*)"')
 
 
 def parse_challenge(value: str | None) -> tuple[str, dict[str, str], str]:
-    """Scheme, parameters and the raw parameter text of a ``WWW-Authenticate`` value."""
+    """Scheme, parameters and the raw parameter text of the first challenge of a
+    ``WWW-Authenticate`` value (``Bearer``; a ``DPoP`` challenge with its ``algs`` follows
+    it, as DPoP is accepted too)."""
     if value is None:
         return "", {}, ""
-    scheme, _, rest = value.partition(" ")
+    scheme = value.partition(" ")[0].rstrip(",")
+    found = challenges(value)
+    rest = value[len(scheme) :]
+    if "dpop" in found and scheme.lower() != "dpop":
+        rest = rest[: rest.rfind("DPoP ")].rstrip(" ,")
     return scheme, dict(_PARAM.findall(rest)), rest.strip()
 
 

@@ -66,15 +66,15 @@ class ServerProcess:
         server: ServerSpec,
         issuer: str,
         directory: Path,
-        *,
-        module: str = "contract.serve",
         environment: Mapping[str, str] | None = None,
+        module: str = "contract.serve",
     ) -> None:
         self.spec = server
         self.issuer = issuer
         self.module = module  # run as ``python -m <module> <app> <server> --port P``
-        self.environment = dict(environment or {})  # further AUDMW_* settings
         self.port = free_port()
+        self.environment = dict(environment or {})
+        """More ``AUDMW_*`` variables; ``{port}`` in a value is the server's port."""
         self.log_path = directory / f"{server.name}.log"
         self.ran = RanLog(directory / f"{server.name}.ran")
         self.client = RawClient("127.0.0.1", self.port)
@@ -97,7 +97,12 @@ class ServerProcess:
             AUDMW_AUDIENCE=spec.AUDIENCE,
             **spec.settings_environment(cors_preflight=self.spec.cors_preflight),
         )
-        environment.update(self.environment)
+        environment.update(
+            {
+                name: value.replace("{port}", str(self.port))
+                for name, value in self.environment.items()
+            }
+        )
         environment[spec.RAN_LOG_VARIABLE] = str(self.ran.path)
         command = [sys.executable, "-m", self.module, self.spec.family, self.spec.http_server]
         with self.log_path.open("ab") as log:

@@ -148,7 +148,7 @@ def test_error_description_keeps_to_the_rfc6750_characters() -> None:
 def test_guard_answer_uses_the_configured_realm() -> None:
     guard = Guard(Settings(issuer="https://i.example.com", audience=AUDIENCE, realm="photos"))
     assert dict(guard.answer(MissingToken("no_token")).headers)["WWW-Authenticate"] == (
-        'Bearer realm="photos"'
+        'Bearer realm="photos", DPoP realm="photos", algs="ES256 ES384 ES512 EdDSA PS256 RS256"'
     )
 
 

@@ -6,6 +6,8 @@ import json
 import logging
 
 import pytest
+from dpop_challenge import ALGS, BARE, with_dpop
+from resource_metadata_checks import DPOP_MEMBERS
 
 from audmw import ConfigurationError, Settings, diagnostics
 from audmw.answer import answer
@@ -27,6 +29,7 @@ from audmw.metadata import (
     well_known_path,
 )
 from audmw.requirements import DetailRequirement, Requirement
+from audmw.settings import DPOP_ALGORITHMS
 from audmw.testing import LocalIssuer
 from audmw.validator import TokenValidator
 
@@ -209,7 +212,7 @@ def test_the_document_exactly() -> None:
         b'"scopes_supported": ["a", "b", "read", "read:reports", "write"], '
         b'"bearer_methods_supported": ["header"], '
         b'"resource_name": "Example API", '
-        b'"resource_documentation": "https://docs.example.com/api"}'
+        b'"resource_documentation": "https://docs.example.com/api", ' + DPOP_MEMBERS + b"}"
     )
 
 
@@ -236,7 +239,15 @@ def test_authentication_levels_and_details_types_come_from_routes_and_rules() ->
 
 def test_no_empty_members() -> None:
     bare = settings(resource=API, bearer_methods_supported="")
-    assert document(bare) == {"resource": API, "authorization_servers": [ISS]}
+    assert document(bare) == {
+        "resource": API,
+        "authorization_servers": [ISS],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        "dpop_bound_access_tokens_required": False,  # a value: kept
+        "tls_client_certificate_bound_access_tokens": False,
+    }
+    off = settings(resource=API, bearer_methods_supported="", dpop="off")
+    assert "dpop_signing_alg_values_supported" not in document(off)
 
 
 def test_configured_scopes_replace_the_derived_ones() -> None:
@@ -270,7 +281,7 @@ def test_another_part_of_the_library_adds_members(monkeypatch: pytest.MonkeyPatc
             "z": "",
         }
 
-    monkeypatch.setattr("audmw.metadata.MEMBERS", (*MEMBERS, proofs))
+    monkeypatch.setattr("audmw.metadata.MEMBERS", (MEMBERS[0], proofs))
     found = document(settings(resource=API))
     assert found["dpop_signing_alg_values_supported"] == ["ES256"]
     assert found["resource"] == API  # the identifier is never replaced
@@ -290,12 +301,12 @@ def test_without_a_resource_the_answers_are_unchanged() -> None:
         (
             ("Content-Type", "application/json"),
             ("Cache-Control", "no-store"),
-            ("WWW-Authenticate", "Bearer"),
+            ("WWW-Authenticate", BARE),
         ),
         b'{"error": "unauthorized", "error_description": "A bearer access token is required"}',
     )
     refused = guard.answer(InvalidToken("expired"))
-    assert dict(refused.headers)["WWW-Authenticate"] == (
+    assert dict(refused.headers)["WWW-Authenticate"] == with_dpop(
         'Bearer error="invalid_token", error_description="The access token is invalid"'
     )
 
@@ -313,8 +324,9 @@ def test_every_challenge_names_the_metadata() -> None:
         'error_description="The request carries malformed or duplicate credentials", '
         f'resource_metadata="{URL}"',
     }
+    dpop = f', DPoP realm="api", resource_metadata="{URL}", {ALGS}'
     for error, expected in cases.items():
-        assert dict(guard.answer(error).headers)["WWW-Authenticate"] == expected
+        assert dict(guard.answer(error).headers)["WWW-Authenticate"] == expected + dpop
     # An outage has no challenge to carry it.
     assert "WWW-Authenticate" not in dict(guard.answer(KeysUnavailable()).headers)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client, override_settings
 from django_support import AUDIENCE, MIDDLEWARE, audmw_settings
+from dpop_challenge import ALGS, BARE, with_dpop
 from rest_framework.test import APIClient
 
 from audmw.testing import LocalIssuer
@@ -37,7 +38,7 @@ def test_the_middleware_judges_drf_views_public_by_exempt_paths(
     # /drf/** is exempt: the middleware lets it through and DRF must not read the token.
     response = client.get("/drf/messages", HTTP_AUTHORIZATION="Bearer not-a-token")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Bearer"  # DRF's own challenge: not authenticated
+    assert response["WWW-Authenticate"] == BARE  # DRF's own challenge: not authenticated
     assert effects == []
 
 
@@ -50,13 +51,14 @@ def test_no_token_is_401_with_the_bearer_challenge(
 ) -> None:
     response = client.get("/drf/messages")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Bearer"
+    assert response["WWW-Authenticate"] == BARE
     assert effects == []
 
 
 def test_realm_in_the_challenge(drf_alone: None, client: APIClient, issuer: LocalIssuer) -> None:
     with override_settings(AUDMW=audmw_settings(issuer, REALM="api", EXEMPT_PATHS=[])):
-        assert client.get("/drf/messages")["WWW-Authenticate"] == 'Bearer realm="api"'
+        challenge = client.get("/drf/messages")["WWW-Authenticate"]
+        assert challenge == with_dpop('Bearer realm="api"', "api")
 
 
 def test_drf_challenge_names_the_resource_metadata(
@@ -66,8 +68,9 @@ def test_drf_challenge_names_the_resource_metadata(
     with override_settings(AUDMW=value):
         response = client.get("/drf/messages")
     assert response.status_code == 401
+    metadata = "https://api.example.com/.well-known/oauth-protected-resource/v1"
     assert response["WWW-Authenticate"] == (
-        'Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1"'
+        f'Bearer resource_metadata="{metadata}", DPoP resource_metadata="{metadata}", {ALGS}'
     )
 
 
@@ -95,7 +98,7 @@ def test_has_scopes_per_method(
     assert response.json() == {"sub": "erin", "user": "erin"}
     refused = client.post("/drf/messages", **auth(reader))
     assert refused.status_code == 403
-    assert refused["WWW-Authenticate"] == (
+    assert refused["WWW-Authenticate"] == with_dpop(
         'Bearer error="insufficient_scope", error_description="The access token lacks the '
         'scope this resource requires", scope="write:messages"'
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django_support import AUDIENCE
+from dpop_challenge import BARE
 
 from audmw.testing import LocalIssuer
 
@@ -83,7 +84,7 @@ def test_the_contract(app: App, issuer: LocalIssuer) -> None:
     assert (public.status_code, public.headers["content-type"]) == (200, "application/json")
 
     assert app.request("GET", "/api/me").status_code == 401
-    assert app.request("GET", "/api/me").headers["www-authenticate"] == "Bearer"
+    assert app.request("GET", "/api/me").headers["www-authenticate"] == BARE
     token = issuer.mint(aud=AUDIENCE, sub="grace", scopes="write:messages read:messages")
     me = app.request("GET", "/api/me", token)
     assert me.status_code == 200

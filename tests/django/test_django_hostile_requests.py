@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.test import Client
 from django_support import AUDIENCE, bearer
+from dpop_challenge import BARE
 
 from audmw.testing import LocalIssuer
 
@@ -59,7 +60,7 @@ def test_a_token_in_the_header_and_a_form_body_or_query_is_two_methods(
     assert encoded.status_code == 400
     body_only = client.post("/write", f"access_token={token}", FORM)
     assert body_only.status_code == 401
-    assert body_only["WWW-Authenticate"] == "Bearer"
+    assert body_only["WWW-Authenticate"] == BARE
     assert token not in (both.content + encoded.content + body_only.content).decode()
     assert effects == []
     assert client.post("/write", "note=x", FORM, **bearer(token)).status_code == 200

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from django_support import AUDIENCE, audmw_settings, bearer
+from dpop_challenge import BARE, with_dpop
 
 from audmw.testing import LocalIssuer
 from audmw_django.user import TokenUser
@@ -29,7 +30,7 @@ def test_no_token_gets_a_bare_challenge_and_the_view_never_runs(
 ) -> None:
     response = client.get("/any")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Bearer"
+    assert response["WWW-Authenticate"] == BARE
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"] == "unauthorized"
     assert effects == []
@@ -73,7 +74,7 @@ def test_public_view_never_reads_the_token(client: Client, effects: list[str]) -
 def test_function_view_scopes(client: Client, issuer: LocalIssuer, effects: list[str]) -> None:
     refused = client.get("/read", **bearer(mint(issuer, "write:messages")))
     assert refused.status_code == 403
-    assert refused["WWW-Authenticate"] == (
+    assert refused["WWW-Authenticate"] == with_dpop(
         'Bearer error="insufficient_scope", error_description="The access token lacks the '
         'scope this resource requires", scope="read:messages"'
     )
@@ -204,7 +205,9 @@ def test_override_settings_takes_effect(client: Client, issuer: LocalIssuer) -> 
         assert client.get("/any", **bearer(other)).status_code == 200
         with_realm = audmw_settings(issuer, REALM="example")
         with override_settings(AUDMW=with_realm):
-            assert client.get("/any")["WWW-Authenticate"] == 'Bearer realm="example"'
+            assert client.get("/any")["WWW-Authenticate"] == with_dpop(
+                'Bearer realm="example"', "example"
+            )
     assert client.get("/any", **bearer(other)).status_code == 401
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, override_settings
+from dpop_challenge import BARE
 from resource_metadata_checks import (
     check_challenges,
     check_deny_by_default,
@@ -65,4 +66,4 @@ def test_without_a_resource_nothing_is_served(issuer: LocalIssuer) -> None:
     with override_settings(AUDMW=value, ROOT_URLCONF="metadata_urls"):
         response = Client().get("/.well-known/oauth-protected-resource")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Bearer"
+    assert response["WWW-Authenticate"] == BARE

@@ -65,6 +65,8 @@ const provider = new Provider(config.issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // A token request with a DPoP proof gets a DPoP-bound token (cnf.jkt), RFC 9449 §5.
+    dPoP: { enabled: true },
     introspection: { enabled: true },
     richAuthorizationRequests: {
       enabled: Object.keys(detailTypes).length > 0,

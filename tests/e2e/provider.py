@@ -226,8 +226,11 @@ class OidcProvider:
         scope: str | None = None,
         alg: str = "RS256",
         authorization_details: list[dict[str, Any]] | None = None,
+        dpop: Any = None,
     ) -> httpx.Response:
-        """The token endpoint's raw answer to a client-credentials request."""
+        """The token endpoint's raw answer to a client-credentials request; with ``dpop`` (an
+        ``audmw.testing.DPoPKey``) the request carries a DPoP proof, once more with the
+        provider's nonce if it asks for one."""
         client_id, secret = self.clients[alg]
         form = {"grant_type": "client_credentials"}
         if resource is not None:
@@ -236,7 +239,22 @@ class OidcProvider:
             form["scope"] = scope
         if authorization_details is not None:
             form["authorization_details"] = json.dumps(authorization_details)
-        return httpx.post(self.token_endpoint, data=form, auth=(client_id, secret), timeout=10)
+        nonce = None
+        for _ in range(2):
+            headers = {}
+            if dpop is not None:
+                headers["DPoP"] = dpop.proof("POST", self.token_endpoint, nonce=nonce)
+            response = httpx.post(
+                self.token_endpoint,
+                data=form,
+                headers=headers,
+                auth=(client_id, secret),
+                timeout=10,
+            )
+            nonce = response.headers.get("DPoP-Nonce")
+            if response.status_code != 400 or nonce is None:
+                return response
+        return response
 
     def get_token(
         self,
@@ -245,11 +263,17 @@ class OidcProvider:
         *,
         alg: str = "RS256",
         authorization_details: list[dict[str, Any]] | None = None,
+        dpop: Any = None,
     ) -> str:
         """An access token: a JWT for ``resource`` (opaque when ``resource`` is None), with
-        the RFC 9396 ``authorization_details`` entries asked for."""
+        the RFC 9396 ``authorization_details`` entries asked for; bound to ``dpop``'s key
+        when given."""
         response = self.request_token(
-            resource=resource, scope=scope, alg=alg, authorization_details=authorization_details
+            resource=resource,
+            scope=scope,
+            alg=alg,
+            authorization_details=authorization_details,
+            dpop=dpop,
         )
         if response.status_code != 200:
             raise TokenRequestFailed(

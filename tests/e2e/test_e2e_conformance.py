@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+from dpop_challenge import BARE
 
 from audmw.answer import answer
 from audmw.errors import (
@@ -24,6 +25,7 @@ from audmw.errors import (
     KeysUnavailable,
     MissingToken,
 )
+from audmw.settings import DPOP_ALGORITHMS
 from e2e.app_process import REFRESH_COOLDOWN, AppProcess, eventually
 from e2e.provider import API, API_SCOPES, OidcProvider
 
@@ -36,8 +38,8 @@ ROUTES = (
 
 
 def assert_refused(response: httpx.Response, error: AuthError) -> None:
-    """``response`` is exactly the core's answer to ``error``."""
-    expected = answer(error)
+    """``response`` is exactly the core's answer to ``error`` (DPoP allowed, the default)."""
+    expected = answer(error, dpop_algs=DPOP_ALGORITHMS)
     assert response.status_code == expected.status, response.text
     assert response.json() == json.loads(expected.body)
     assert response.headers.get_list("www-authenticate") == [
@@ -132,7 +134,7 @@ def test_no_token_is_401_with_a_bare_challenge(app: AppProcess) -> None:
     for method, path, _ in ROUTES:
         response = call(app, method, path, None)
         assert_refused(response, MissingToken("no_token"))
-        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["www-authenticate"] == BARE
 
 
 def test_other_schemes_and_query_tokens_are_not_credentials(

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dpop_challenge import with_dpop
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -108,7 +109,7 @@ def test_a_token_without_a_fitting_entry_is_refused(
     token = oidc_provider.get_token(API, authorization_details=details)
     response = client.get("/pay", headers=bearer(token))
     assert response.status_code == 403
-    assert response.headers["www-authenticate"] == (
+    assert response.headers["www-authenticate"] == with_dpop(
         'Bearer error="insufficient_authorization_details", error_description="The access '
         'token lacks the authorization details this resource requires"'
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dpop_challenge import BARE
 
 from audmw.testing import LocalIssuer
 
@@ -103,7 +104,7 @@ def test_me(served: Served, issuer: LocalIssuer) -> None:
     }
     missing = served.client.get("/api/me")
     assert missing.status_code == 401
-    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert missing.headers["WWW-Authenticate"] == BARE
 
 
 def test_messages(served: Served, issuer: LocalIssuer) -> None:

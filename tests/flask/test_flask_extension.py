@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from dpop_challenge import BARE, with_dpop
 from flask import Blueprint, Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -141,7 +142,7 @@ def test_missing_token_is_a_bare_challenge(make_app) -> None:
     app.add_url_rule("/x", view_func=lambda: "x")
     response = app.test_client().get("/x")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.headers["WWW-Authenticate"] == with_dpop('Bearer realm="api"', "api")
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.json == {
@@ -177,7 +178,7 @@ def test_two_methods_and_malformed_header_are_400(make_app, issuer: LocalIssuer)
     assert client.get("/x", headers={"Authorization": "Bearer a b"}).status_code == 400
     query_only = client.get(f"/x?access_token={token}")
     assert query_only.status_code == 401
-    assert query_only.headers["WWW-Authenticate"] == "Bearer"
+    assert query_only.headers["WWW-Authenticate"] == BARE
 
 
 def test_insufficient_scope_answer(make_app, issuer: LocalIssuer) -> None:
@@ -185,7 +186,7 @@ def test_insufficient_scope_answer(make_app, issuer: LocalIssuer) -> None:
     app.add_url_rule("/x", view_func=require_scopes("write")(lambda: "x"))
     response = app.test_client().get("/x", headers=bearer(issuer.mint(scopes="read")))
     assert response.status_code == 403
-    assert response.headers["WWW-Authenticate"] == (
+    assert response.headers["WWW-Authenticate"] == with_dpop(
         'Bearer error="insufficient_scope", error_description="The access token lacks the '
         'scope this resource requires", scope="write"'
     )
@@ -270,7 +271,7 @@ def test_app_error_handler_sees_the_refusal_and_may_override(make_app, issuer: L
     response = client.get("/x")
     assert response.status_code == 401
     assert response.json == {"message": "please sign in", "reason": "no_token"}
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == BARE
     scoped = client.get("/x", headers=bearer(issuer.mint(scopes="read")))
     assert scoped.status_code == 403
     assert scoped.json["error"] == "insufficient_scope"

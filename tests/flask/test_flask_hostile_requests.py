@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dpop_challenge import BARE
 from flask import Flask
 
 from audmw.testing import LocalIssuer
@@ -82,7 +83,7 @@ def test_a_token_in_the_header_and_a_form_body_or_query_is_two_methods(
     assert encoded.status_code == 400
     body_only = client.post("/notes", data={"access_token": token})
     assert body_only.status_code == 401
-    assert body_only.headers["WWW-Authenticate"] == "Bearer"
+    assert body_only.headers["WWW-Authenticate"] == BARE
     assert notes == []
     assert client.post("/notes", data={"note": "kept"}, headers=header).status_code == 201
     assert notes == ["kept"]

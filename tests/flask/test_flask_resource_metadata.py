@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from dpop_challenge import BARE
 from flask import Blueprint, Flask
 from flask.views import MethodView
 from resource_metadata_checks import (
@@ -84,4 +85,4 @@ def test_without_a_resource_nothing_is_served(issuer: LocalIssuer) -> None:
     app = build(issuer, ISSUER=issuer.issuer, AUDIENCE="https://api.example.com")
     response = app.test_client().get("/.well-known/oauth-protected-resource")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == BARE

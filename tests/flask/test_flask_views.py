@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from dpop_challenge import with_dpop
 from flask import Blueprint, Flask, g
 from flask.views import MethodView, View
 
@@ -413,7 +414,7 @@ def test_a_blueprint_asks_for_the_users_authentication_and_its_views_for_more(
     assert client.get("/payments/", headers=fresh_phr).status_code == 200
     refused = client.post("/payments/", headers=fresh_phr)
     assert refused.status_code == 401
-    assert refused.headers["WWW-Authenticate"] == (
+    assert refused.headers["WWW-Authenticate"] == with_dpop(
         'Bearer error="insufficient_user_authentication", error_description="The user '
         'authentication does not meet the requirements of this resource", '
         'acr_values="phrh", max_age="60"'

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from dpop_challenge import BARE
 
 from audmw.testing import LocalIssuer
 
@@ -169,7 +170,7 @@ def test_a_token_where_the_scheme_goes_never_reaches_the_log(
     for value in (token + " x", token + " " + token, "Mac" + token + " x"):
         answer = _get(server, (b"Authorization", value.encode()))
         assert answer.status == 401
-        assert answer.header("www-authenticate") == "Bearer"
+        assert answer.header("www-authenticate") == BARE
     logged = _log_since(server, mark, "reason=unsupported_scheme", count=3)
     assert logged.count("reason=unsupported_scheme") >= 3
     _no_piece_of(token, logged)

@@ -17,12 +17,14 @@ import httpx
 import httpx2
 import jwt
 import pytest
+from dpop_challenge import ALGS
 from e2e.app_process import AppProcess
 from mcp import Client
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
+from audmw.settings import DPOP_ALGORITHMS
 from audmw.testing import LocalIssuer
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -149,6 +151,9 @@ def test_the_metadata_names_the_resource_its_issuer_and_the_scope_of_the_route(
         "authorization_servers": [issuer.issuer],
         "scopes_supported": ["notes:read"],
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        "dpop_bound_access_tokens_required": False,
+        "tls_client_certificate_bound_access_tokens": False,
     }
     for path in (f"{WELL_KNOWN}/mcp", WELL_KNOWN):
         response = server.get(path)
@@ -161,8 +166,9 @@ def test_the_metadata_names_the_resource_its_issuer_and_the_scope_of_the_route(
 def test_a_request_without_a_token_is_pointed_at_the_metadata(server: AppProcess) -> None:
     response = initialize(server)
     assert response.status_code == 401
+    metadata = f"{server.base_url}/.well-known/oauth-protected-resource/mcp"
     assert response.headers["www-authenticate"] == (
-        f'Bearer resource_metadata="{server.base_url}/.well-known/oauth-protected-resource/mcp"'
+        f'Bearer resource_metadata="{metadata}", DPoP resource_metadata="{metadata}", {ALGS}'
     )
 
 
@@ -176,7 +182,9 @@ def test_a_token_without_the_scope_gets_a_step_up_challenge(
         'Bearer error="insufficient_scope", '
         'error_description="The access token lacks the scope this resource requires", '
         'scope="notes:read", '
-        f'resource_metadata="{server.base_url}/.well-known/oauth-protected-resource/mcp"'
+        f'resource_metadata="{server.base_url}/.well-known/oauth-protected-resource/mcp", '
+        f'DPoP resource_metadata="{server.base_url}/.well-known/oauth-protected-resource/mcp", '
+        f"{ALGS}"
     )
 
 

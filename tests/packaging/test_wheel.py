@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-dev.lock"
-EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "all"}
+EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "redis", "all"}
 # Packages only the test suite uses: no extra may bring them into a user's environment.
 TEST_ONLY = {"pytest", "pytest-django", "httpx2", "ruff", "mypy", "waitress", "uvicorn"}
 

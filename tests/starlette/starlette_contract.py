@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+from dpop_challenge import BARE
 
 from audmw.testing import LocalIssuer
 
@@ -96,7 +97,7 @@ def check(case: str, route: Route, response: httpx.Response) -> None:
     assert headers["content-type"] == "application/json"
     challenge = headers["www-authenticate"]
     if case == "no_token":
-        assert (status, challenge) == (401, "Bearer")
+        assert (status, challenge) == (401, BARE)
         assert body["error"] == "unauthorized"
     elif case == "two_headers":
         assert status == 400

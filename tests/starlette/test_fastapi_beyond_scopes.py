@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 import pytest
+from dpop_challenge import with_dpop
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.middleware import Middleware
@@ -71,7 +72,7 @@ async def test_the_dependencies_decide_without_the_middleware(issuer: LocalIssue
         app_token = await client.get("/profile", headers=bearer(issuer.mint(sub=None)))
         user_token = await client.get("/profile", headers=bearer(issuer.mint()))
     assert old.status_code == 401
-    assert old.headers["www-authenticate"] == (
+    assert old.headers["www-authenticate"] == with_dpop(
         'Bearer error="insufficient_user_authentication", error_description="A more recent '
         'authentication is required", max_age="60"'
     )

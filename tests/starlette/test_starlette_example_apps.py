@@ -7,6 +7,7 @@ import logging
 from types import ModuleType
 
 import pytest
+from dpop_challenge import BARE
 from starlette_contract import (
     AUDIENCE,
     CASES,
@@ -91,6 +92,6 @@ async def test_token_in_the_query_is_not_accepted(issuer: LocalIssuer, settings:
         both = await client.get(
             "/api/me", params={"access_token": token}, headers={"Authorization": f"Bearer {token}"}
         )
-    assert (alone.status_code, alone.headers["www-authenticate"]) == (401, "Bearer")
+    assert (alone.status_code, alone.headers["www-authenticate"]) == (401, BARE)
     assert both.status_code == 400
     assert token not in alone.text + both.text

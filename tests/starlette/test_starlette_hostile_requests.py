@@ -7,6 +7,7 @@ import json
 from urllib.parse import parse_qs
 
 import pytest
+from dpop_challenge import BARE
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -103,7 +104,7 @@ async def test_a_convertor_that_raises_is_no_match_and_the_token_comes_first(
     async with asgi_client(app) as client:
         response = await client.get("/items/" + "9" * 5000)
         assert response.status_code == 401
-        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["www-authenticate"] == BARE
         assert (await client.get("/items/7", headers=bearer(issuer.mint()))).json() == {"n": 7}
     assert ran == ["item"]
 
@@ -193,7 +194,7 @@ async def test_a_token_in_the_header_and_a_form_body_or_query_is_two_methods(
         assert encoded.status_code == 400
         body_only = await client.post("/notes", data={"access_token": token})
         assert body_only.status_code == 401
-        assert body_only.headers["www-authenticate"] == "Bearer"
+        assert body_only.headers["www-authenticate"] == BARE
         assert notes == []
         kept = await client.post("/notes", data={"note": "kept"}, headers=bearer(token))
         assert kept.status_code == 201

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 import pytest
+from dpop_challenge import BARE
 from fastapi import FastAPI
 from resource_metadata_checks import (
     check_challenges,
@@ -23,6 +24,7 @@ from starlette.testclient import TestClient
 
 from audmw import Settings
 from audmw.fastapi import AccessToken, RequireScopes
+from audmw.settings import DPOP_ALGORITHMS
 from audmw.starlette import AudienceMiddleware, public, require_any_scope, require_scopes
 from audmw.testing import LocalIssuer
 
@@ -127,7 +129,7 @@ def test_without_a_resource_nothing_is_served_and_challenges_are_unchanged(
     with TestClient(starlette_app(settings)) as client:
         response = client.get("/.well-known/oauth-protected-resource")
         assert response.status_code == 401
-        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["www-authenticate"] == BARE
 
 
 def test_the_example_apps_serve_the_document_when_the_resource_is_set(
@@ -144,6 +146,9 @@ def test_the_example_apps_serve_the_document_when_the_resource_is_set(
             "authorization_servers": [issuer.issuer],
             "scopes_supported": ["admin", "read:messages", "write:messages"],
             "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+            "dpop_bound_access_tokens_required": False,
+            "tls_client_certificate_bound_access_tokens": False,
         }, module.__name__
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dpop_challenge import BARE
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -74,7 +75,7 @@ def test_a_token_with_the_scope_opens_the_socket(ws_url: str, issuer: LocalIssue
 @pytest.mark.parametrize(
     ("scopes", "audience", "status", "challenge"),
     [
-        (None, None, 401, "Bearer"),
+        (None, None, 401, BARE),
         (["read:messages"], "https://other.example.com", 401, 'error="invalid_token"'),
         (["write:messages"], AUDIENCE, 403, 'error="insufficient_scope"'),
     ],

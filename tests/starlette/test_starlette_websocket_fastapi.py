@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
+from dpop_challenge import BARE
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -150,7 +151,7 @@ async def test_fastapi_dependencies_enforce_scopes(
         admin = await client.get("/admin/users/3", headers=bearer(issuer.mint(scopes=["admin"])))
         either = await client.get("/either", headers=bearer(issuer.mint(scopes=["admin"])))
         neither = await client.get("/either", headers=bearer(issuer.mint(scopes=["x"])))
-    assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, "Bearer")
+    assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, BARE)
     assert anonymous.json()["error"] == "unauthorized"  # the core's body either way
     assert short.status_code == 403
     assert 'scope="read:messages"' in short.headers["www-authenticate"]

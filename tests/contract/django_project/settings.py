@@ -43,7 +43,22 @@ def _audmw() -> dict[str, Any]:
         value["CLIENT_IDS"] = environ["AUDMW_CLIENT_IDS"].split(",")
     if "AUDMW_CORS_PREFLIGHT" in environ:
         value["CORS_PREFLIGHT"] = environ["AUDMW_CORS_PREFLIGHT"] == "true"
+    # Sender-constrained tokens: strings, as a project may write them too.
+    for key in _PASSED_AS_WRITTEN:
+        if "AUDMW_" + key in environ:
+            value[key] = environ["AUDMW_" + key]
     return value
+
+
+_PASSED_AS_WRITTEN = (
+    "DPOP",
+    "DPOP_NONCE",
+    "DPOP_NONCE_SECRET",
+    "DPOP_NONCE_LIFETIME",
+    "REPLAY_STORE",
+    "TRUSTED_PROXIES",
+    "ORIGINS",
+)
 
 
 AUDMW = _audmw()
