@@ -1161,7 +1161,8 @@ for _name, _template, _outcome in (
         request_refused("multiple_authorization_headers"),
     ),
     ("basic", "Basic dXNlcjpwYXNz", challenge("unsupported_scheme")),
-    ("dpop-scheme", "DPoP {t}", challenge("unsupported_scheme")),
+    # DPoP is allowed by default: a token without cnf.jkt is not one to send that way.
+    ("dpop-scheme-unbound-token", "DPoP {t}", token_refused("dpop_token_unbound")),
     ("no-scheme", "{t}", challenge("unsupported_scheme")),
     ("no-scheme-opaque-and-word", "{t} x", challenge("unsupported_scheme")),
     ("bearer-prefix-word", "Bearerx {t}", challenge("unsupported_scheme")),

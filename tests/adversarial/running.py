@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from contract import spec
-from contract.checking import parse_challenge
 from contract.rawhttp import Response
 from contract.servers import SERVERS, ServerProcess, StartFailed
 
@@ -36,6 +35,7 @@ POST_STYLES = {
     "flask": "flask-route",
 }
 _REASON = re.compile(r"audmw refused request: reason=(\w+)")
+_ERROR = re.compile(r'(?:^|[\s,])error="([^"]*)"')
 _OUR_LINE = ("INFO audmw: audmw refused request: reason=", "WARNING audmw: ")
 
 
@@ -208,10 +208,11 @@ class Adapters:
 
 def describe(observed: Observed) -> str:
     response = observed.response
-    scheme, params, _ = parse_challenge(response.header("www-authenticate"))
     text = str(response.status)
-    if scheme:
-        text += f" {scheme} {params.get('error', 'bare')}"
+    scheme = ""
+    for value in response.header_values("www-authenticate"):
+        scheme = value.split(",")[0].split(" ")[0]
+        text += f" {scheme} {','.join(_ERROR.findall(value)) or 'bare'}"
     if observed.reasons:
         text += f" reason={','.join(observed.reasons)}"
     if observed.ran:
@@ -251,15 +252,18 @@ def server_problems(case: Case, http_server: str, sent: Sent, observed: Observed
             problems.append(f"expected {describe_outcome(expected)}, got {describe(observed)}")
         return problems
     assert isinstance(expected, Outcome)
-    scheme, params, _ = parse_challenge(response.header("www-authenticate"))
+    # A Bearer challenge, and a DPoP one beside it (RFC 9449 §7.1) that may hold the error.
+    values = response.header_values("www-authenticate")
+    errors = set(_ERROR.findall(" ".join(values)))
+    schemes = [value.split(",")[0].split(" ")[0] for value in values]
     if expected.status == 200:
         holds = response.status == 200 and observed.ran is not None and not observed.reasons
     else:
         holds = (
             response.status == expected.status
             and observed.ran is None
-            and scheme == "Bearer"
-            and params.get("error") == expected.error
+            and "Bearer" in schemes
+            and errors == ({expected.error} if expected.error else set())
             and observed.reasons[-1:] == [expected.reason]
         )
     if not holds:
