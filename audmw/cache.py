@@ -43,6 +43,8 @@ class VerifiedTokens:
         self._leeway = leeway
         self._clock = clock
         self._entries: dict[bytes, _Entry] = {}
+        self.evictions = 0
+        """Entries dropped so far: expired, key no longer published, or room made."""
 
     @staticmethod
     def key(raw: bytes) -> bytes:
@@ -59,7 +61,8 @@ class VerifiedTokens:
             keys is not None and signing_key not in keys.active
         ):
             # Expired, or its key is no longer published: the full checks give the reason.
-            self._entries.pop(key, None)
+            if self._entries.pop(key, None) is not None:
+                self.evictions += 1
             return None
         return token
 
@@ -78,6 +81,7 @@ class VerifiedTokens:
             # Oldest first; another thread may change the dict meanwhile, then the next trims.
             with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del entries[next(iter(entries))]
+                self.evictions += 1
         entries[key] = (token, signing_key, keys)
 
     def evict(self, key: bytes) -> None:

@@ -38,11 +38,19 @@ def log_refusals(stream: TextIO | None = None) -> bool:
     return True
 
 
-def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
-    """One line per refusal: reason code, status, token fingerprint (never the token), fix."""
+def log_refusal(
+    error: AuthError, fingerprint: str | None = None, *, issuer: str | None = None
+) -> None:
+    """One line per refusal: reason code, status, token fingerprint (never the token), fix.
+
+    The record's ``extra`` fields (``audmw_reason``, ``audmw_token``, ``audmw_issuer``, and
+    ``audmw_route`` while a decision is observed) are for JSON log formatters.
+    """
     level = logging.WARNING if isinstance(error, KeysUnavailable) else logging.INFO
     if not logger.isEnabledFor(level):
         return
+    from audmw.observe import log_fields  # imported late: it imports this module's users
+
     logger.log(
         level,
         "audmw refused request: reason=%s status=%d%s%s",
@@ -50,7 +58,12 @@ def log_refusal(error: AuthError, fingerprint: str | None = None) -> None:
         error.status,
         f" token={fingerprint}" if fingerprint else "",
         f" — {error.hint}" if error.hint else "",
-        extra={"audmw_reason": error.reason, "audmw_token": fingerprint},
+        extra={
+            "audmw_reason": error.reason,
+            "audmw_token": fingerprint,
+            "audmw_issuer": issuer,
+            **log_fields(),
+        },
     )
 
 

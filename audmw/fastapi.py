@@ -199,15 +199,23 @@ class BearerToken(SecurityBase):
             except RequirementNotMet as error:
                 raise AuthRefused(self._guard_for(connection).answer(error)) from None
         guard = self._guard_for(connection)
+        request = incoming_request(
+            connection.scope, guard.token_header_bytes, guard.proxy_headers_bytes
+        )
+        watch = None
+        if guard.observer is not None:
+            route = getattr(connection.scope.get("route"), "path", None)
+            watch = guard.observer.watch(request, route if isinstance(route, str) else None)
         try:
-            return await guard.authorize_async(
-                incoming_request(
-                    connection.scope, guard.token_header_bytes, guard.proxy_headers_bytes
-                ),
-                requirement,
-            )
+            if watch is None:
+                return await guard.authorize_async(request, requirement)
+            token = await watch.authorize_async(guard, request, requirement)
         except AuthError as error:
+            if watch is not None:
+                watch.refused(error)
             raise AuthRefused(guard.answer(error)) from None
+        watch.accepted()
+        return token
 
     def _same_settings(self, connection: HTTPConnection) -> bool:
         """Whether the middleware judged the token by this scheme's settings.

@@ -33,6 +33,7 @@ from audmw.errors import (
 from audmw.forwarded import RequestURLs
 from audmw.metadata import ResourceMetadata
 from audmw.mtls import CertificateBinding
+from audmw.observe import Observer, observer_for
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
@@ -127,7 +128,14 @@ class Guard:
         self._prefix_length = len(self._prefixes[0]) if self._prefixes else 0
         self._max_bytes = self.validator.max_token_bytes
         self._digest = self.cache.key
-        self._cached = self.cache.get
+        self._cached: Callable[[bytes], AccessToken | None] = self.cache.get
+        self.observer: Observer | None = observer_for(
+            settings, self.cache, getattr(self.validator, "keys", {}).values()
+        )
+        """Where decisions are reported (``audmw.observe``); None when nothing receives them:
+        adapters then call nothing of it."""
+        if self.observer is not None:
+            self._cached = self.observer.looking_up(self._cached)
 
     # -- which requirement -------------------------------------------------------------------
 
@@ -372,7 +380,7 @@ class Guard:
             try:
                 requirement.check(token)
             except RequirementNotMet as error:
-                diagnostics.log_refusal(error, token.fingerprint)
+                diagnostics.log_refusal(error, token.fingerprint, issuer=token.issuer)
                 raise
         return token
 

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -30,6 +30,9 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from audmw.settings import Settings
 from audmw.weak_keys import WeakKeyError, rsa_jwk_weakness
+
+if TYPE_CHECKING:
+    from audmw.observe import KeyFetch, Telemetry
 
 _CANDIDATES_MEMO_SIZE = 64
 _Candidates = tuple[tuple["VerificationKey", ...], bool]
@@ -259,6 +262,14 @@ def _shut_down(sock: socket.socket) -> None:
 class IssuerKeys:
     """The cached key set of one issuer (or of one configured ``jwks_uri``)."""
 
+    observer: Telemetry | None = None
+    """Where fetches are traced and measured (``audmw.observe``), when OpenTelemetry is on."""
+    fetched_at: float | None = None
+    """When the key set in use was fetched (the validator's clock)."""
+    last_error: str | None = None
+    """Why the last fetch failed, for the operator; None once one succeeds."""
+    last_error_type: str | None = None
+
     def __init__(
         self,
         issuer: str,
@@ -394,17 +405,20 @@ class IssuerKeys:
         self._by_source = by_source
         self.loaded = True
         self.failed_at = None
-        self.expires_at = self._clock() + ttl
+        self.fetched_at = self._clock()
+        self.last_error = self.last_error_type = None
+        self.expires_at = self.fetched_at + ttl
         self.generation += 1
 
     def _failed(self, exc: Exception) -> None:
         self.failed_at = self._clock()
+        self.last_error, self.last_error_type = str(exc), type(exc).__qualname__
         logger.warning(
             "audmw: keys of %s could not be fetched (reason=jwks_fetch_failed): %s%s",
             self.issuer,
             exc,
             "; still using the last good keys" if self.loaded else "",
-            extra={"audmw_reason": "jwks_fetch_failed"},
+            extra={"audmw_reason": "jwks_fetch_failed", "audmw_issuer": self.issuer},
         )
 
     def _limit(self) -> int:
@@ -420,6 +434,7 @@ class IssuerKeys:
             self.last_attempt = self._clock()
             self.fetches += 1
             self.fetching += 1
+            watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
             timeout = self._settings.http_timeout
             deadline = time.monotonic() + timeout
@@ -435,7 +450,11 @@ class IssuerKeys:
                     request = next(flow)
                     while True:
                         request.extensions["trace"] = watchdog.trace
-                        request = flow.send(self._send(client, request, deadline))
+                        if watch is None:
+                            request = flow.send(self._send(client, request, deadline))
+                        else:
+                            sent = watch.send(self._send, client, request, deadline)
+                            request = flow.send(sent)
             except StopIteration:
                 return
             except _FETCH_ERRORS as exc:
@@ -443,6 +462,8 @@ class IssuerKeys:
             finally:
                 timer.cancel()
                 self.fetching -= 1
+                if watch is not None:
+                    watch.done()
 
     async def refresh_async(self, generation: int) -> None:
         """The same as ``refresh``, without blocking the event loop or a thread."""
@@ -456,21 +477,27 @@ class IssuerKeys:
             self.last_attempt = self._clock()
             self.fetches += 1
             self.fetching += 1
+            watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
             requested: list[httpx.Request] = []
             timeout = self._settings.http_timeout
             try:
                 # Cancelled at the deadline, wherever it waits: connect, headers or body.
-                await asyncio.wait_for(self._drive_async(flow, requested), timeout)
+                await asyncio.wait_for(self._drive_async(flow, requested, watch), timeout)
             except asyncio.TimeoutError:
                 self._failed(self._too_slow(requested[-1] if requested else None))
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
             finally:
                 self.fetching -= 1
+                if watch is not None:
+                    watch.done()
 
     async def _drive_async(
-        self, flow: Generator[httpx.Request, Fetched, None], requested: list[httpx.Request]
+        self,
+        flow: Generator[httpx.Request, Fetched, None],
+        requested: list[httpx.Request],
+        watch: KeyFetch | None = None,
     ) -> None:
         deadline = time.monotonic() + self._settings.http_timeout
         async with httpx.AsyncClient(
@@ -481,7 +508,10 @@ class IssuerKeys:
             request = next(flow)
             while True:
                 requested.append(request)
-                fetched = await self._send_async(client, request, deadline)
+                if watch is None:
+                    fetched = await self._send_async(client, request, deadline)
+                else:
+                    fetched = await watch.send_async(self._send_async, client, request, deadline)
                 try:
                     request = flow.send(fetched)
                 except StopIteration:  # the flow is done (in a coroutine it must not escape)

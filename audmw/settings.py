@@ -9,6 +9,7 @@ settings (keyword construction, ``AUDMW_*`` names, Django's ``AUDMW`` keys, the 
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import json
 import os
@@ -483,6 +484,29 @@ def _required_claims(value: Any, setting: str) -> tuple[tuple[str, tuple[ClaimVa
     return tuple(sorted(result, key=lambda item: item[0]))
 
 
+def _decision_hook(value: Any, name: str) -> Callable[..., Any] | None:
+    """A callable, or the ``module:function`` (or dotted) path of one."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        path = value.strip()
+        module, sep, attribute = path.partition(":")
+        if not sep:
+            module, _, attribute = path.rpartition(".")
+        try:
+            value = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError, ValueError) as error:
+            raise ConfigurationError(
+                f"audmw: {name} {path!r} cannot be imported ({error}); give a callable or its "
+                "path, such as 'myapp.observability:record_decision'"
+            ) from None
+    if not callable(value):
+        raise ConfigurationError(
+            f"audmw: {name} must be a function taking one audmw.observe.Decision, not {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
+
+
 def _rules(value: Any, setting: str) -> tuple[Rule, ...]:
     if value is None or value == "":
         return ()
@@ -783,6 +807,15 @@ class Settings:
         200_000,
         _positive_int,
         "most `jti`s the in-memory store holds; when full, new proofs are refused with 503",
+    )
+    # _declare returns a dataclasses.field(), as for every setting.
+    decision_hook: Callable[..., Any] | None = _declare(  # noqa: RUF009
+        None,
+        _decision_hook,
+        "called once per decision with an `audmw.observe.Decision` (outcome, reason, issuer, "
+        "route, latency, ...; never the token); a callable or its `module:function` path. Its "
+        "exceptions are logged, never a refusal",
+        env_form="module:function",
     )
 
     def __init__(self, **options: Any) -> None:

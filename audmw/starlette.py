@@ -73,6 +73,7 @@ __all__ = [
     "require_scopes",
     "require_user",
     "route_requirements",
+    "route_template",
 ]
 
 logger = logging.getLogger("audmw")
@@ -82,6 +83,7 @@ GUARD_SCOPE_KEY = "audmw.guard"
 
 _MAX_DEPTH = 32  # mounts within mounts; deeper trees are treated as unresolved
 _CACHE_SIZE = 1024
+_KEPT_PATH = 256  # the longest path whose route template is remembered
 _STOCK_ROUTING = frozenset({"starlette.routing", "fastapi.routing"})
 # FastAPI's own documentation endpoints are functions that ``FastAPI.setup`` defines.
 _FASTAPI_DOCS_MODULE = "fastapi.applications"
@@ -208,6 +210,47 @@ def _resolve(
             return _Resolved(View.unanswered(*view.levels, *view.others), False)
         return found._replace(cacheable=False)
     return _UNRESOLVED
+
+
+def route_template(
+    routes: Sequence[BaseRoute], scope: Scope, prefix: str = "", depth: int = 0
+) -> str | None:
+    """The template of the route ``scope`` matches (``/items/{item_id}``, with the paths of
+    the mounts on the way), as the router will match it; None when none matches."""
+    if depth > _MAX_DEPTH:
+        return None
+    partial: str | None = None
+    for route in routes:
+        match, child = _matches(route, scope)
+        if match is Match.NONE:
+            continue
+        path = str(getattr(route, "path", "") or "")
+        if hasattr(route, "original_router") and hasattr(route, "_match"):
+            path = _included_template(route, scope) or ""
+        elif isinstance(route, (Mount, Host)):
+            inner = getattr(getattr(route, "_base_app", route.app), "routes", None)
+            if inner is None:  # an ASGI app mounted as a whole
+                found: str | None = prefix + path
+            else:
+                found = route_template(inner, {**scope, **child}, prefix + path, depth + 1)
+            if match is Match.FULL:
+                return found
+            partial = partial or found
+            continue
+        if match is Match.FULL:
+            return prefix + path
+        partial = partial or prefix + path  # the router answers 405 for it
+    return partial
+
+
+def _included_template(route: Any, scope: Scope) -> str | None:
+    """The template of FastAPI's included router's route that ``scope`` matches."""
+    try:
+        context = route._match(dict(scope))[3]
+    except Exception:
+        return None
+    found = getattr(context, "path_format", None)
+    return found if isinstance(found, str) else None
 
 
 def _resolve_included(route: Any, scope: Scope, outer: tuple[object, ...], depth: int) -> _Resolved:
@@ -476,6 +519,7 @@ class AudienceMiddleware:
         self._routes = routes
         self._open_docs = not protect_docs
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
+        self._templates: dict[tuple[Any, ...], object] = {}
         self._warned = False
         self.problem: ConfigurationError | None = None
         """Why the app cannot be protected, found when Starlette built the middleware stack
@@ -522,6 +566,9 @@ class AudienceMiddleware:
             if served is not None:
                 await _send_answer(served, send)
                 return
+        if guard.observer is not None:
+            await self._observed(scope, receive, send, request, content_type)
+            return
         try:
             requirement = self._requirement(scope, request)
             if requirement is None:
@@ -543,6 +590,45 @@ class AudienceMiddleware:
             guard.mark_scheme(error, request)
             await self.refuse(error, scope, send)
             return
+        scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
+        scope["user"] = TokenUser(token)
+        if guard.issues_nonces:
+            nonce = guard.fresh_nonce(request)
+            if nonce is not None:
+                send = _with_nonce(send, nonce)
+        await self.app(scope, receive, send)
+
+    async def _observed(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request: IncomingRequest,
+        content_type: bytes | None,
+    ) -> None:
+        """``__call__`` with the decision reported to the guard's observer (a decision hook or
+        OpenTelemetry): the same steps, kept apart so that an app that observes nothing runs
+        exactly the code it ran before."""
+        guard = self.guard
+        assert guard.observer is not None
+        watch = guard.observer.watch(request, self._template(scope))
+        try:
+            requirement = self._requirement(scope, request)
+            if requirement is None:
+                scope["auth"] = AuthCredentials()
+                scope["user"] = UnauthenticatedUser()
+                await self.app(scope, receive, send)
+                return
+            if content_type is not None and is_form(content_type):
+                request, receive = await _read_form(request, receive)
+            # Guard.authorize_async: the same checks (proof of possession included).
+            token = await watch.authorize_async(guard, request, requirement)
+        except AuthError as error:
+            guard.mark_scheme(error, request)
+            watch.refused(error)
+            await self.refuse(error, scope, send)
+            return
+        watch.accepted()
         scope["auth"] = AuthCredentials(token.scopes)  # type: ignore[arg-type]  # it makes a list
         scope["user"] = TokenUser(token)
         if guard.issues_nonces:
@@ -585,6 +671,30 @@ class AudienceMiddleware:
         ):
             self._paths[key] = requirement
         return requirement
+
+    def _template(self, scope: Scope) -> str | None:
+        """The route template the router will match, for reports; remembered by method and
+        path, and only so many (paths are the client's), like the routes' requirements."""
+        routes = self._routes_for(scope)
+        if routes is None:
+            return None
+        key = (
+            scope["type"],
+            scope.get("method"),
+            scope["path"],
+            scope.get("root_path", ""),
+            id(routes),
+            len(routes),
+        )
+        found = self._templates.get(key, _MISSING)
+        if found is _MISSING:
+            found = route_template(routes, scope)
+            # Made-up methods and long paths are not kept: the memo stays small.
+            if (key[1] in STANDARD_METHODS or key[1] is None) and len(key[2]) <= _KEPT_PATH:
+                if len(self._templates) >= _CACHE_SIZE:
+                    self._templates.clear()
+                self._templates[key] = found
+        return found  # type: ignore[return-value]
 
     def _routes_for(self, scope: Scope) -> Sequence[BaseRoute] | None:
         if self._routes is not None:

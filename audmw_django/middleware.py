@@ -22,6 +22,7 @@ from django.utils.functional import SimpleLazyObject
 from audmw import AccessToken, AuthError, Requirement
 from audmw.decision import HTTP_METHODS, STANDARD_METHODS, View, handler_levels, handler_name
 from audmw.marks import requirement_of
+from audmw.observe import Watch
 from audmw.request import (
     IncomingRequest,
     asgi_client_certificate,
@@ -250,12 +251,20 @@ class AudienceMiddleware:
     def _enforce(self, request: HttpRequest, view: View | None) -> HttpResponseBase | None:
         """None to let the request through, else the refusal."""
         config = current()
+        watch = None
         try:
             judged = self._judge(request, view, config)
             if judged is not None:
-                _accept(request, config.guard.authorize(*judged), config)
+                observer = config.guard.observer
+                if observer is None:
+                    _accept(request, config.guard.authorize(*judged), config)
+                else:
+                    watch = observer.watch(judged[0], _route(request))
+                    _accept(request, watch.authorize(config.guard, *judged), config)
+                    watch.accepted()
                 _remember_nonce(request, judged[0], config)
         except AuthError as error:
+            _report_refusal(request, config, watch, error)
             return self.refuse(request, error)
         return None
 
@@ -263,12 +272,21 @@ class AudienceMiddleware:
         self, request: HttpRequest, view: View | None
     ) -> HttpResponseBase | None:
         config = current()
+        watch = None
         try:
             judged = self._judge(request, view, config)
             if judged is not None:
-                _accept(request, await config.guard.authorize_async(*judged), config)
+                observer = config.guard.observer
+                if observer is None:
+                    _accept(request, await config.guard.authorize_async(*judged), config)
+                else:
+                    watch = observer.watch(judged[0], _route(request))
+                    token = await watch.authorize_async(config.guard, *judged)
+                    _accept(request, token, config)
+                    watch.accepted()
                 _remember_nonce(request, judged[0], config)
         except AuthError as error:
+            _report_refusal(request, config, watch, error)
             return self.refuse(request, error)
         return None
 
@@ -318,6 +336,27 @@ def remember_refusal(request: HttpRequest, error: AuthError) -> None:
     """Leave a refusal raised inside the view (by DRF's classes) for the middleware to answer
     with the core's exact answer on the way out."""
     setattr(request, _REFUSED, error)
+
+
+def _report_refusal(
+    request: HttpRequest, config: Config, watch: Watch | None, error: AuthError
+) -> None:
+    """Report a refusal to the guard's observer, if it has one: also one made before the
+    token was read (control characters in the path, a form too large)."""
+    observer = config.guard.observer
+    if observer is None:
+        return
+    if watch is None:
+        guard = config.guard
+        watch = observer.watch(incoming_request(request, guard.token_environ_key), _route(request))
+    watch.refused(error)
+
+
+def _route(request: HttpRequest) -> str | None:
+    """The matched URL pattern as Django writes it (``api/items/<int:pk>``), or None."""
+    match = request.resolver_match
+    route = getattr(match, "route", None) if match is not None else None
+    return route if isinstance(route, str) else None
 
 
 def _unresolved(request: HttpRequest) -> bool:

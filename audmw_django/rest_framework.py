@@ -85,16 +85,24 @@ class AudienceAuthentication(BaseAuthentication):
         if not incoming.credentials and not incoming.token_in_query:
             return None
         match = django_request.resolver_match
+        watch = None
+        if guard.observer is not None:
+            route = getattr(match, "route", None)
+            watch = guard.observer.watch(incoming, route if isinstance(route, str) else None)
         try:
             if match is not None:
                 view = view_for(match.func, incoming.method)
                 if guard.requirement(incoming, view) is None:
                     return None  # audmw judges the view public: its token is not read
-            token = guard.authorize(incoming)
+            token = guard.authorize(incoming) if watch is None else watch.authorize(guard, incoming)
         except MissingToken:
             return None  # another scheme (Basic, ...): not ours to judge
         except AuthError as error:
+            if watch is not None:
+                watch.refused(error)
             raise TokenRefused(error, request) from None
+        if watch is not None:
+            watch.accepted()
         django_request.access_token = token  # type: ignore[attr-defined]
         return TokenUser(token), token
 

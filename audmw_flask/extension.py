@@ -294,20 +294,30 @@ class AudmwState:
                 g.access_token = None
                 return Response(served.body, status=served.status, headers=list(served.headers))
         token = None
+        watch = None
         try:
             incoming = incoming_request(
                 req, guard.token_environ_key, guard.wants_url, guard.proxy_headers
             )
+            if guard.observer is not None:
+                rule = req.url_rule
+                watch = guard.observer.watch(incoming, None if rule is None else rule.rule)
             needed = guard.requirement(incoming, self.view(req))
             if needed is not None:
                 content_type = req.environ.get("CONTENT_TYPE")
                 if content_type and is_form(content_type):
                     incoming = _read_form(req, incoming)
-                token = guard.authorize(incoming, needed)
+                if watch is None:
+                    token = guard.authorize(incoming, needed)
+                else:
+                    token = watch.authorize(guard, incoming, needed)
+                    watch.accepted()
                 if guard.issues_nonces:
                     g.audmw_dpop_nonce = guard.fresh_nonce(incoming)
         except AuthError as error:
             g.access_token = None
+            if watch is not None:
+                watch.refused(error)
             raise self.extension.refusal(error, guard.answer(error)) from None
         g.access_token = token
         return None

@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,3 +20,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(str(error), pytrace=False)
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def telemetry() -> Any:
+    """OpenTelemetry's SDK with in-memory exporters (``tests/otel_support.py``), drained."""
+    from tests.otel_support import install
+
+    return install()

@@ -2,6 +2,7 @@
 
 ``audmw inspect``  decode a token offline and say what it is (and why it may be refused);
 ``audmw check``    validate it with the real validator and show each check;
+``audmw keys``     fetch each issuer's keys now and show the health of the key sources;
 ``audmw mint``     sign a token with the local development issuer;
 ``audmw token``    obtain a token by client credentials, print it or check it;
 ``audmw serve-issuer`` serve that issuer (discovery, JWKS, a token endpoint);
@@ -17,7 +18,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from audmw.cli import check_token, dev_issuer, examples, get_token, inspect_token
+from audmw.cli import check_token, dev_issuer, examples, get_token, inspect_token, key_health
 from audmw.cli.console import Console, UsageError
 
 __all__ = ["main"]
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     inspect_token.add_parser(commands)
     check_token.add_parser(commands)
+    key_health.add_parser(commands)
     dev_issuer.add_parsers(commands)
     get_token.add_parser(commands)
     examples.add_parser(commands)

@@ -25,9 +25,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-dev.lock"
-EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "redis", "all"}
+EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "otel", "redis", "all"}
 # Packages only the test suite uses: no extra may bring them into a user's environment.
-TEST_ONLY = {"pytest", "pytest-django", "httpx2", "ruff", "mypy", "waitress", "uvicorn"}
+TEST_ONLY = {
+    "pytest",
+    "pytest-django",
+    "httpx2",
+    "ruff",
+    "mypy",
+    "waitress",
+    "uvicorn",
+    "opentelemetry-sdk",
+}
 
 
 def _run(*command: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
@@ -102,6 +111,9 @@ def test_the_wheel_carries_the_license_and_the_metadata_a_user_reads(dist: Dist)
     # Flask runs async def views only with its async extra (asgiref).
     flask = [r for r in requires if "extra == 'flask'" in r]
     assert any(r.startswith("flask[async]") for r in flask), flask
+    # OpenTelemetry: the API only; the SDK is the application's.
+    otel = {_distribution_name(r) for r in requires if "extra == 'otel'" in r}
+    assert otel == {"opentelemetry-api"}
     brought = {_distribution_name(requirement) for requirement in requires}
     assert not brought & TEST_ONLY, brought & TEST_ONLY
 
