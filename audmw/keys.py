@@ -299,6 +299,7 @@ class IssuerKeys:
         self.failed_at: float | None = None
         self.generation = 0
         self.fetches = 0
+        self.fetching = 0  # fetches under way now (a sync and an async one may overlap)
         self._thread_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -432,6 +433,7 @@ class IssuerKeys:
                 return
             self.last_attempt = self._clock()
             self.fetches += 1
+            self.fetching += 1
             watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
             timeout = self._settings.http_timeout
@@ -459,6 +461,7 @@ class IssuerKeys:
                 self._failed(self._too_slow(request) if watchdog.expired else exc)
             finally:
                 timer.cancel()
+                self.fetching -= 1
                 if watch is not None:
                     watch.done()
 
@@ -473,6 +476,7 @@ class IssuerKeys:
                 return
             self.last_attempt = self._clock()
             self.fetches += 1
+            self.fetching += 1
             watch = None if self.observer is None else self.observer.fetching(self)
             flow = self._flow()
             requested: list[httpx.Request] = []
@@ -485,6 +489,7 @@ class IssuerKeys:
             except _FETCH_ERRORS as exc:
                 self._failed(exc)
             finally:
+                self.fetching -= 1
                 if watch is not None:
                     watch.done()
 

@@ -236,9 +236,16 @@ class TokenValidator:
             verified = algorithm.verify(signing_input, self.settings.hmac_secret, signature)
         else:
             keys = issuer_keys
+            generation = keys.generation
             candidates, kid_known = keys.candidates(kid, alg)
-            if keys is not refreshed and keys.should_refresh(self._clock(), kid_known):
-                return keys, keys.generation
+            if keys is not refreshed and (
+                keys.should_refresh(self._clock(), kid_known)
+                # A fetch under way, or ended since the candidates were read (a rotation seen
+                # by many requests at once): wait for it and look again rather than refuse a
+                # kid the new set may hold.
+                or (not kid_known and (keys.fetching or keys.generation != generation))
+            ):
+                return keys, generation
             if not candidates:
                 if not keys.loaded or (keys.failed_at is not None and not kid_known):
                     raise KeysUnavailable(

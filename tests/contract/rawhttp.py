@@ -42,17 +42,21 @@ class RawClient:
         self._reader: BinaryIO | None = None
 
     def request(
-        self, method: str, target: str, headers: Sequence[tuple[str, str]] = ()
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
     ) -> Response:
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{name}: {value}" for name, value in headers]
-        if method in ("POST", "PUT", "PATCH"):
-            lines.append("Content-Length: 0")
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
         if method == "HEAD":
             # Some stacks (Django under waitress) send the body of a HEAD answer anyway; on a
             # connection of its own the stray bytes cannot be read as the next answer.
             lines.append("Connection: close")
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         for attempt in range(2):
             fresh = self._socket is None
             sock, reader = self._connect()

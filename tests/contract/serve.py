@@ -72,12 +72,13 @@ def main(argv: list[str] | None = None) -> int:
             lifespan="off",
         )
         return 0
-    from waitress import create_server  # type: ignore[import-untyped]
+    # As the README says to serve a WSGI app: waitress without the request in its 400 pages.
+    from audmw.examples.flask_app import quiet_server
 
     # Waitress drops Forwarded/X-Forwarded-* itself unless told which proxy to trust; the
     # servers that test audmw's own trusted_proxies keep them for audmw to judge.
     keep = os.environ.get("CONTRACT_KEEP_PROXY_HEADERS") == "1"
-    server = create_server(
+    server = quiet_server(
         application,
         host=HOST,
         port=args.port,

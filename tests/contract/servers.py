@@ -67,9 +67,11 @@ class ServerProcess:
         issuer: str,
         directory: Path,
         environment: Mapping[str, str] | None = None,
+        module: str = "contract.serve",
     ) -> None:
         self.spec = server
         self.issuer = issuer
+        self.module = module  # run as ``python -m <module> <app> <server> --port P``
         self.port = free_port()
         self.environment = dict(environment or {})
         """More ``AUDMW_*`` variables; ``{port}`` in a value is the server's port."""
@@ -102,7 +104,7 @@ class ServerProcess:
             }
         )
         environment[spec.RAN_LOG_VARIABLE] = str(self.ran.path)
-        command = [sys.executable, "-m", "contract.serve", self.spec.family, self.spec.http_server]
+        command = [sys.executable, "-m", self.module, self.spec.family, self.spec.http_server]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "--port", str(self.port)],

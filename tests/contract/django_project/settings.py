@@ -39,6 +39,8 @@ def _audmw() -> dict[str, Any]:
         value["EXEMPT_PATHS"] = environ["AUDMW_EXEMPT_PATHS"].split()
     if "AUDMW_RULES" in environ:
         value["RULES"] = json.loads(environ["AUDMW_RULES"])
+    if "AUDMW_CLIENT_IDS" in environ:
+        value["CLIENT_IDS"] = environ["AUDMW_CLIENT_IDS"].split(",")
     if "AUDMW_CORS_PREFLIGHT" in environ:
         value["CORS_PREFLIGHT"] = environ["AUDMW_CORS_PREFLIGHT"] == "true"
     # Sender-constrained tokens: strings, as a project may write them too.
