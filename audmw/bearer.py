@@ -105,11 +105,12 @@ def authorization_credentials(
     # RFC 9110 §5.5: only SP and HTAB around a field value; str.strip() would also take
     # NBSP, NEL and the ASCII separators, so one token would pass in many spellings.
     value = authorization[0].strip(" \t")
+    # Inside the value only SP: RFC 9110 §11.4 separates scheme and credentials by 1*SP.
     if not _is_visible_ascii(value):
         raise InvalidRequest(
             "malformed_authorization",
-            hint="the Authorization header holds a character other than visible ASCII, "
-            "space and tab",
+            hint="the Authorization header holds a character other than visible ASCII and "
+            "space (a tab only around the value)",
         )
     if "," in value and _folded(value):
         raise InvalidRequest(
@@ -153,7 +154,7 @@ def _scheme_shown(scheme: str) -> str:
 
 
 def _is_visible_ascii(value: str) -> bool:
-    return value.isascii() and value.replace("\t", " ").isprintable()
+    return value.isascii() and value.isprintable()
 
 
 def _folded(value: str) -> bool:

@@ -52,6 +52,17 @@ def test_space_and_tab_around_the_credentials_are_tolerated(
     assert guard.authorize(sent([value.format(t=token)])).subject == "user-123"
 
 
+@pytest.mark.parametrize("value", ["Bearer\t{t}", "Bearer \t{t}", "Bearer\t {t}"])
+def test_a_tab_between_the_scheme_and_the_token_is_a_bad_request(
+    issuer: LocalIssuer, validator: TokenValidator, value: str
+) -> None:
+    guard = Guard(validator=validator)
+    token = issuer.mint(aud=AUDIENCE)
+    with pytest.raises(InvalidRequest) as refused:
+        guard.authorize(sent([value.format(t=token)]))
+    assert refused.value.reason == "malformed_authorization"
+
+
 @pytest.mark.parametrize(
     "value",
     [
