@@ -404,6 +404,8 @@ class Telemetry:
             description="Time of a key-set refresh (discovery and JWKS)",
         )
         self._caches: weakref.WeakSet[VerifiedTokens] = weakref.WeakSet()
+        self._seen_evictions: dict[int, int] = {}
+        self._retired_evictions: list[int] = []
         meter.create_observable_counter(
             "audmw.token_cache.evictions",
             callbacks=[self._evictions],
@@ -419,10 +421,23 @@ class Telemetry:
 
     def watch_cache(self, cache: VerifiedTokens) -> None:
         self._caches.add(cache)
+        with self._lock:
+            self._seen_evictions[id(cache)] = cache.evictions
+        weakref.finalize(cache, self._retire, id(cache))
+
+    def _retire(self, cache_id: int) -> None:
+        # A counter never goes down: a cache that is gone keeps the evictions last reported.
+        # No lock: the garbage collector may run this while the same thread holds one.
+        self._retired_evictions.append(self._seen_evictions.pop(cache_id, 0))
 
     def _evictions(self, options: Any) -> Iterator[Any]:
         assert otel_metrics is not None
-        yield otel_metrics.Observation(sum(cache.evictions for cache in list(self._caches)))
+        with self._lock:
+            total = sum(self._retired_evictions)
+            for cache in list(self._caches):
+                self._seen_evictions[id(cache)] = cache.evictions
+                total += cache.evictions
+        yield otel_metrics.Observation(total)
 
     def _sizes(self, options: Any) -> Iterator[Any]:
         assert otel_metrics is not None
