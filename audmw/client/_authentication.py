@@ -52,16 +52,23 @@ class ClientAuthentication:
         return f"{type(self).__name__}(client_id={self.client_id!r})"
 
 
-class ClientSecretBasic(ClientAuthentication):
-    """The client id and secret in an HTTP Basic ``Authorization`` header (the default)."""
-
-    method = "client_secret_basic"
+class _SharedSecret(ClientAuthentication):
+    """A client authenticated by a secret it shares with the server."""
 
     def __init__(self, client_id: str, client_secret: str) -> None:
         super().__init__(client_id)
         if not isinstance(client_secret, str) or not client_secret:
             raise ValueError("client_secret must be a non-empty string")
         self._secret = client_secret
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._secret,)
+
+
+class ClientSecretBasic(_SharedSecret):
+    """The client id and secret in an HTTP Basic ``Authorization`` header (the default)."""
+
+    method = "client_secret_basic"
 
     def apply(
         self, form: Form, headers: MutableMapping[str, str], *, issuer: str | None, endpoint: str
@@ -70,29 +77,17 @@ class ClientSecretBasic(ClientAuthentication):
         pair = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
-    def secrets(self) -> tuple[str, ...]:
-        return (self._secret,)
 
-
-class ClientSecretPost(ClientAuthentication):
+class ClientSecretPost(_SharedSecret):
     """The client id and secret as ``client_id`` and ``client_secret`` form fields."""
 
     method = "client_secret_post"
-
-    def __init__(self, client_id: str, client_secret: str) -> None:
-        super().__init__(client_id)
-        if not isinstance(client_secret, str) or not client_secret:
-            raise ValueError("client_secret must be a non-empty string")
-        self._secret = client_secret
 
     def apply(
         self, form: Form, headers: MutableMapping[str, str], *, issuer: str | None, endpoint: str
     ) -> None:
         form["client_id"] = [self.client_id]
         form["client_secret"] = [self._secret]
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self._secret,)
 
 
 class PrivateKeyJwt(ClientAuthentication):
