@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import platform
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from audmw.testing import LocalIssuer
-from bench.traffic_apps import AUDIENCE, FRAMEWORKS, LIMITS, SERVERS, VARIANTS
+from bench.traffic_apps import AUDIENCE, FRAMEWORKS, LIMITS, PACKAGES, SERVERS, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 ALGS = ("RS256", "ES256", "EdDSA")
@@ -276,7 +277,11 @@ def run_framework(
     connections: int,
     variants: tuple[str, ...] | None = None,
 ) -> dict[str, Figures]:
-    chosen = variants or VARIANTS[framework]
+    chosen = tuple(
+        variant
+        for variant in variants or VARIANTS[framework]
+        if variant not in PACKAGES or importlib.util.find_spec(PACKAGES[variant]) is not None
+    )
     servers: dict[str, Server] = {}
     best: dict[str, Figures] = {}
     cpus = _cpus()

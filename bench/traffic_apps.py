@@ -63,6 +63,15 @@ LIMITS: dict[str, tuple[tuple[str, ...], str]] = {
         "served RS256 and ES256 tokens only",
     ),
 }
+# The package each peer needs; a variant whose package is missing is left out of the run.
+PACKAGES = {
+    "pyjwt": "jwt",
+    "oxyjwt": "oxyjwt",
+    "webtoken": "webtoken",
+    "authlib": "authlib",
+    "flask-jwt-extended": "flask_jwt_extended",
+    "simplejwt": "rest_framework_simplejwt",
+}
 SERVERS = {
     "starlette": "uvicorn (httptools, uvloop)",
     "fastapi": "uvicorn (httptools, uvloop)",
