@@ -33,9 +33,11 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -224,9 +226,12 @@ class Server:
     variant: str
     process: subprocess.Popen[bytes]
     port: int
+    log: Path
 
 
-def start(framework: str, variant: str, issuer: LocalIssuer) -> Server:
+def start(
+    framework: str, variant: str, issuer: LocalIssuer, profile_dir: Path | None = None
+) -> Server:
     port = _free_port()
     env = {
         **os.environ,
@@ -236,18 +241,35 @@ def start(framework: str, variant: str, issuer: LocalIssuer) -> Server:
         "BENCH_JWKS": issuer.jwks_uri,
         "BENCH_PORT": str(port),
     }
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{framework}-{variant}".replace(" ", "-")
+        env["BENCH_PROFILE"] = str((profile_dir / f"{name}.prof").resolve())
+    # The server's own output (audmw's refusal lines under Django, say) goes to a file.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open while the server runs
+        "w+b", prefix=f"traffic-{framework}-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.traffic_apps"], env=env, cwd=ROOT, preexec_fn=_server_cpu
+        [sys.executable, "-m", "bench.traffic_apps"],
+        env=env,
+        cwd=ROOT,
+        preexec_fn=_server_cpu,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return Server(variant, process, port)
+            return Server(variant, process, port, Path(log.name))
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                raise RuntimeError(f"the {framework} server for {variant} did not start") from None
+                log.seek(0)
+                output = log.read().decode(errors="replace")[-3000:]
+                raise RuntimeError(
+                    f"the {framework} server for {variant} did not start:\n{output}"
+                ) from None
             time.sleep(0.1)
 
 
@@ -276,6 +298,7 @@ def run_framework(
     rounds: int,
     connections: int,
     variants: tuple[str, ...] | None = None,
+    profile_dir: Path | None = None,
 ) -> dict[str, Figures]:
     chosen = tuple(
         variant
@@ -289,7 +312,7 @@ def run_framework(
         if len(cpus) >= 2:
             os.sched_setaffinity(0, set(cpus[1:]))  # the load: every core but the servers'
         for variant in chosen:
-            servers[variant] = start(framework, variant, issuer)
+            servers[variant] = start(framework, variant, issuer, profile_dir)
         for number in range(rounds + 1):  # round 0 warms: keys fetched, code paths loaded
             mixed = workload(issuer, clients, per_client, seed=number)
             limited = {
@@ -326,12 +349,13 @@ def run_framework(
         if len(cpus) >= 2:
             os.sched_setaffinity(0, set(cpus))
         for server in servers.values():
-            server.process.terminate()
+            server.process.send_signal(signal.SIGINT)  # a clean stop: profiles get written
         for server in servers.values():
             try:
                 server.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 server.process.kill()
+            server.log.unlink(missing_ok=True)
 
 
 def report(framework: str, figures: dict[str, Figures]) -> list[str]:
@@ -401,6 +425,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--json-dir", type=Path, default=None)
+    parser.add_argument("--variant", action="append", help="only these (and no-auth)")
+    parser.add_argument(
+        "--profile-dir", type=Path, default=None, help="write each server's cProfile here"
+    )
     args = parser.parse_args(argv)
     command = "python -m bench.traffic " + " ".join(argv if argv is not None else sys.argv[1:])
     with LocalIssuer(audience=AUDIENCE) as issuer:
@@ -417,6 +445,8 @@ def main(argv: list[str] | None = None) -> None:
                 per_client=args.per_client,
                 rounds=args.rounds,
                 connections=args.connections,
+                variants=("no-auth", *args.variant) if args.variant else None,
+                profile_dir=args.profile_dir,
             )
             print("\n".join(report(framework, figures)), flush=True)
             if args.json_dir is not None:
