@@ -40,7 +40,15 @@ FRAMEWORKS = ("starlette", "fastapi", "flask", "django-wsgi", "django-asgi")
 # Per framework: the variants a user would pick, the baseline first and audmw second.
 VARIANTS: dict[str, tuple[str, ...]] = {
     "starlette": ("no-auth", "audmw", "pyjwt", "oxyjwt", "webtoken"),
-    "fastapi": ("no-auth", "audmw", "pyjwt", "azure-style dependency", "oxyjwt", "webtoken"),
+    "fastapi": (
+        "no-auth",
+        "audmw",
+        "audmw + RequireScopes",
+        "pyjwt",
+        "azure-style dependency",
+        "oxyjwt",
+        "webtoken",
+    ),
     "flask": (
         "no-auth",
         "audmw",

@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.security import SecurityScopes
 from starlette.middleware import Middleware
 
-from audmw.fastapi import AccessToken, AudienceMiddleware, RequireScopes
+from audmw.fastapi import AccessToken, AudienceMiddleware, RequireScopes, require_scopes
 from bench.traffic_apps import (
     ALGORITHMS,
     AUDIENCE,
@@ -67,7 +67,26 @@ class AzureStyleBearer:
 
 
 def fastapi_app(variant: str, issuer: str, jwks_uri: str) -> Any:
-    if variant == "audmw":
+    if variant == "audmw":  # the middleware decides from the marks; no dependency to solve
+        app = FastAPI(middleware=[Middleware(AudienceMiddleware, settings(issuer))])
+
+        @app.get("/api/me")
+        async def me_marked() -> dict[str, Any]:
+            return {"sub": "user"}
+
+        @app.get("/api/messages")
+        @require_scopes("read:messages")
+        async def messages_marked() -> dict[str, Any]:
+            return {"messages": []}
+
+        @app.get("/api/admin")
+        @require_scopes("read:messages", "admin")
+        async def admin_marked() -> dict[str, Any]:
+            return {"admin": True}
+
+        return app
+
+    if variant == "audmw + RequireScopes":  # the token handed to the endpoint, scopes in OpenAPI
         app = FastAPI(middleware=[Middleware(AudienceMiddleware, settings(issuer))])
 
         @app.get("/api/me")
