@@ -45,7 +45,15 @@ from pathlib import Path
 from typing import Any
 
 from audmw.testing import LocalIssuer
-from bench.traffic_apps import AUDIENCE, FRAMEWORKS, LIMITS, PACKAGES, SERVERS, VARIANTS
+from bench.traffic_apps import (
+    AUDIENCE,
+    FRAMEWORKS,
+    LIMITS,
+    PACKAGES,
+    VARIANTS,
+    WSGI_SERVERS,
+    server_of,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ALGS = ("RS256", "ES256", "EdDSA")
@@ -173,15 +181,35 @@ async def _replay(
     return result
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    # The parent's pid is the second field after the parenthesised name.
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+    return found
+
+
 def _cpu_seconds(pid: int) -> float:
-    """Run time of every thread of ``pid`` so far (nanosecond resolution)."""
+    """Run time so far of every thread of ``pid`` and of its worker processes (gunicorn's),
+    at nanosecond resolution."""
     total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
+    for process in (pid, *_children(pid)):
         try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as stats:
-                total += int(stats.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
+            tasks = os.listdir(f"/proc/{process}/task")
+        except FileNotFoundError:
             continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{process}/task/{task}/schedstat") as stats:
+                    total += int(stats.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
     return total / 1e9
 
 
@@ -362,7 +390,7 @@ def report(framework: str, figures: dict[str, Figures]) -> list[str]:
     base = figures["no-auth"].cpu_us
     ours = figures["audmw"].cpu_us - base if "audmw" in figures else None
     lines = [
-        f"\n{framework} ({SERVERS[framework]}): server CPU per request, added over no-auth",
+        f"\n{framework} ({server_of(framework)}): server CPU per request, added over no-auth",
         f"  {'variant':<24}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'CPU µs':>9}{'added µs':>10}{'x audmw':>9}",
     ]
@@ -393,7 +421,7 @@ def write_json(directory: Path, framework: str, figures: dict[str, Figures], com
         if variant != "no-auth"
     }
     notes = [
-        f"{SERVERS[framework]}; server CPU time per request minus the no-auth app's "
+        f"{server_of(framework)}; server CPU time per request minus the no-auth app's "
         f"({base:.1f} µs), best of the rounds",
         *(f"{variant}: {LIMITS[variant][1]}" for variant in figures if variant in LIMITS),
     ]
@@ -425,11 +453,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--json-dir", type=Path, default=None)
+    parser.add_argument("--wsgi", choices=WSGI_SERVERS, default="waitress")
     parser.add_argument("--variant", action="append", help="only these (and no-auth)")
     parser.add_argument(
         "--profile-dir", type=Path, default=None, help="write each server's cProfile here"
     )
     args = parser.parse_args(argv)
+    os.environ["BENCH_WSGI"] = args.wsgi  # read by the servers, and by the report
     command = "python -m bench.traffic " + " ".join(argv if argv is not None else sys.argv[1:])
     with LocalIssuer(audience=AUDIENCE) as issuer:
         print(

@@ -80,13 +80,17 @@ PACKAGES = {
     "flask-jwt-extended": "flask_jwt_extended",
     "simplejwt": "rest_framework_simplejwt",
 }
-SERVERS = {
-    "starlette": "uvicorn (httptools, uvloop)",
-    "fastapi": "uvicorn (httptools, uvloop)",
-    "flask": "waitress",
-    "django-wsgi": "waitress",
-    "django-asgi": "uvicorn (httptools, uvloop)",
-}
+# The WSGI server: waitress (4 threads, keep-alive), or gunicorn's sync worker (one process,
+# one request per connection: under this load it spends its time accepting connections and
+# its figures say more about that than about auth); ``BENCH_WSGI`` chooses.
+WSGI_SERVERS = ("waitress", "gunicorn")
+ASGI_SERVER = "uvicorn (httptools, uvloop)"
+
+
+def server_of(framework: str, wsgi: str | None = None) -> str:
+    if framework in ("flask", "django-wsgi"):
+        return wsgi or os.environ.get("BENCH_WSGI", "waitress")
+    return ASGI_SERVER
 
 
 class Refused(Exception):
@@ -591,7 +595,22 @@ def build(framework: str, variant: str, issuer: str, jwks_uri: str) -> Any:
 
 def serve(framework: str, variant: str, issuer: str, jwks_uri: str, port: int) -> None:
     app = build(framework, variant, issuer, jwks_uri)
-    if SERVERS[framework] == "waitress":
+    server = server_of(framework)
+    if server == "gunicorn":
+        from gunicorn.app.base import BaseApplication
+
+        class Gunicorn(BaseApplication):  # type: ignore[misc]
+            def load_config(self) -> None:
+                self.cfg.set("bind", f"127.0.0.1:{port}")
+                self.cfg.set("workers", 1)
+                self.cfg.set("worker_class", "sync")
+                self.cfg.set("loglevel", "warning")
+
+            def load(self) -> Any:
+                return app
+
+        Gunicorn().run()
+    elif server == "waitress":
         import logging
 
         import waitress
