@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.traffic [--framework starlette ...] [--clients 1000]
         [--per-client 50] [--rounds 3] [--connections 16] [--json-dir bench/results]
+        [--variant audmw ...] [--wsgi waitress|gunicorn] [--profile-dir DIR]
 
 The workload: ``clients`` clients, each with its own token used for ``per-client`` requests
 (``GET /api/me`` and ``GET /api/messages`` in turn), shuffled together so that every token is
@@ -10,7 +11,8 @@ live at once; the tokens signed RS256, ES256 and EdDSA in turn (client by client
 expired token (401), token for another audience (401) and missing scope (``/api/admin``,
 403). Every round mints new tokens, so no variant meets a token it has seen before.
 
-Each variant (``bench.traffic_apps``) runs in its own server process on a core of its own;
+Each variant (``bench.traffic_apps``) runs in its own server process on a core of its own
+(uvicorn with httptools and uvloop for the ASGI apps, waitress or gunicorn for the WSGI ones);
 the load comes from this process on the other core(s): ``connections`` keep-alive HTTP/1.1
 connections over asyncio (uvloop), each sending the next request of the list when the last
 one is answered. Every answer's status is checked against the expected one (the ``no-auth``
@@ -21,7 +23,8 @@ the server's CPU time per request (the sum of its threads' run time from
 ``/proc/<pid>/task/*/schedstat`` over the round, divided by the requests it answered; best
 round), which does not depend on how fast the load generator is. "Added" is the server's CPU
 time per request minus the no-auth baseline's, measured in the same rounds: the rounds take
-turns across the variants, so a slow spell of the shared machine hits them all.
+turns across the variants, so a slow spell of the shared machine hits them all. Round 0 is a
+short warm-up (keys fetched, code loaded) and is not counted.
 """
 
 from __future__ import annotations
