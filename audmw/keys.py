@@ -34,8 +34,8 @@ from audmw.weak_keys import WeakKeyError, rsa_jwk_weakness
 if TYPE_CHECKING:
     from audmw.observe import KeyFetch, Telemetry
 
-_CANDIDATES_MEMO_SIZE = 64
 _Candidates = tuple[tuple["VerificationKey", ...], bool]
+_UNKNOWN_KID: _Candidates = ((), False)
 
 logger = logging.getLogger("audmw")
 
@@ -140,6 +140,20 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
     if issuer is not None and not isinstance(issuer, str):
         raise ValueError("issuer is not a string")
     return VerificationKey(kid, str(kty), crv, alg, key, issuer)
+
+
+def _by_kid(keys: Iterable[VerificationKey]) -> dict[str | None, tuple[VerificationKey, ...]]:
+    """The keys of a set by ``kid``; ``None`` (a token without a kid) maps to every key."""
+    index: dict[str | None, list[VerificationKey]] = {}
+    every: list[VerificationKey] = []
+    for key in keys:
+        every.append(key)
+        if key.kid is not None:
+            index.setdefault(key.kid, []).append(key)
+    found = {kid: tuple(matching) for kid, matching in index.items()}
+    if every:
+        found[None] = tuple(every)
+    return found
 
 
 _tls_context: ssl.SSLContext | None = None
@@ -290,7 +304,11 @@ class IssuerKeys:
         self._verify = _tls()
         self.keys: tuple[VerificationKey, ...] = ()
         # A key set and what ``candidates`` answered for it, by (kid, alg).
-        self._candidates: tuple[tuple[VerificationKey, ...], dict[Any, _Candidates]] = ((), {})
+        self._candidates: tuple[
+            tuple[VerificationKey, ...],
+            dict[str | None, tuple[VerificationKey, ...]],
+            dict[tuple[str | None, str], _Candidates],
+        ] = ((), {}, {})
         self.active: frozenset[VerificationKey] = frozenset()
         self._by_source: dict[str, VerificationKey] = {}
         self.loaded = False
@@ -310,22 +328,24 @@ class IssuerKeys:
     def candidates(self, kid: str | None, alg: str) -> tuple[tuple[VerificationKey, ...], bool]:
         """Keys that may verify a token with this ``kid``/``alg``, and whether the kid is known."""
         keys = self.keys  # one look: a refresh in another thread may replace the set meanwhile
-        of, memo = self._candidates
-        if of is keys:
-            found = memo.get((kid, alg))
-            if found is not None:
-                return found
-            if len(memo) >= _CANDIDATES_MEMO_SIZE:
-                memo.clear()  # kids made up by clients: start over rather than grow
-        else:
-            memo = {}
-            self._candidates = (keys, memo)  # the set and its answers, swapped as one
+        of, by_kid, memo = self._candidates
+        if of is not keys:
+            by_kid, memo = _by_kid(keys), {}
+            self._candidates = (keys, by_kid, memo)  # the set and its answers, swapped as one
+        found = memo.get((kid, alg))
+        if found is not None:
+            return found
+        # Kids are looked up in a dict: the cost stays flat however many keys the set holds.
+        # Only answers about published kids are remembered, so kids made up by clients never
+        # grow the memo past the set's keys and algorithms.
+        matching = by_kid.get(kid)
+        if matching is None:
+            return _UNKNOWN_KID
         if kid is None:
             fitting = tuple(key for key in keys if key.fits(alg))
             found = fitting, bool(fitting)
         else:
-            matching = [key for key in keys if key.kid == kid]
-            found = tuple(key for key in matching if key.fits(alg)), bool(matching)
+            found = tuple(key for key in matching if key.fits(alg)), True
         memo[(kid, alg)] = found
         return found
 
@@ -517,6 +537,35 @@ class IssuerKeys:
                 except StopIteration:  # the flow is done (in a coroutine it must not escape)
                     return
 
+    # -- start-up ----------------------------------------------------------------------------
+
+    def prefetch(self) -> bool:
+        """Fetch discovery and keys now, unless a set is loaded: True when one is.
+
+        For start-up (``prefetch_keys``): a failure is logged and leaves the keys as a failed
+        request fetch would (503 with ``Retry-After`` until ``jwks_retry_after`` has passed,
+        then requests fetch again); it never raises.
+        """
+        if not self.loaded:
+            self.refresh(self.generation)
+        return self._prefetched()
+
+    async def prefetch_async(self) -> bool:
+        """``prefetch`` inside an event loop, without blocking it."""
+        if not self.loaded:
+            await self.refresh_async(self.generation)
+        return self._prefetched()
+
+    def _prefetched(self) -> bool:
+        if not self.loaded:
+            logger.warning(
+                "audmw: keys of %s could not be fetched at start-up (reason=prefetch_failed); "
+                "the app starts anyway and requests needing them get 503 until a fetch works",
+                self.issuer,
+                extra={"audmw_reason": "prefetch_failed", "audmw_issuer": self.issuer},
+            )
+        return self.loaded
+
     def _too_slow(self, request: httpx.Request | None) -> FetchFailed:
         what = "the fetch" if request is None else str(request.url)
         return FetchFailed(
@@ -573,3 +622,35 @@ class IssuerKeys:
             response.headers.get("cache-control", ""),
             bytes(body),
         )
+
+
+def prefetch(key_sets: Iterable[IssuerKeys]) -> bool:
+    """Fetch each key set not loaded yet, side by side: True when every one is loaded.
+
+    Never raises; each failure is logged (``prefetch_failed``). Each fetch is bounded by
+    ``http_timeout``, so an issuer that does not answer delays the start by that much at most.
+    """
+    unique = list({id(keys): keys for keys in key_sets}.values())
+    if len(unique) <= 1:
+        return all(keys.prefetch() for keys in unique)
+    results: list[bool] = [False] * len(unique)
+
+    def fetch(index: int) -> None:
+        results[index] = unique[index].prefetch()
+
+    threads = [
+        threading.Thread(target=fetch, args=(index,), name="audmw-prefetch", daemon=True)
+        for index in range(len(unique))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return all(results)
+
+
+async def prefetch_async(key_sets: Iterable[IssuerKeys]) -> bool:
+    """``prefetch`` in an event loop: the fetches run concurrently, none blocks the loop."""
+    unique = list({id(keys): keys for keys in key_sets}.values())
+    results = await asyncio.gather(*(keys.prefetch_async() for keys in unique))
+    return all(results)

@@ -685,6 +685,13 @@ class Settings:
     jwks_max_bytes: int = _declare(
         256 * 1024, _positive_int, "size cap on discovery and JWKS responses, in bytes"
     )
+    prefetch_keys: bool = _declare(
+        False,
+        flag,
+        "fetch every issuer's discovery document and keys when the app starts (each worker), "
+        "so that the first requests do not wait for them; an issuer that cannot be reached "
+        "then is logged (`prefetch_failed`) and does not stop the start",
+    )
     cors_preflight: bool = _declare(
         False,
         flag,

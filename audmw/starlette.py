@@ -547,6 +547,8 @@ class AudienceMiddleware:
             await _misconfigured(self.problem, scope, receive, send)
             return
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan" and self.guard.settings.prefetch_keys:
+                receive = _prefetching(self.guard, receive)
             await self.app(scope, receive, send)  # lifespan and anything else pass untouched
             return
         guard = self.guard
@@ -738,6 +740,19 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+def _prefetching(guard: Guard, receive: Receive) -> Receive:
+    """``receive`` of a lifespan that fetches the issuers' keys when the server starts up,
+    before the app's own start-up runs (``prefetch_keys``)."""
+
+    async def receiving() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await guard.prefetch_keys_async()
+        return message
+
+    return receiving
 
 
 def _with_nonce(send: Send, nonce: str) -> Send:
