@@ -114,7 +114,9 @@ def rule_curves(issuer: LocalIssuer, functions: dict[str, Callable[[], Any]]) ->
                 issuer, cached=cached, rules=rules_for(size), exempt_paths=EXEMPT_PATHS
             )
             guard = Guard(settings)
-            call = guard_request(guard, fresh_paths(f"/svc{service}/items/"), itertools.repeat(token))
+            call = guard_request(
+                guard, fresh_paths(f"/svc{service}/items/"), itertools.repeat(token)
+            )
             functions[f"rules {cached} {size}"] = warmed(guard, call)
         for with_auth in (True, False):
             functions[f"marks {with_auth} {size}"] = asgi_call(
@@ -245,8 +247,7 @@ def key_curves(functions: dict[str, Callable[[], Any]], issuers: list[LocalIssue
         issuer = LocalIssuer(keys=keys[:size]).start()
         issuers.append(issuer)
         tokens = [
-            issuer.mint(aud=AUDIENCE, key=key, kid=key.kid, expires_in=3600)
-            for key in keys[:size]
+            issuer.mint(aud=AUDIENCE, key=key, kid=key.kid, expires_in=3600) for key in keys[:size]
         ]
         for cached in (True, False):
             guard = Guard(settings_for(issuer, cached=cached))
