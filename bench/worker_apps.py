@@ -90,12 +90,19 @@ def _urlpatterns() -> list[Any]:
 
     from audmw_django import public
 
+    def answer() -> HttpResponse:
+        body = str(os.getpid())
+        # Django leaves Content-Length to CommonMiddleware, which this app leaves out.
+        response = HttpResponse(body, content_type="text/plain")
+        response["Content-Length"] = str(len(body))
+        return response
+
     def me(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(str(os.getpid()), content_type="text/plain")
+        return answer()
 
     @public
     def public_route(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(str(os.getpid()), content_type="text/plain")
+        return answer()
 
     return [path("api/me", me), path("public", public_route)]
 

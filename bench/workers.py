@@ -157,7 +157,9 @@ async def _exchange(
         name.strip().lower(): value.strip()
         for name, _, value in (line.partition(":") for line in lines[1:] if line)
     }
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    if "content-length" not in headers:
+        raise Failed(f"an answer without Content-Length: {lines[0]}")
+    body = await reader.readexactly(int(headers["content-length"]))
     return status, body, headers.get("connection", "").lower() != "close"
 
 
