@@ -115,6 +115,11 @@ class TokenEndpoint:
         self.opaque: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()
         self.introspection_requests = 0
+        # Who asked, and how it authenticated (client_secret_basic, client_secret_post,
+        # private_key_jwt), for each introspection request whose client authenticated.
+        self.introspection_clients: list[tuple[str, str]] = []
+        # What every new opaque token starts with (a provider's recognisable prefix).
+        self.opaque_prefix = ""
         # RFC 9701: answer with a signed JWT when the client accepts one; the key (a
         # ``SigningKey``) defaults to the issuer's current RS256 key.
         self.signed_introspection = False
@@ -140,7 +145,7 @@ class TokenEndpoint:
 
     def issue_opaque(self, claims: Mapping[str, Any]) -> str:
         """A new opaque token standing for ``claims`` (``active`` is added on introspection)."""
-        token = secrets.token_urlsafe(32)
+        token = self.opaque_prefix + secrets.token_urlsafe(32)
         with self._lock:
             self.opaque[token] = dict(claims)
         return token
@@ -184,7 +189,17 @@ class TokenEndpoint:
             gate.wait(timeout=30)
         try:
             form = self._form(headers, body)
-            self._authenticate(headers, form)
+            client = self._authenticate(headers, form)
+            method = (
+                "client_secret_basic"
+                if "authorization" in headers
+                else "client_secret_post"
+                if "client_secret" in form
+                else "private_key_jwt"
+            )
+            with self._lock:
+                self.introspection_clients.append((client.client_id, method))
+                del self.introspection_clients[:-LOG_SIZE]
             token = _one(form, "token")
             if not token:
                 raise Refusal("invalid_request", "the token parameter is required")

@@ -541,6 +541,44 @@ def test_an_endpoint_trickling_its_headers_is_cut_off(issuer: LocalIssuer) -> No
     assert caught.value.reason == "introspection_unavailable"
 
 
+def test_an_endpoint_trickling_its_headers_is_cut_off_in_blocking_code(
+    issuer: LocalIssuer,
+) -> None:
+    # The status line and headers one byte every 0.2 s: no single read waits as long as the
+    # limit, so only a limit on the whole exchange ends it (without it: over 20 s, then an
+    # accept). Every thread waiting on the same token gets the 503 too.
+    verifier = verifier_for(
+        issuer, introspection_endpoint=issuer.introspection_url, introspection_timeout=0.5
+    )
+    token = issuer.mint_opaque()
+    before = introspections(issuer)
+    issuer.set_mode("trickle")
+    answers: list[str] = []
+
+    def request() -> None:
+        try:
+            check(verifier, token)
+            answers.append("accepted")
+        except IntrospectionUnavailable as refused:
+            answers.append(f"{refused.status} {refused.reason}")
+
+    started = time.monotonic()
+    try:
+        threads = [threading.Thread(target=request) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        issuer.set_mode("ok")
+    elapsed = time.monotonic() - started
+    # Far below the 40 s two trickled attempts last, far above 2 x 0.5 s: no race.
+    assert elapsed < 15, f"the exchange held the request for {elapsed:.1f} s"
+    assert answers == ["503 introspection_unavailable"] * 4
+    assert introspections(issuer) == before + 2  # one request and its retry, for all four
+    assert check(verifier, token).subject == "user-123"  # the pool kept no dead connection
+
+
 def test_private_key_jwt_at_the_endpoint(issuer: LocalIssuer) -> None:
     from audmw.client import PrivateKeyJwt
     from audmw.testing import generate_key
