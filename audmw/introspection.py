@@ -179,6 +179,9 @@ class IntrospectionVerifier:
             given = {targets[0].issuer: client_auth}
         else:
             given = client_auth or {}
+            strangers = set(given) - {target.issuer for target in targets}
+            if strangers:
+                raise ValueError(f"client_auth names issuers that do not introspect: {strangers}")
         self.endpoints: dict[str, IntrospectionEndpoint] = {
             target.issuer: IntrospectionEndpoint(
                 target, given.get(target.issuer) or client_authentication(target)

@@ -433,3 +433,24 @@ def test_username_comes_from_the_answer(issuers: tuple[LocalIssuer, LocalIssuer]
     verifier = IntrospectionVerifier(_one_issuer(a))
     assert check(verifier, a.mint_opaque(username="alice")).username == "alice"
     assert check(verifier, a.mint_opaque()).username is None
+
+
+def test_client_authentication_given_in_code_by_issuer(
+    issuers: tuple[LocalIssuer, LocalIssuer],
+) -> None:
+    from audmw.client import ClientSecretBasic, ClientSecretPost
+
+    a, b = issuers
+    settings = two_issuer_settings(a, b)
+    verifier = IntrospectionVerifier(
+        settings, client_auth={b.issuer: ClientSecretBasic(ID_AT_B, SECRET_AT_B)}
+    )
+    assert check(verifier, b.mint_opaque(sub="bob")).subject == "bob"
+    assert b.token_endpoint.introspection_clients[-1] == (ID_AT_B, "client_secret_basic")
+    assert check(verifier, a.mint_opaque(sub="alice")).subject == "alice"  # from the settings
+    with pytest.raises(ValueError, match="by issuer"):
+        IntrospectionVerifier(settings, client_auth=ClientSecretPost(ID_AT_A, SECRET_AT_A))
+    with pytest.raises(ValueError, match="do not introspect"):
+        IntrospectionVerifier(
+            settings, client_auth={"https://c.example/": ClientSecretPost("x", "y")}
+        )
