@@ -155,9 +155,11 @@ class TokenEndpoint:
         with self._lock:
             self.revoked.add(token)
 
-    def signed_answer(self, headers: Mapping[str, str], answer: Mapping[str, Any]) -> bytes | None:
+    def signed_answer(
+        self, headers: Mapping[str, str], answer: Mapping[str, Any], body: bytes = b""
+    ) -> bytes | None:
         """The RFC 9701 form of an introspection ``answer`` when signed answers are on and
-        the request accepts them, else None."""
+        the request (its ``headers`` and form ``body``) accepts them, else None."""
         if not self.signed_introspection or SIGNED_ANSWER not in headers.get("accept", ""):
             return None
         if "error" in answer:
@@ -170,6 +172,8 @@ class TokenEndpoint:
         if authorization.lower().startswith("basic "):
             decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
             client_id = unquote_plus(decoded.partition(":")[0])
+        else:  # client_secret_post, private_key_jwt: the form names the client
+            client_id = _one(self._form(headers, body), "client_id") or ""
         claims = {
             "iss": self.issuer.issuer,
             "aud": client_id,

@@ -454,3 +454,21 @@ def test_client_authentication_given_in_code_by_issuer(
         IntrospectionVerifier(
             settings, client_auth={"https://c.example/": ClientSecretPost("x", "y")}
         )
+
+
+def test_a_signed_answer_is_verified_with_the_keys_of_the_issuer_asked(
+    issuers: tuple[LocalIssuer, LocalIssuer],
+) -> None:
+    a, b = issuers
+    endpoint = b.token_endpoint
+    endpoint.signed_introspection = True
+    try:
+        verifier = IntrospectionVerifier(two_issuer_settings(a, b))
+        assert check(verifier, b.mint_opaque(sub="bob")).subject == "bob"
+        # B's answer signed with A's key: a good signature of another issuer is no answer.
+        endpoint.introspection_signing_key = a.key_for("RS256")
+        error = refusal(verifier, b.mint_opaque())
+        assert (error.status, error.reason) == (503, "introspection_signature_invalid")
+    finally:
+        endpoint.signed_introspection = False
+        endpoint.introspection_signing_key = None
