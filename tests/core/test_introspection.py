@@ -443,7 +443,7 @@ def test_a_signed_answer_for_another_client_is_a_503(issuer: LocalIssuer, signed
 def _for_client(issuer: LocalIssuer, client_id: str) -> Any:
     from audmw.testing.issuer import sign_compact
 
-    def signed_answer(headers: Any, answer: Any) -> bytes:
+    def signed_answer(headers: Any, answer: Any, body: bytes = b"") -> bytes:
         key = issuer.key_for("RS256")
         claims = {"iss": issuer.issuer, "aud": client_id, "token_introspection": dict(answer)}
         header = {"alg": "RS256", "typ": "token-introspection+jwt", "kid": key.kid}
