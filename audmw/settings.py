@@ -1040,7 +1040,8 @@ class Settings:
     introspection_timeout: float = _declare(
         5.0,
         _positive,
-        "time limit of one introspection request; one retry after a failed connection or a 5xx",
+        "time limit of one introspection request, from connect to last byte; one retry after "
+        "a failed connection or a 5xx",
         unit="s",
     )
     introspection_cache: str = _declare(
