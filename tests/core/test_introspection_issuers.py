@@ -360,7 +360,13 @@ def test_private_key_jwt_from_the_settings(
     assert check(verifier, a.mint_opaque(sub="bob")).subject == "bob"  # a new assertion
     assert a.token_endpoint.introspection_clients[-1] == (KEY_CLIENT, "private_key_jwt")
     body = pem.decode().splitlines()[1]
-    for shown in (repr(settings), repr(verifier.client_auth), repr(verifier.endpoints)):
+    shown_values = (
+        settings,
+        settings.introspection_targets,
+        verifier.client_auth,
+        verifier.endpoints,
+    )
+    for shown in map(repr, shown_values):
         assert body not in shown
         assert "PRIVATE KEY" not in shown
 
