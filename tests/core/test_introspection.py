@@ -441,12 +441,30 @@ def test_a_signed_answer_for_another_client_is_a_503(issuer: LocalIssuer, signed
     assert error.reason == "introspection_signature_invalid"
 
 
-def _for_client(issuer: LocalIssuer, client_id: str) -> Any:
+def test_a_signed_answer_from_another_issuer_is_a_503(issuer: LocalIssuer, signed: None) -> None:
+    verifier = verifier_for(issuer)
+    token = issuer.mint_opaque()
+    # Signed with this issuer's key but naming another (tenants of one provider share keys).
+    issuer.token_endpoint.signed_answer = (  # type: ignore[method-assign]
+        _for_client(issuer, CLIENT, iss="https://other-tenant.example.com")
+    )
+    try:
+        error = refusal(verifier, token)
+    finally:
+        del issuer.token_endpoint.signed_answer
+    assert error.reason == "introspection_signature_invalid"
+
+
+def _for_client(issuer: LocalIssuer, client_id: str, iss: str | None = None) -> Any:
     from audmw.testing.issuer import sign_compact
 
     def signed_answer(headers: Any, answer: Any, body: bytes = b"") -> bytes:
         key = issuer.key_for("RS256")
-        claims = {"iss": issuer.issuer, "aud": client_id, "token_introspection": dict(answer)}
+        claims = {
+            "iss": iss or issuer.issuer,
+            "aud": client_id,
+            "token_introspection": dict(answer),
+        }
         header = {"alg": "RS256", "typ": "token-introspection+jwt", "kid": key.kid}
         return sign_compact(header, claims, key.private_key).encode()
 
