@@ -10,11 +10,9 @@ callers that waited for it use its result instead of fetching again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
@@ -29,6 +27,7 @@ import httpx
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from audmw.settings import Settings
+from audmw.watchdog import Watchdog
 from audmw.weak_keys import WeakKeyError, rsa_jwk_weakness
 
 if TYPE_CHECKING:
@@ -236,43 +235,6 @@ def _json(response: Fetched, what: str) -> dict[str, Any]:
     return document
 
 
-class _Watchdog:
-    """Shuts the sockets of one refresh down when the refresh outlives ``http_timeout``.
-
-    httpx's timeouts bound each read, so an issuer sending its status line and headers a byte
-    at a time holds a blocking fetch (and the key lock every request waits on) for as long as
-    it likes. Shutting a socket down wakes the read blocked on it at once. The sockets come
-    from httpcore's ``trace`` extension; DNS resolution is the one part it cannot cut short.
-    """
-
-    def __init__(self) -> None:
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self.expired = False
-
-    def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
-            return
-        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
-        sock = get_extra_info("socket") if get_extra_info is not None else None
-        if isinstance(sock, socket.socket):
-            with self._lock:
-                self._sockets.append(sock)
-                if self.expired:
-                    _shut_down(sock)
-
-    def expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shut_down(sock)
-
-
-def _shut_down(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed, or detached when TLS took it over
-        sock.shutdown(socket.SHUT_RDWR)
-
-
 class IssuerKeys:
     """The cached key set of one issuer (or of one configured ``jwks_uri``)."""
 
@@ -458,7 +420,7 @@ class IssuerKeys:
             flow = self._flow()
             timeout = self._settings.http_timeout
             deadline = time.monotonic() + timeout
-            watchdog = _Watchdog()
+            watchdog = Watchdog()
             timer = threading.Timer(timeout, watchdog.expire)
             timer.daemon = True
             timer.start()
