@@ -151,10 +151,7 @@ class Guard:
         return await prefetch_async(self._key_sets())
 
     def _key_sets(self) -> list[IssuerKeys]:
-        settings = self.settings
-        if settings.introspection == "all" or all(
-            alg in HMAC_ALGORITHMS for alg in settings.algorithms
-        ):
+        if all(alg in HMAC_ALGORITHMS for alg in self.settings.algorithms):
             return []  # no token is verified with an issuer's keys
         keys: dict[str, IssuerKeys] = getattr(self.validator, "keys", {})
         return list(keys.values())
