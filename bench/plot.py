@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HIGHLIGHT, OTHERS = "#1f6feb", "#9aa4ae"
+MAX_FOOTER_LINES = 12
 
 
 def _bars(axis: Any, bars: dict[str, float], unit: str) -> None:
@@ -61,7 +62,7 @@ def _curves(axis: Any, document: dict[str, Any]) -> None:
     axis.set_ylabel(document["unit"])
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="best", framealpha=0.8)
     axis.spines[["top", "right"]].set_visible(False)
 
 
@@ -74,8 +75,20 @@ def render(document: dict[str, Any], out: Path) -> Path:
     kind = document["kind"]
     also = document.get("also") if kind == "bars" else None
     rows = len(document.get("bars", {})) if kind == "bars" else 6
+    width = 11.0 if also else 7.5
+    footer = [f"$ {document['command']}", document.get("machine", ""), *document.get("notes", [])]
+    wrapped = [
+        part
+        for line in footer
+        if line
+        for part in textwrap.wrap(line, int(width * 15), subsequent_indent="  ")
+    ]
+    if len(wrapped) > MAX_FOOTER_LINES:  # the rest is in the JSON
+        wrapped = [*wrapped[: MAX_FOOTER_LINES - 1], "  (more notes in the JSON)"]
+    footer_inches = 0.15 + 0.125 * len(wrapped)
+    plot_inches = 1.2 + 0.42 * max(rows, 4)
     figure, axes = plt.subplots(
-        1, 2 if also else 1, figsize=(11 if also else 7, 1.2 + 0.42 * max(rows, 4)), squeeze=False
+        1, 2 if also else 1, figsize=(width, plot_inches + footer_inches), squeeze=False
     )
     if kind == "bars":
         _bars(axes[0][0], document["bars"], document["unit"])
@@ -86,12 +99,10 @@ def render(document: dict[str, Any], out: Path) -> Path:
     else:
         raise ValueError(f"{document['name']}: unknown kind {kind!r}")
     figure.suptitle(document.get("title", document["name"]), fontsize=11)
-    footer = [f"$ {document['command']}", document.get("machine", ""), *document.get("notes", [])]
-    text = "\n".join(textwrap.fill(line, 130) for line in footer if line)
-    figure.text(0.01, 0.01, text, fontsize=7, va="bottom", family="monospace", color="#444")
-    lines = text.count("\n") + 1
-    footer_inches = 0.1 + 0.13 * lines
-    figure.tight_layout(rect=(0, min(0.5, footer_inches / figure.get_figheight()), 1, 1))
+    figure.text(
+        0.01, 0.01, "\n".join(wrapped), fontsize=7, va="bottom", family="monospace", color="#444"
+    )
+    figure.tight_layout(rect=(0, footer_inches / (plot_inches + footer_inches), 1, 1))
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{document['name']}.png"
     figure.savefig(path, dpi=110)
