@@ -75,9 +75,11 @@ def floor_for(alg: str, public_key: Any, token: str) -> Callable[[], None]:
 
 
 def token_for(issuer: LocalIssuer, alg: str) -> str:
-    """A typical provider access token: about 1.2 KB with an RSA signature."""
+    """A typical provider access token: about 1.2 KB with an RSA signature (valid for an hour:
+    the instruction counts take minutes)."""
     return issuer.mint(
         alg=alg,
+        expires_in=3600,
         aud=[AUDIENCE, "https://tenant.example.com/userinfo"],
         scopes="openid profile email read:messages write:messages",
         azp="a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4",
