@@ -31,13 +31,14 @@ from audmw.errors import (
     RequirementNotMet,
 )
 from audmw.forwarded import RequestURLs
+from audmw.keys import IssuerKeys, prefetch, prefetch_async
 from audmw.metadata import ResourceMetadata
 from audmw.mtls import CertificateBinding
 from audmw.observe import Observer, observer_for
 from audmw.request import IncomingRequest
 from audmw.requirements import ANY_VALID_TOKEN, Requirement
 from audmw.rules import PathRules, has_control_characters
-from audmw.settings import AUTHORIZATION_HEADER, Settings
+from audmw.settings import AUTHORIZATION_HEADER, HMAC_ALGORITHMS, Settings
 from audmw.store import SharedStore, store_for
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
@@ -136,6 +137,24 @@ class Guard:
         adapters then call nothing of it."""
         if self.observer is not None:
             self._cached = self.observer.looking_up(self._cached)
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def prefetch_keys(self) -> bool:
+        """Fetch the issuers' discovery documents and keys now (``prefetch_keys``: adapters
+        call it at start-up): True when every key set is loaded. Never raises; an issuer
+        that cannot be reached is logged, and requests then fetch as they would have."""
+        return prefetch(self._key_sets())
+
+    async def prefetch_keys_async(self) -> bool:
+        """``prefetch_keys`` without blocking the event loop (an ASGI lifespan start-up)."""
+        return await prefetch_async(self._key_sets())
+
+    def _key_sets(self) -> list[IssuerKeys]:
+        if all(alg in HMAC_ALGORITHMS for alg in self.settings.algorithms):
+            return []  # no token is verified with an issuer's keys
+        keys: dict[str, IssuerKeys] = getattr(self.validator, "keys", {})
+        return list(keys.values())
 
     # -- which requirement -------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from jwt.algorithms import get_default_algorithms
 
 from audmw import diagnostics, jws
 from audmw.cache import VerifiedTokens
-from audmw.client import ClientAuthentication, ClientSecretBasic
+from audmw.client import ClientAuthentication, ClientSecretBasic, ClientSecretPost, PrivateKeyJwt
 from audmw.errors import (
     AuthError,
     ConfigurationError,
@@ -38,13 +38,20 @@ from audmw.errors import (
     StoreUnavailable,
 )
 from audmw.keys import Fetched, FetchFailed, IssuerKeys, discovery_flow, endpoint_allowed
-from audmw.settings import HMAC_ALGORITHMS, Settings
+from audmw.observe import Introspection, Telemetry, note_cached, telemetry
+from audmw.settings import HMAC_ALGORITHMS, IssuerIntrospection, Settings
 from audmw.store import MemoryStore, RedisStore, SharedStore
 from audmw.token import AccessToken
 from audmw.validator import TokenValidator
 from audmw.verifier import PendingToken
+from audmw.watchdog import Watchdog
 
-__all__ = ["IntrospectionVerifier", "introspected"]
+__all__ = [
+    "IntrospectionEndpoint",
+    "IntrospectionVerifier",
+    "client_authentication",
+    "introspected",
+]
 
 _RETRY_AFTER = 5
 _ATTEMPTS = 2  # one retry after a failed connection or a 5xx
@@ -91,15 +98,65 @@ def is_jwt(raw: bytes) -> bool:
     return raw.count(b".") in (2, 4)
 
 
+def client_authentication(target: IssuerIntrospection) -> ClientAuthentication:
+    """How the API authenticates at ``target``'s endpoint, from its settings."""
+    client_id = target.client_id
+    assert client_id is not None  # Settings guarantees it
+    where = f" for {target.issuer}"
+    if target.client_auth == "private_key_jwt":
+        if target.client_key is None:
+            raise ConfigurationError(
+                "audmw: introspection_client_auth private_key_jwt needs "
+                f"introspection_client_key (a PEM private key, or its file){where}"
+            )
+        try:
+            return PrivateKeyJwt(
+                client_id, target.client_key, kid=target.client_key_id, alg=target.client_key_alg
+            )
+        except ValueError as error:
+            raise ConfigurationError(f"audmw: introspection_client_key: {error}") from None
+    if target.client_secret is None:
+        raise ConfigurationError(
+            f"audmw: introspection_client_secret is not set{where}: give it, set "
+            "introspection_client_auth to private_key_jwt with introspection_client_key, or "
+            "pass IntrospectionVerifier(settings, client_auth=...)"
+        )
+    if target.client_auth == "client_secret_post":
+        return ClientSecretPost(client_id, target.client_secret)
+    return ClientSecretBasic(client_id, target.client_secret)
+
+
+class IntrospectionEndpoint:
+    """One issuer's introspection endpoint, and how the API authenticates there."""
+
+    def __init__(self, target: IssuerIntrospection, client_auth: ClientAuthentication) -> None:
+        self.issuer = target.issuer
+        self.endpoint: str | None = target.endpoint
+        """The endpoint's URL: from the settings, else from the discovery document once read."""
+        self.client_auth = client_auth
+        self.token_prefix = target.token_prefix
+        self.requests = 0
+        """Introspection requests sent here (each attempt counts)."""
+
+    def __repr__(self) -> str:
+        return f"IntrospectionEndpoint({self.issuer!r}, endpoint={self.endpoint!r})"
+
+
 class IntrospectionVerifier:
     """Checks opaque tokens (``introspection="opaque"``) or all tokens (``"all"``) at the
-    introspection endpoint of the first issuer; JWTs go to ``TokenValidator`` otherwise."""
+    introspection endpoint of the issuer they belong to; JWTs go to ``TokenValidator``
+    otherwise.
+
+    An opaque token goes to the one issuer that introspects, or to the one whose
+    ``token_prefix`` it starts with; a JWT (``"all"``) to the issuer its ``iss`` names when
+    that issuer introspects, else to the JWT validator. No token is ever sent elsewhere.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        client_auth: ClientAuthentication | None = None,
+        client_auth: ClientAuthentication | Mapping[str, ClientAuthentication] | None = None,
         store: SharedStore | None = None,
         jwt_validator: TokenValidator | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -114,19 +171,28 @@ class IntrospectionVerifier:
         self.keys = self.jwt_validator.keys
         """The issuers' key sources (JWTs, signed answers), as ``TokenValidator.keys``."""
         self.max_token_bytes = settings.max_token_bytes
-        self.issuer = settings.issuer[0]
-        self.endpoint: str | None = settings.introspection_endpoint
-        if client_auth is None:
-            assert settings.introspection_client_id is not None  # Settings guarantees it
-            if settings.introspection_client_secret is None:
-                raise ConfigurationError(
-                    "audmw: introspection_client_secret is not set: give it, or pass "
-                    "IntrospectionVerifier(settings, client_auth=...) for private_key_jwt"
-                )
-            client_auth = ClientSecretBasic(
-                settings.introspection_client_id, settings.introspection_client_secret
+        targets = settings.introspection_targets
+        given: Mapping[str, ClientAuthentication]
+        if isinstance(client_auth, ClientAuthentication):
+            if len(targets) != 1:
+                raise ValueError("several issuers introspect: pass client_auth by issuer")
+            given = {targets[0].issuer: client_auth}
+        else:
+            given = client_auth or {}
+            strangers = set(given) - {target.issuer for target in targets}
+            if strangers:
+                raise ValueError(f"client_auth names issuers that do not introspect: {strangers}")
+        self.endpoints: dict[str, IntrospectionEndpoint] = {
+            target.issuer: IntrospectionEndpoint(
+                target, given.get(target.issuer) or client_authentication(target)
             )
-        self.client_auth = client_auth
+            for target in targets
+        }
+        """The introspected issuers' endpoints, by issuer."""
+        self._by_prefix = tuple(
+            ((target.token_prefix or "").encode("ascii"), self.endpoints[target.issuer])
+            for target in targets
+        )
         if store is None:
             url = settings.introspection_cache
             store = (
@@ -140,35 +206,99 @@ class IntrospectionVerifier:
         self._async_transport = async_transport
         self._clock = clock
         self._timeout = settings.introspection_timeout
-        self.requests = 0
-        """Introspection requests sent (each attempt counts)."""
+        self.telemetry: Telemetry | None = telemetry()
+        """Where introspection requests are traced and measured, when OpenTelemetry is on."""
         self._lock = threading.Lock()
-        self._in_flight: dict[bytes, concurrent.futures.Future[bytes]] = {}
-        self._in_flight_async: dict[tuple[int, bytes], asyncio.Task[bytes]] = {}
+        self._in_flight: dict[bytes, concurrent.futures.Future[tuple[bytes, bool]]] = {}
+        self._in_flight_async: dict[tuple[int, bytes], asyncio.Task[tuple[bytes, bool]]] = {}
+
+    @property
+    def first(self) -> IntrospectionEndpoint:
+        """The first introspected issuer's endpoint (the only one, usually)."""
+        return next(iter(self.endpoints.values()))
+
+    @property
+    def issuer(self) -> str:
+        """The first introspected issuer."""
+        return self.first.issuer
+
+    @property
+    def endpoint(self) -> str | None:
+        """The first introspected issuer's endpoint, once known."""
+        return self.first.endpoint
+
+    @property
+    def client_auth(self) -> ClientAuthentication:
+        return self.first.client_auth
+
+    @property
+    def requests(self) -> int:
+        """Introspection requests sent (each attempt counts), to every issuer."""
+        return sum(endpoint.requests for endpoint in self.endpoints.values())
+
+    def endpoint_for(self, raw: bytes) -> IntrospectionEndpoint | None:
+        """Where ``raw`` is introspected; None when the JWT validator checks it instead.
+
+        Raises the refusal of an opaque token that belongs to no introspected issuer: it is
+        sent nowhere."""
+        if raw.count(b".") == 2:  # a JWS: its iss says where it may go
+            if self.opaque_only:
+                return None
+            try:
+                iss = jws.parse(raw)[1].get("iss")
+            except AuthError:
+                return None  # malformed: the JWT validator says why
+            return self.endpoints.get(iss) if isinstance(iss, str) else None
+        if self.opaque_only and is_jwt(raw):
+            return None  # a JWE: the JWT validator's business
+        for prefix, endpoint in self._by_prefix:
+            if raw.startswith(prefix):
+                return endpoint
+        raise InvalidToken(
+            "opaque_issuer_unknown",
+            hint="this opaque token starts with no token_prefix of introspection_issuers, so "
+            "no issuer is known to have issued it; it was not sent anywhere",
+        )
 
     # -- the Verifier interface -------------------------------------------------------------
 
     def verify(self, pending: PendingToken) -> AccessToken:
-        if self.opaque_only and is_jwt(pending.raw):
+        target = self._target(pending)
+        if target is None:
             return self.jwt_validator.verify(pending)
         try:
-            return self._accepted(pending, self._answer(pending))
+            entry, stored = self._answer(pending, target)
+            if stored:
+                note_cached()
+            return self._accepted(pending, entry, target)
         except AuthError as error:
             diagnostics.log_refusal(error, pending.fingerprint)
             raise
 
     async def verify_async(self, pending: PendingToken) -> AccessToken:
-        if self.opaque_only and is_jwt(pending.raw):
+        target = self._target(pending)
+        if target is None:
             return await self.jwt_validator.verify_async(pending)
         try:
-            return self._accepted(pending, await self._answer_async(pending))
+            entry, stored = await self._answer_async(pending, target)
+            if stored:
+                note_cached()
+            return self._accepted(pending, entry, target)
+        except AuthError as error:
+            diagnostics.log_refusal(error, pending.fingerprint)
+            raise
+
+    def _target(self, pending: PendingToken) -> IntrospectionEndpoint | None:
+        try:
+            return self.endpoint_for(pending.raw)
         except AuthError as error:
             diagnostics.log_refusal(error, pending.fingerprint)
             raise
 
     # -- one request in flight per token ------------------------------------------------------
 
-    def _answer(self, pending: PendingToken) -> bytes:
+    def _answer(self, pending: PendingToken, target: IntrospectionEndpoint) -> tuple[bytes, bool]:
+        """The cache entry of the token, and whether the introspection cache held it."""
         key = pending.key
         with self._lock:
             future = self._in_flight.get(key)
@@ -180,13 +310,13 @@ class IntrospectionVerifier:
             try:
                 return future.result(timeout=self._timeout * (_ATTEMPTS + 1) + 5)
             except concurrent.futures.TimeoutError:
-                raise _unreachable(self.endpoint or self.issuer, TimeoutError()) from None
+                raise _unreachable(target.endpoint or target.issuer, TimeoutError()) from None
         try:
             stored = self.store.get(_STORE_PREFIX + key)
             if stored is not None:
-                answer = stored
+                answer = stored, True
             else:
-                answer = self._remembered(pending, self._fetch(pending))
+                answer = self._remembered(pending, self._fetch(pending, target)), False
             future.set_result(answer)
             return answer
         except BaseException as error:
@@ -196,39 +326,45 @@ class IntrospectionVerifier:
             with self._lock:
                 self._in_flight.pop(key, None)
 
-    async def _answer_async(self, pending: PendingToken) -> bytes:
+    async def _answer_async(
+        self, pending: PendingToken, target: IntrospectionEndpoint
+    ) -> tuple[bytes, bool]:
         loop = asyncio.get_running_loop()
         flight = (id(loop), pending.key)
         task = self._in_flight_async.get(flight)
         if task is None:
             # A task of its own: a request that goes away (client disconnect) cancels only
             # its wait, never the lookup the other requests wait for.
-            task = loop.create_task(self._lookup_async(pending))
+            task = loop.create_task(self._lookup_async(pending, target))
             self._in_flight_async[flight] = task
             task.add_done_callback(lambda done: self._landed(flight, done))
         return await asyncio.shield(task)
 
-    def _landed(self, flight: tuple[int, bytes], task: asyncio.Task[bytes]) -> None:
+    def _landed(self, flight: tuple[int, bytes], task: asyncio.Task[tuple[bytes, bool]]) -> None:
         self._in_flight_async.pop(flight, None)
         if not task.cancelled():
             task.exception()  # retrieved: no warning when every waiter went away
 
-    async def _lookup_async(self, pending: PendingToken) -> bytes:
+    async def _lookup_async(
+        self, pending: PendingToken, target: IntrospectionEndpoint
+    ) -> tuple[bytes, bool]:
         stored = await self.store.get_async(_STORE_PREFIX + pending.key)
         if stored is not None:
-            return stored
-        fetched = await self._fetch_async(pending)
-        return await self._remembered_async(pending, fetched)
+            return stored, True
+        fetched = await self._fetch_async(pending, target)
+        return await self._remembered_async(pending, fetched), False
 
     # -- the checks ---------------------------------------------------------------------------
 
-    def _accepted(self, pending: PendingToken, entry: bytes) -> AccessToken:
+    def _accepted(
+        self, pending: PendingToken, entry: bytes, target: IntrospectionEndpoint
+    ) -> AccessToken:
         # An entry is "<deadline> <answer>": the deadline travels with the answer, so that a
         # worker reading it from the shared store never keeps it past the window it began.
         deadline_text, _, answer = entry.partition(b" ")
         try:
             deadline = float(deadline_text)
-            token = introspected(self, answer, pending.key)
+            token = introspected(self, answer, pending.key, target.issuer)
         except (ValueError, TypeError, RecursionError):  # not an entry this code wrote
             raise IntrospectionUnavailable(
                 "introspection_cache_malformed",
@@ -274,7 +410,7 @@ class IntrospectionVerifier:
 
     # -- the request --------------------------------------------------------------------------
 
-    def _request(self, raw: bytes, endpoint: str) -> httpx.Request:
+    def _request(self, raw: bytes, target: IntrospectionEndpoint, endpoint: str) -> httpx.Request:
         form: MutableMapping[str, list[str]] = {
             "token": [raw.decode("ascii")],
             "token_type_hint": ["access_token"],
@@ -284,44 +420,47 @@ class IntrospectionVerifier:
             "Accept": f"{_JWT_ANSWER}, application/json;q=0.9",
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        self.client_auth.apply(form, headers, issuer=self.issuer, endpoint=endpoint)
+        target.client_auth.apply(form, headers, issuer=target.issuer, endpoint=endpoint)
         body = urlencode([(name, value) for name, values in form.items() for value in values])
         return httpx.Request("POST", endpoint, headers=headers, content=body.encode("ascii"))
 
-    def _discovered(self, metadata: Mapping[str, Any]) -> str:
+    @staticmethod
+    def _discovered(target: IntrospectionEndpoint, metadata: Mapping[str, Any]) -> str:
         endpoint = metadata.get("introspection_endpoint")
-        if not isinstance(endpoint, str) or not endpoint_allowed(endpoint, self.issuer):
+        if not isinstance(endpoint, str) or not endpoint_allowed(endpoint, target.issuer):
             raise IntrospectionUnavailable(
                 "introspection_endpoint_unknown",
                 retry_after=_RETRY_AFTER,
-                hint=f"the discovery document of {self.issuer} names no usable "
+                hint=f"the discovery document of {target.issuer} names no usable "
                 "introspection_endpoint; set introspection_endpoint",
             )
-        self.endpoint = endpoint
+        target.endpoint = endpoint
         return endpoint
 
-    def _flow(self, raw: bytes) -> Generator[_Step, httpx.Response | Exception | None, bytes]:
+    def _flow(
+        self, raw: bytes, target: IntrospectionEndpoint
+    ) -> Generator[_Step, httpx.Response | Exception | None, bytes]:
         """The introspection of ``raw``, written once for both drivers: it yields the HTTP
         requests it needs (and is sent each response, read, or the transport's exception)
         and the issuer keys to refresh (sent None once they are); returns the answer."""
-        endpoint = self.endpoint
+        endpoint = target.endpoint
         if endpoint is None:
-            discovery = discovery_flow(self.issuer)
+            discovery = discovery_flow(target.issuer)
             try:
                 request = next(discovery)
                 while True:
                     response = yield request
                     if not isinstance(response, httpx.Response):
-                        raise _unreachable(self.issuer, response or TimeoutError())
+                        raise _unreachable(target.issuer, response or TimeoutError())
                     request = discovery.send(_fetched(response))
             except StopIteration as done:
-                endpoint = self._discovered(done.value[0])
+                endpoint = self._discovered(target, done.value[0])
             except FetchFailed as error:
-                raise _unreachable(self.issuer, error) from None
+                raise _unreachable(target.issuer, error) from None
         for attempt in range(_ATTEMPTS):
             last = attempt + 1 == _ATTEMPTS
-            self.requests += 1
-            response = yield self._request(raw, endpoint)
+            target.requests += 1
+            response = yield self._request(raw, target, endpoint)
             if not isinstance(response, httpx.Response):
                 if last:
                     raise _unreachable(endpoint, response or TimeoutError())
@@ -330,16 +469,34 @@ class IntrospectionVerifier:
             if status >= 500 and not last:
                 continue
             if status == 200 and _is_jwt_answer(response):
-                signed = self._signed(endpoint, response.content, None)
+                signed = self._signed(target, endpoint, response.content, None)
                 if isinstance(signed, tuple):
                     yield signed  # the driver refreshes the issuer's keys
-                    signed = self._signed(endpoint, response.content, signed[0])
+                    signed = self._signed(target, endpoint, response.content, signed[0])
                 return _parsed(endpoint, 200, cast(bytes, signed))
             return _parsed(endpoint, status, response.content)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _fetch(self, pending: PendingToken) -> bytes:
-        flow = self._flow(pending.raw)
+    def _fetch(self, pending: PendingToken, target: IntrospectionEndpoint) -> bytes:
+        watch = None if self.telemetry is None else self.telemetry.introspecting(target.issuer)
+        try:
+            answer = self._drive(self._flow(pending.raw, target), watch)
+        except BaseException as error:
+            if watch is not None:
+                watch.done("failure", error)
+            raise
+        if watch is not None:
+            watch.done(_result(answer))
+        return answer
+
+    def _drive(
+        self,
+        flow: Generator[_Step, httpx.Response | Exception | None, bytes],
+        watch: Introspection | None,
+    ) -> bytes:
+        # Each exchange within the limit, connect to last byte: the watchdog shuts the
+        # sockets down when an endpoint sends its headers a byte at a time.
+        watchdog = Watchdog()
         with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
             try:
                 step = next(flow)
@@ -348,8 +505,16 @@ class IntrospectionVerifier:
                     if isinstance(step, tuple):
                         step[0].refresh(step[1])
                     else:
+                        step.extensions["trace"] = watchdog.trace
                         try:
-                            sent = self._received(step, client.send(step, stream=True))
+                            with contextlib.ExitStack() as spans:
+                                answered = None
+                                if watch is not None:
+                                    answered = spans.enter_context(watch.request(step))
+                                with watchdog.limit(self._timeout):
+                                    sent = self._received(step, client.send(step, stream=True))
+                                if answered is not None:
+                                    answered(sent.status_code)
                         except (httpx.HTTPError, TimeoutError) as error:
                             sent = error
                     step = flow.send(sent)
@@ -357,8 +522,23 @@ class IntrospectionVerifier:
                 answer: bytes = done.value
                 return answer
 
-    async def _fetch_async(self, pending: PendingToken) -> bytes:
-        flow = self._flow(pending.raw)
+    async def _fetch_async(self, pending: PendingToken, target: IntrospectionEndpoint) -> bytes:
+        watch = None if self.telemetry is None else self.telemetry.introspecting(target.issuer)
+        try:
+            answer = await self._drive_async(self._flow(pending.raw, target), watch)
+        except BaseException as error:
+            if watch is not None:
+                watch.done("failure", error)
+            raise
+        if watch is not None:
+            watch.done(_result(answer))
+        return answer
+
+    async def _drive_async(
+        self,
+        flow: Generator[_Step, httpx.Response | Exception | None, bytes],
+        watch: Introspection | None,
+    ) -> bytes:
         async with httpx.AsyncClient(
             transport=self._async_transport, timeout=self._timeout
         ) as client:
@@ -370,11 +550,17 @@ class IntrospectionVerifier:
                         await step[0].refresh_async(step[1])
                     else:
                         try:
-                            # The whole exchange within the limit, headers sent a byte at a
-                            # time included.
-                            sent = await asyncio.wait_for(
-                                self._exchange_async(client, step), self._timeout
-                            )
+                            with contextlib.ExitStack() as spans:
+                                answered = None
+                                if watch is not None:
+                                    answered = spans.enter_context(watch.request(step))
+                                # The whole exchange within the limit, headers sent a byte at
+                                # a time included.
+                                sent = await asyncio.wait_for(
+                                    self._exchange_async(client, step), self._timeout
+                                )
+                                if answered is not None:
+                                    answered(sent.status_code)
                         except (httpx.HTTPError, TimeoutError, asyncio.TimeoutError) as error:
                             sent = error
                     step = flow.send(sent)
@@ -414,7 +600,11 @@ class IntrospectionVerifier:
         return _decoded(request, response, body)
 
     def _signed(
-        self, endpoint: str, body: bytes, refreshed: IssuerKeys | None
+        self,
+        target: IntrospectionEndpoint,
+        endpoint: str,
+        body: bytes,
+        refreshed: IssuerKeys | None,
     ) -> bytes | tuple[IssuerKeys, int]:
         """The JSON answer inside a signed one (RFC 9701), verified with the issuer's keys;
         or the keys (and their generation) to refresh first."""
@@ -442,7 +632,7 @@ class IntrospectionVerifier:
             raise refused(f"uses alg {diagnostics.shown(alg)}, not an allowed one")
         if kid is not None and not isinstance(kid, str):
             raise refused("has a kid that is not a string")
-        keys = self.jwt_validator.keys[self.issuer]
+        keys = self.jwt_validator.keys[target.issuer]
         candidates, kid_known = keys.candidates(kid, alg)
         if keys is not refreshed and keys.should_refresh(self._clock(), kid_known):
             return keys, keys.generation
@@ -451,7 +641,7 @@ class IntrospectionVerifier:
             raise refused("does not verify with the issuer's keys")
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
-        if claims.get("iss") != self.issuer or self.client_auth.client_id not in audiences:
+        if claims.get("iss") != target.issuer or target.client_auth.client_id not in audiences:
             raise refused("is not from the issuer to this API (iss, aud)")
         answer = claims.get("token_introspection")
         if not isinstance(answer, dict):
@@ -483,17 +673,26 @@ def _check_progress(request: httpx.Request, body: bytearray, deadline: float) ->
         raise TimeoutError("the answer took longer than introspection_timeout")
 
 
+def _result(answer: bytes) -> str:
+    return "inactive" if answer == _INACTIVE else "active"
+
+
 def _is_jwt_answer(response: httpx.Response) -> bool:
     kind: str = response.headers.get("content-type", "").split(";")[0].strip().lower()
     return kind == _JWT_ANSWER
 
 
-def introspected(verifier: IntrospectionVerifier, answer: bytes, digest: bytes) -> AccessToken:
-    """The ``AccessToken`` an introspection answer describes, or the refusal saying why not.
+def introspected(
+    verifier: IntrospectionVerifier, answer: bytes, digest: bytes, issuer: str | None = None
+) -> AccessToken:
+    """The ``AccessToken`` an introspection answer of ``issuer`` (by default the first
+    introspected one) describes, or the refusal saying why not.
 
     ``answer`` is the JSON object as the endpoint sent it (``_parsed`` made sure it is one
     with an ``active`` member).
     """
+    if issuer is None:
+        issuer = verifier.issuer
     claims: dict[str, Any] = json.loads(answer)
     if claims.get("active") is not True:
         raise InvalidToken(
@@ -505,12 +704,11 @@ def introspected(verifier: IntrospectionVerifier, answer: bytes, digest: bytes) 
     token_type = claims.get("token_type")
     if isinstance(token_type, str) and "refresh" in token_type.lower():
         raise InvalidToken("refresh_token", hint="this is a refresh token; send the access token")
-    iss = claims.get("iss", verifier.issuer)
-    if iss != verifier.issuer:
+    iss = claims.get("iss", issuer)
+    if iss != issuer:
         raise InvalidToken(
             "iss_mismatch",
-            hint=f"the introspection answer names issuer {diagnostics.shown(iss)}, not "
-            f"{verifier.issuer}",
+            hint=f"the introspection answer names issuer {diagnostics.shown(iss)}, not {issuer}",
         )
     claims["iss"] = iss
     return verifier.jwt_validator.check_claims(claims, iss, digest)

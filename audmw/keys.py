@@ -10,11 +10,9 @@ callers that waited for it use its result instead of fetching again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
@@ -29,13 +27,14 @@ import httpx
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from audmw.settings import Settings
+from audmw.watchdog import Watchdog
 from audmw.weak_keys import WeakKeyError, rsa_jwk_weakness
 
 if TYPE_CHECKING:
     from audmw.observe import KeyFetch, Telemetry
 
-_CANDIDATES_MEMO_SIZE = 64
 _Candidates = tuple[tuple["VerificationKey", ...], bool]
+_UNKNOWN_KID: _Candidates = ((), False)
 
 logger = logging.getLogger("audmw")
 
@@ -142,6 +141,20 @@ def _load_key(jwk: dict[str, Any]) -> VerificationKey:
     return VerificationKey(kid, str(kty), crv, alg, key, issuer)
 
 
+def _by_kid(keys: Iterable[VerificationKey]) -> dict[str | None, tuple[VerificationKey, ...]]:
+    """The keys of a set by ``kid``; ``None`` (a token without a kid) maps to every key."""
+    index: dict[str | None, list[VerificationKey]] = {}
+    every: list[VerificationKey] = []
+    for key in keys:
+        every.append(key)
+        if key.kid is not None:
+            index.setdefault(key.kid, []).append(key)
+    found = {kid: tuple(matching) for kid, matching in index.items()}
+    if every:
+        found[None] = tuple(every)
+    return found
+
+
 _tls_context: ssl.SSLContext | None = None
 
 
@@ -222,43 +235,6 @@ def _json(response: Fetched, what: str) -> dict[str, Any]:
     return document
 
 
-class _Watchdog:
-    """Shuts the sockets of one refresh down when the refresh outlives ``http_timeout``.
-
-    httpx's timeouts bound each read, so an issuer sending its status line and headers a byte
-    at a time holds a blocking fetch (and the key lock every request waits on) for as long as
-    it likes. Shutting a socket down wakes the read blocked on it at once. The sockets come
-    from httpcore's ``trace`` extension; DNS resolution is the one part it cannot cut short.
-    """
-
-    def __init__(self) -> None:
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self.expired = False
-
-    def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
-            return
-        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
-        sock = get_extra_info("socket") if get_extra_info is not None else None
-        if isinstance(sock, socket.socket):
-            with self._lock:
-                self._sockets.append(sock)
-                if self.expired:
-                    _shut_down(sock)
-
-    def expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shut_down(sock)
-
-
-def _shut_down(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed, or detached when TLS took it over
-        sock.shutdown(socket.SHUT_RDWR)
-
-
 class IssuerKeys:
     """The cached key set of one issuer (or of one configured ``jwks_uri``)."""
 
@@ -290,7 +266,11 @@ class IssuerKeys:
         self._verify = _tls()
         self.keys: tuple[VerificationKey, ...] = ()
         # A key set and what ``candidates`` answered for it, by (kid, alg).
-        self._candidates: tuple[tuple[VerificationKey, ...], dict[Any, _Candidates]] = ((), {})
+        self._candidates: tuple[
+            tuple[VerificationKey, ...],
+            dict[str | None, tuple[VerificationKey, ...]],
+            dict[tuple[str | None, str], _Candidates],
+        ] = ((), {}, {})
         self.active: frozenset[VerificationKey] = frozenset()
         self._by_source: dict[str, VerificationKey] = {}
         self.loaded = False
@@ -310,22 +290,24 @@ class IssuerKeys:
     def candidates(self, kid: str | None, alg: str) -> tuple[tuple[VerificationKey, ...], bool]:
         """Keys that may verify a token with this ``kid``/``alg``, and whether the kid is known."""
         keys = self.keys  # one look: a refresh in another thread may replace the set meanwhile
-        of, memo = self._candidates
-        if of is keys:
-            found = memo.get((kid, alg))
-            if found is not None:
-                return found
-            if len(memo) >= _CANDIDATES_MEMO_SIZE:
-                memo.clear()  # kids made up by clients: start over rather than grow
-        else:
-            memo = {}
-            self._candidates = (keys, memo)  # the set and its answers, swapped as one
+        of, by_kid, memo = self._candidates
+        if of is not keys:
+            by_kid, memo = _by_kid(keys), {}
+            self._candidates = (keys, by_kid, memo)  # the set and its answers, swapped as one
+        found = memo.get((kid, alg))
+        if found is not None:
+            return found
+        # Kids are looked up in a dict: the cost stays flat however many keys the set holds.
+        # Only answers about published kids are remembered, so kids made up by clients never
+        # grow the memo past the set's keys and algorithms.
+        matching = by_kid.get(kid)
+        if matching is None:
+            return _UNKNOWN_KID
         if kid is None:
             fitting = tuple(key for key in keys if key.fits(alg))
             found = fitting, bool(fitting)
         else:
-            matching = [key for key in keys if key.kid == kid]
-            found = tuple(key for key in matching if key.fits(alg)), bool(matching)
+            found = tuple(key for key in matching if key.fits(alg)), True
         memo[(kid, alg)] = found
         return found
 
@@ -438,7 +420,7 @@ class IssuerKeys:
             flow = self._flow()
             timeout = self._settings.http_timeout
             deadline = time.monotonic() + timeout
-            watchdog = _Watchdog()
+            watchdog = Watchdog()
             timer = threading.Timer(timeout, watchdog.expire)
             timer.daemon = True
             timer.start()
@@ -517,6 +499,35 @@ class IssuerKeys:
                 except StopIteration:  # the flow is done (in a coroutine it must not escape)
                     return
 
+    # -- start-up ----------------------------------------------------------------------------
+
+    def prefetch(self) -> bool:
+        """Fetch discovery and keys now, unless a set is loaded: True when one is.
+
+        For start-up (``prefetch_keys``): a failure is logged and leaves the keys as a failed
+        request fetch would (503 with ``Retry-After`` until ``jwks_retry_after`` has passed,
+        then requests fetch again); it never raises.
+        """
+        if not self.loaded:
+            self.refresh(self.generation)
+        return self._prefetched()
+
+    async def prefetch_async(self) -> bool:
+        """``prefetch`` inside an event loop, without blocking it."""
+        if not self.loaded:
+            await self.refresh_async(self.generation)
+        return self._prefetched()
+
+    def _prefetched(self) -> bool:
+        if not self.loaded:
+            logger.warning(
+                "audmw: keys of %s could not be fetched at start-up (reason=prefetch_failed); "
+                "the app starts anyway and requests needing them get 503 until a fetch works",
+                self.issuer,
+                extra={"audmw_reason": "prefetch_failed", "audmw_issuer": self.issuer},
+            )
+        return self.loaded
+
     def _too_slow(self, request: httpx.Request | None) -> FetchFailed:
         what = "the fetch" if request is None else str(request.url)
         return FetchFailed(
@@ -573,3 +584,35 @@ class IssuerKeys:
             response.headers.get("cache-control", ""),
             bytes(body),
         )
+
+
+def prefetch(key_sets: Iterable[IssuerKeys]) -> bool:
+    """Fetch each key set not loaded yet, side by side: True when every one is loaded.
+
+    Never raises; each failure is logged (``prefetch_failed``). Each fetch is bounded by
+    ``http_timeout``, so an issuer that does not answer delays the start by that much at most.
+    """
+    unique = list({id(keys): keys for keys in key_sets}.values())
+    if len(unique) <= 1:
+        return all(keys.prefetch() for keys in unique)
+    results: list[bool] = [False] * len(unique)
+
+    def fetch(index: int) -> None:
+        results[index] = unique[index].prefetch()
+
+    threads = [
+        threading.Thread(target=fetch, args=(index,), name="audmw-prefetch", daemon=True)
+        for index in range(len(unique))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return all(results)
+
+
+async def prefetch_async(key_sets: Iterable[IssuerKeys]) -> bool:
+    """``prefetch`` in an event loop: the fetches run concurrently, none blocks the loop."""
+    unique = list({id(keys): keys for keys in key_sets}.values())
+    results = await asyncio.gather(*(keys.prefetch_async() for keys in unique))
+    return all(results)

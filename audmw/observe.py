@@ -8,11 +8,13 @@ extra) is imported once, below; without it only the hook can be on.
 Adapters start a ``Watch`` for a request, let it authorize the request (with
 ``Guard.authorize`` itself) and tell it how the decision ended; the watch reports one
 ``Decision`` to the hook and the meters. A request that needs no token is never reported.
-Key fetches report to ``KeyFetch`` (spans and metrics) from ``IssuerKeys``.
+Key fetches report to ``KeyFetch`` (spans and metrics) from ``IssuerKeys``, introspection
+requests to ``Introspection`` from ``IntrospectionVerifier``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import logging
@@ -46,11 +48,13 @@ if TYPE_CHECKING:
 __all__ = [
     "OTEL_AVAILABLE",
     "Decision",
+    "Introspection",
     "KeyFetch",
     "Observer",
     "Telemetry",
     "Watch",
     "log_fields",
+    "note_cached",
     "observer_for",
     "subject_fingerprint",
     "telemetry",
@@ -147,6 +151,14 @@ def log_fields() -> dict[str, Any]:
     """Fields the request being authorized adds to the ``audmw`` logger's records (``route``)."""
     watch = _watching.get()
     return {} if watch is None else {"audmw_route": watch.route}
+
+
+def note_cached() -> None:
+    """The request being authorized was answered from a cache other than the verified-token
+    cache (the introspection cache): its decision says ``cached``."""
+    watch = _watching.get()
+    if watch is not None:
+        watch.cached = True
 
 
 # -- the decision ------------------------------------------------------------------------------
@@ -403,6 +415,17 @@ class Telemetry:
             unit="s",
             description="Time of a key-set refresh (discovery and JWKS)",
         )
+        self.introspections = meter.create_counter(
+            "audmw.introspections",
+            unit="{introspection}",
+            description="Tokens looked up at an introspection endpoint (a retry included), "
+            "by result",
+        )
+        self.introspection_time = meter.create_histogram(
+            "audmw.introspection.duration",
+            unit="s",
+            description="Time of a token's lookup at an introspection endpoint",
+        )
         self._caches: weakref.WeakSet[VerifiedTokens] = weakref.WeakSet()
         self._seen_evictions: dict[int, int] = {}
         self._retired_evictions: list[int] = []
@@ -481,6 +504,9 @@ class Telemetry:
     def fetching(self, keys: IssuerKeys) -> KeyFetch:
         return KeyFetch(self, keys)
 
+    def introspecting(self, issuer: str) -> Introspection:
+        return Introspection(self, issuer)
+
 
 class KeyFetch:
     """One refresh of an issuer's keys: a span around it, one HTTP client span per request,
@@ -522,26 +548,11 @@ class KeyFetch:
             return self._answered(span, fetched)
 
     def _request_span(self, request: Any) -> Any:
-        assert otel_trace is not None
-        url = urlsplit(str(request.url))
-        attributes: dict[str, Any] = {
-            "http.request.method": request.method,
-            "url.full": str(request.url),
-            "server.address": url.hostname or "",
-            "server.port": url.port or (443 if url.scheme == "https" else 80),
-            "audmw.fetch": "discovery" if "/.well-known/" in url.path else "jwks",
-        }
-        return self._telemetry.tracer.start_as_current_span(
-            request.method, kind=otel_trace.SpanKind.CLIENT, attributes=attributes
-        )
+        return _client_span(self._telemetry, request, "jwks")
 
     @staticmethod
     def _answered(span: Any, fetched: Fetched) -> Fetched:
-        assert otel_trace is not None
-        span.set_attribute("http.response.status_code", fetched.status)
-        if fetched.status >= 400:
-            span.set_attribute("error.type", str(fetched.status))
-            span.set_status(otel_trace.StatusCode.ERROR)
+        _status(span, fetched.status)
         return fetched
 
     def done(self) -> None:
@@ -562,5 +573,76 @@ class KeyFetch:
         else:
             span.set_attribute("error.type", keys.last_error_type or "fetch_failed")
             span.set_status(otel_trace.StatusCode.ERROR, keys.last_error or None)
+        span.end()
+        otel_context.detach(self._token)
+
+
+def _client_span(telemetry: Telemetry, request: Any, fetch: str) -> Any:
+    """An HTTP client span (OpenTelemetry's HTTP conventions) around one request."""
+    assert otel_trace is not None
+    url = urlsplit(str(request.url))
+    attributes: dict[str, Any] = {
+        "http.request.method": request.method,
+        "url.full": str(request.url),
+        "server.address": url.hostname or "",
+        "server.port": url.port or (443 if url.scheme == "https" else 80),
+        "audmw.fetch": "discovery" if "/.well-known/" in url.path else fetch,
+    }
+    return telemetry.tracer.start_as_current_span(
+        request.method, kind=otel_trace.SpanKind.CLIENT, attributes=attributes
+    )
+
+
+def _status(span: Any, status: int) -> None:
+    assert otel_trace is not None
+    span.set_attribute("http.response.status_code", status)
+    if status >= 400:
+        span.set_attribute("error.type", str(status))
+        span.set_status(otel_trace.StatusCode.ERROR)
+
+
+class Introspection:
+    """One token's lookup at an issuer's introspection endpoint: a span around it, one HTTP
+    client span per request (discovery, each attempt), and its duration and result in the
+    metrics. Neither the token nor the answer's members are ever attributes."""
+
+    def __init__(self, telemetry: Telemetry, issuer: str) -> None:
+        assert otel_trace is not None
+        assert otel_context is not None
+        self._telemetry = telemetry
+        self._issuer = issuer
+        self._started = time.perf_counter()
+        self._span = telemetry.tracer.start_span(
+            "audmw.introspection",
+            kind=otel_trace.SpanKind.INTERNAL,
+            attributes={"audmw.issuer": issuer},
+        )
+        self._token = otel_context.attach(otel_trace.set_span_in_context(self._span))
+
+    @contextlib.contextmanager
+    def request(self, request: Any) -> Iterator[Callable[[int], None]]:
+        """A client span around ``request``: the block calls what it yields with the
+        response's status; an exception out of the block marks the span failed."""
+        with _client_span(self._telemetry, request, "introspection") as span:
+            try:
+                yield lambda status: _status(span, status)
+            except BaseException as exc:
+                span.set_attribute("error.type", type(exc).__qualname__)
+                raise
+
+    def done(self, result: str, error: BaseException | None = None) -> None:
+        """The lookup ended: ``active``, ``inactive``, or ``failure`` with its ``error``."""
+        assert otel_trace is not None
+        assert otel_context is not None
+        attributes = {"audmw.issuer": self._issuer, "audmw.result": result}
+        telemetry = self._telemetry
+        telemetry.introspections.add(1, attributes)
+        telemetry.introspection_time.record(time.perf_counter() - self._started, attributes)
+        span = self._span
+        span.set_attribute("audmw.result", result)
+        if error is not None:
+            reason = getattr(error, "reason", None)
+            span.set_attribute("error.type", reason or type(error).__qualname__)
+            span.set_status(otel_trace.StatusCode.ERROR, reason)
         span.end()
         otel_context.detach(self._token)

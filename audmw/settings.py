@@ -35,6 +35,7 @@ from audmw.values import (
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "AUTHORIZATION_HEADER",
+    "CLIENT_AUTH_METHODS",
     "DECLARED",
     "DEFAULT_ALGORITHMS",
     "DEFAULT_SCOPE_CLAIMS",
@@ -46,6 +47,7 @@ __all__ = [
     "PROVIDER_SETTING",
     "TENANT_PLACEHOLDER",
     "TOOL_VARIABLES",
+    "IssuerIntrospection",
     "Setting",
     "Settings",
     "mapping_keys",
@@ -291,6 +293,134 @@ def _introspection_mode(value: Any, name: str) -> str:
     return mode
 
 
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+
+
+def _client_auth(value: Any, name: str) -> str:
+    method = (optional_text(value, name) or "client_secret_basic").lower()
+    if method not in CLIENT_AUTH_METHODS:
+        raise ConfigurationError(
+            f"audmw: {name} must be {', '.join(CLIENT_AUTH_METHODS)}, not {value!r}"
+        )
+    return method
+
+
+def _client_key(value: Any, name: str) -> bytes | None:
+    """A PEM private key given as its text, or as the path of a file holding it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and "-----BEGIN" not in value:
+        try:
+            with open(value, "rb") as pem_file:
+                value = pem_file.read()
+        except OSError as error:
+            raise ConfigurationError(
+                f"audmw: {name} is neither PEM text nor a readable file ({error.strerror})"
+            ) from None
+    key = _signing_key(value, name)
+    if key is None:
+        raise ConfigurationError(f"audmw: {name} is empty")
+    return key
+
+
+def _token_prefix(value: Any, name: str) -> str | None:
+    prefix = optional_text(value, name)
+    if prefix is not None and (not prefix.isascii() or not prefix.isprintable() or " " in prefix):
+        raise ConfigurationError(
+            f"audmw: {name} {prefix!r} must be printable ASCII without spaces (a token's start)"
+        )
+    return prefix
+
+
+@dataclass(frozen=True)
+class IssuerIntrospection:
+    """How one issuer's tokens are introspected. In ``introspection_issuers`` a value left
+    None takes the ``introspection_<name>`` setting's; ``Settings.introspection_targets``
+    holds them with every value filled in."""
+
+    issuer: str
+    endpoint: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    client_auth: str | None = None
+    client_key: bytes | None = field(default=None, repr=False)
+    client_key_id: str | None = None
+    client_key_alg: str | None = None
+    token_prefix: str | None = None
+    """An opaque token starting with it is this issuer's; one without it is never sent here."""
+
+
+# Each per-issuer value and the parser of its ``introspection_<name>`` setting.
+_PER_ISSUER: dict[str, Parser] = {
+    "endpoint": _jwks_uri,
+    "client_id": optional_text,
+    "client_secret": optional_text,
+    "client_auth": _client_auth,
+    "client_key": _client_key,
+    "client_key_id": optional_text,
+    "client_key_alg": optional_text,
+    "token_prefix": _token_prefix,
+}
+
+
+def _introspection_issuers(value: Any, name: str) -> tuple[IssuerIntrospection, ...]:
+    """``{"https://a/": {"token_prefix": "a_", "client_id": "api"}, ...}`` (JSON in the
+    environment), or a list (comma list) of issuers that take every value from the
+    ``introspection_*`` settings."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigurationError(f"audmw: {name} is not valid JSON") from None
+        else:
+            value = comma_strings(text, name)
+    if isinstance(value, Mapping):
+        entries: list[IssuerIntrospection] = []
+        for issuer, options in value.items():
+            if options is None:
+                options = {}
+            if not isinstance(issuer, str) or not isinstance(options, Mapping):
+                raise ConfigurationError(
+                    f"audmw: {name} must map each issuer to an object of its values"
+                )
+            unknown = [key for key in options if key not in _PER_ISSUER]
+            if unknown:
+                raise ConfigurationError(
+                    f"audmw: {name}[{issuer!r}] has no value {unknown[0]!r}"
+                    f"{_did_you_mean(str(unknown[0]), _PER_ISSUER, repr)}; known: "
+                    f"{', '.join(_PER_ISSUER)}"
+                )
+            parsed = {
+                key: _PER_ISSUER[key](raw, f"{name}[{issuer!r}].{key}")
+                for key, raw in options.items()
+                if raw is not None
+            }
+            entries.append(IssuerIntrospection(issuer, **parsed))
+        return _distinct(tuple(entries), name)
+    if isinstance(value, (list, tuple)):
+        return _distinct(
+            tuple(
+                item if isinstance(item, IssuerIntrospection) else IssuerIntrospection(str(item))
+                for item in value
+            ),
+            name,
+        )
+    raise ConfigurationError(f"audmw: {name} must be a mapping of issuers, or a list of them")
+
+
+def _distinct(
+    entries: tuple[IssuerIntrospection, ...], name: str
+) -> tuple[IssuerIntrospection, ...]:
+    issuers = [entry.issuer for entry in entries]
+    if len(set(issuers)) != len(issuers):
+        raise ConfigurationError(f"audmw: {name} names an issuer twice")
+    return entries
+
+
 def _dpop_algorithms(value: Any, name: str) -> tuple[str, ...]:
     algorithms = strings(value, name) or DPOP_ALGORITHMS
     for alg in algorithms:
@@ -447,7 +577,7 @@ def signing_algorithm(pem: bytes, alg: str | None, name: str = "metadata_signing
         return fits[0]
     if alg not in fits:
         raise ConfigurationError(
-            f"audmw: metadata_signing_alg {alg!r} does not fit {name}; use {' or '.join(fits)}"
+            f"audmw: the algorithm {alg!r} does not fit {name}; use {' or '.join(fits)}"
         )
     return alg
 
@@ -685,6 +815,13 @@ class Settings:
     jwks_max_bytes: int = _declare(
         256 * 1024, _positive_int, "size cap on discovery and JWKS responses, in bytes"
     )
+    prefetch_keys: bool = _declare(
+        False,
+        flag,
+        "fetch every issuer's discovery document and keys when the app starts (each worker), "
+        "so that the first requests do not wait for them; an issuer that cannot be reached "
+        "then is logged (`prefetch_failed`) and does not stop the start",
+    )
     cors_preflight: bool = _declare(
         False,
         flag,
@@ -832,25 +969,66 @@ class Settings:
     introspection: str = _declare(
         "off",
         _introspection_mode,
-        "which tokens are checked at the introspection endpoint (RFC 7662) of the first "
-        "issuer: `off`, `opaque` (those that are not JWTs; JWTs are verified locally) or `all` "
-        "(an opaque token is never sent to another issuer)",
+        "which tokens are checked at an issuer's introspection endpoint (RFC 7662): `off`, "
+        "`opaque` (those that are not JWTs; JWTs are verified locally) or `all` (a JWT goes "
+        "to the issuer its `iss` names, when that issuer introspects). An opaque token goes to "
+        "the one issuer that introspects, or to the one whose `token_prefix` it starts with",
+        cli_option="--introspection",
+    )
+    introspection_issuers: tuple[IssuerIntrospection, ...] = _declare(
+        (),
+        _introspection_issuers,
+        "the issuers whose tokens are introspected, each with its own values: "
+        '`{"https://a.example/": {"token_prefix": "a_", "client_id": "api"}}` (`endpoint`, '
+        "`client_id`, `client_secret`, `client_auth`, `client_key`, `client_key_id`, "
+        "`client_key_alg`, `token_prefix`; the `introspection_*` settings are the defaults). "
+        "With several, each needs a distinct `token_prefix`",
+        default_text="the issuer, when there is one",
+        env_form="JSON, or a comma list",
+        shown=False,  # it may hold secrets
     )
     introspection_endpoint: str | None = _declare(
         None,
         _jwks_uri,
-        "the first issuer's introspection endpoint; with one issuer only",
+        "the introspection endpoint, when one issuer introspects",
         default_text="the discovery document's `introspection_endpoint`",
+        cli_option="--introspection-endpoint",
     )
     introspection_client_id: str | None = _declare(
-        None, optional_text, "the API's client id at the introspection endpoint"
+        None,
+        optional_text,
+        "the API's client id at the introspection endpoint",
+        cli_option="--introspection-client-id",
     )
     introspection_client_secret: str | None = _declare(
         None,
         optional_text,
-        "its secret, sent as `client_secret_basic` (`IntrospectionVerifier(client_auth=...)` "
-        "for `client_secret_post` or `private_key_jwt`)",
+        "its secret, for `client_secret_basic` and `client_secret_post`",
         shown=False,
+        cli_option="--introspection-client-secret",
+    )
+    introspection_client_auth: str = _declare(
+        "client_secret_basic",
+        _client_auth,
+        "how the API authenticates there: `client_secret_basic`, `client_secret_post` or "
+        "`private_key_jwt` (RFC 7523, with `introspection_client_key`)",
+        cli_option="--introspection-client-auth",
+    )
+    introspection_client_key: bytes | None = _declare(
+        None,
+        _client_key,
+        "the PEM private key that signs `private_key_jwt` assertions, or the path of its file",
+        shown=False,
+        cli_option="--introspection-client-key",
+    )
+    introspection_client_key_id: str | None = _declare(
+        None, optional_text, "the `kid` of that key, as registered at the issuer"
+    )
+    introspection_client_key_alg: str | None = _declare(
+        None,
+        optional_text,
+        "the algorithm of the assertions",
+        default_text="the key's (RS256, ES256/384/512, EdDSA)",
     )
     introspection_cache_ttl: float = _declare(
         60.0,
@@ -869,7 +1047,8 @@ class Settings:
     introspection_timeout: float = _declare(
         5.0,
         _positive,
-        "time limit of one introspection request; one retry after a failed connection or a 5xx",
+        "time limit of one introspection request, from connect to last byte; one retry after "
+        "a failed connection or a 5xx",
         unit="s",
     )
     introspection_cache: str = _declare(
@@ -982,27 +1161,100 @@ class Settings:
                 "add one to algorithms or remove the secret"
             )
         if self.introspection != "off":
-            if self.introspection_client_id is None:
+            object.__setattr__(self, "_targets", self._introspection_targets())
+        elif self.introspection_issuers:
+            raise ConfigurationError(
+                "audmw: introspection_issuers is set but introspection is off; set "
+                "introspection to opaque or all"
+            )
+        if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 32:
+            raise ConfigurationError("audmw: dpop_nonce_secret must be at least 32 bytes")
+
+    @property
+    def introspection_targets(self) -> tuple[IssuerIntrospection, ...]:
+        """The issuers whose tokens are introspected, every value filled in; empty when
+        ``introspection`` is off. Not a setting: made from ``introspection_issuers`` and the
+        ``introspection_*`` settings."""
+        targets: tuple[IssuerIntrospection, ...] = self.__dict__.get("_targets", ())
+        return targets
+
+    def _introspection_targets(self) -> tuple[IssuerIntrospection, ...]:
+        """Each introspected issuer with its values, or the reason the settings leave an
+        opaque token's issuer (or an issuer's credentials) open."""
+        entries = self.introspection_issuers
+        if not entries:
+            if len(self.issuer) != 1:
                 raise ConfigurationError(
-                    "audmw: introspection needs the API's own client credentials at the "
-                    "issuer: set introspection_client_id (and introspection_client_secret)"
+                    "audmw: introspection is on and there are several issuers: an opaque token "
+                    "does not say who issued it, and sending it to another issuer gives the "
+                    "token away. Set introspection_issuers to the issuer(s) that introspect; "
+                    "for several, give each a distinct token_prefix"
                 )
-            if self.introspection_endpoint is not None and len(self.issuer) != 1:
+            entries = (IssuerIntrospection(self.issuer[0]),)
+        elif self.introspection_endpoint is not None and len(entries) != 1:
+            raise ConfigurationError(
+                "audmw: introspection_endpoint names one issuer's endpoint, and several "
+                "introspect: give each its endpoint in introspection_issuers (or none: from "
+                "its discovery document)"
+            )
+        targets = []
+        for entry in entries:
+            issuer = entry.issuer
+            if issuer not in self.issuer:
                 raise ConfigurationError(
-                    "audmw: introspection_endpoint names one issuer's endpoint; with several "
-                    "issuers each endpoint comes from its discovery document"
+                    f"audmw: introspection_issuers names {issuer!r}, which is not one of the "
+                    "issuers; list it in issuer too"
                 )
-            if self.issuer_templates:
+            if TENANT_PLACEHOLDER in issuer:
                 raise ConfigurationError(
                     f"audmw: introspection is not offered for {TENANT_PLACEHOLDER} issuers"
                 )
-            if self.introspection_endpoint is None and not _has_scheme(self.issuer[0]):
+            target = IssuerIntrospection(
+                issuer,
+                endpoint=_either(entry.endpoint, self.introspection_endpoint),
+                client_id=_either(entry.client_id, self.introspection_client_id),
+                client_secret=_either(entry.client_secret, self.introspection_client_secret),
+                client_auth=_either(entry.client_auth, self.introspection_client_auth),
+                client_key=_either(entry.client_key, self.introspection_client_key),
+                client_key_id=_either(entry.client_key_id, self.introspection_client_key_id),
+                client_key_alg=_either(entry.client_key_alg, self.introspection_client_key_alg),
+                token_prefix=entry.token_prefix,
+            )
+            where = f" (for {issuer})" if len(entries) > 1 else ""
+            if target.client_id is None:
+                raise ConfigurationError(
+                    "audmw: introspection needs the API's own client credentials at the "
+                    f"issuer: set introspection_client_id{where}"
+                )
+            if target.endpoint is None and not _has_scheme(issuer):
                 raise ConfigurationError(
                     "audmw: an issuer that is not an https:// URL has no discovery "
-                    "document; set introspection_endpoint"
+                    f"document; set introspection_endpoint{where}"
                 )
-        if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 32:
-            raise ConfigurationError("audmw: dpop_nonce_secret must be at least 32 bytes")
+            if target.client_key is not None:
+                signing_algorithm(
+                    target.client_key, target.client_key_alg, "introspection_client_key"
+                )
+            targets.append(target)
+        if len(targets) > 1:
+            prefixes = [target.token_prefix for target in targets]
+            if None in prefixes:
+                raise ConfigurationError(
+                    "audmw: several issuers introspect, so each needs a token_prefix in "
+                    "introspection_issuers: the start of its opaque tokens, which says where "
+                    "one is sent. Without it an opaque token's issuer is a guess"
+                )
+            for one in targets:
+                for other in targets:
+                    if one is not other and str(other.token_prefix).startswith(
+                        str(one.token_prefix)
+                    ):
+                        raise ConfigurationError(
+                            f"audmw: the token_prefix {one.token_prefix!r} of {one.issuer} "
+                            f"also starts {other.token_prefix!r} of {other.issuer}: a token "
+                            "must belong to one issuer only"
+                        )
+        return tuple(targets)
 
     @property
     def metadata_authorization_servers(self) -> tuple[str, ...]:
@@ -1130,6 +1382,10 @@ def _unknown_key(key: str, prefix: str, known: Iterable[str]) -> str:
         f"audmw: unknown setting {key!r}{_did_you_mean(key, names, repr)}; "
         f"known: {', '.join(names)}"
     )
+
+
+def _either(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 # -- the README table --------------------------------------------------------------------------

@@ -172,6 +172,93 @@ def _matches(route: BaseRoute, scope: Scope) -> tuple[Match, Scope]:
         return Match.NONE, {}
 
 
+_INDEXED_ROUTES = frozenset(
+    {
+        ("starlette.routing", "Route"),
+        ("starlette.routing", "WebSocketRoute"),
+        ("starlette.routing", "Mount"),
+        ("fastapi.routing", "APIRoute"),
+        ("fastapi.routing", "APIWebSocketRoute"),
+    }
+)
+_INDEX_FROM = 16  # shorter lists are tried in full: an index would not pay for itself
+_INDEXES_KEPT = 256
+
+
+def _first_segment(path: str) -> str:
+    return path[1:].split("/", 1)[0]
+
+
+def _literal_segment(route: BaseRoute) -> str | None:
+    """The first path segment every path ``route`` matches starts with, for the stock routes
+    whose path is their pattern; None where any path may match (a parameter, a host, a
+    route class of the app's own)."""
+    kind = type(route)
+    if (kind.__module__, kind.__name__) not in _INDEXED_ROUTES:
+        return None
+    if hasattr(route, "original_router"):
+        return None
+    path = getattr(route, "path", None)
+    if not isinstance(path, str) or not path.startswith("/"):
+        return None
+    segment = _first_segment(path)
+    return None if "{" in segment else segment
+
+
+class _RouteIndex:
+    """The routes of one list by the literal first segment of their path, in list order.
+
+    A route whose pattern starts with ``/svc1/`` can match (fully or partly) only a path
+    inside the app whose first segment is ``svc1``; routes that may match any path are in
+    every bucket. Trying a bucket in order is trying the list in order, minus routes that
+    cannot match: the router's first match, and its 405 for a partial one, stay the same.
+    """
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.routes = routes
+        self.length = len(routes)
+        literal = [_literal_segment(route) for route in routes]
+        self.anywhere = tuple(n for n, segment in enumerate(literal) if segment is None)
+        positions: dict[str, list[int]] = {}
+        for n, segment in enumerate(literal):
+            if segment is not None:
+                positions.setdefault(segment, []).append(n)
+        self.buckets = {
+            segment: tuple(sorted((*found, *self.anywhere))) for segment, found in positions.items()
+        }
+
+    def candidates(self, scope: Scope) -> list[BaseRoute]:
+        path: str = scope["path"]
+        segments = {_first_segment(path)}
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            # Routes match the path inside the mount point; both spellings are tried.
+            segments.add(_first_segment(_route_path(scope)))
+            segments.add(_first_segment(path[len(root_path) :]))
+        found: set[int] = set()
+        for segment in segments:
+            found.update(self.buckets.get(segment, self.anywhere))
+        routes = self.routes
+        return [routes[n] for n in sorted(found)]
+
+
+_indexes: dict[int, _RouteIndex] = {}
+
+
+def _candidates(routes: Sequence[BaseRoute], scope: Scope) -> Sequence[BaseRoute]:
+    """The routes of ``routes`` that may match ``scope``'s path, in order."""
+    if len(routes) < _INDEX_FROM or not isinstance(scope.get("path"), str):
+        return routes
+    if scope.get("fastapi"):
+        return routes  # inside an included router FastAPI matches routes by its own context
+    index = _indexes.get(id(routes))
+    if index is None or index.routes is not routes or index.length != len(routes):
+        if len(_indexes) >= _INDEXES_KEPT:
+            _indexes.clear()
+        index = _indexes[id(routes)] = _RouteIndex(routes)
+    return index.candidates(scope)
+
+
 def _resolve(
     routes: Sequence[BaseRoute], scope: Scope, outer: tuple[object, ...] = (), depth: int = 0
 ) -> _Resolved:
@@ -180,7 +267,7 @@ def _resolve(
         return _UNRESOLVED
     predictable = True
     partial: BaseRoute | None = None
-    for route in routes:
+    for route in _candidates(routes, scope):
         predictable = predictable and _predictable(route)
         match, child = _matches(route, scope)
         if match is not Match.FULL:
@@ -549,6 +636,8 @@ class AudienceMiddleware:
             await _misconfigured(self.problem, scope, receive, send)
             return
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan" and self.guard.settings.prefetch_keys:
+                receive = _prefetching(self.guard, receive)
             await self.app(scope, receive, send)  # lifespan and anything else pass untouched
             return
         guard = self.guard
@@ -744,6 +833,19 @@ class AudienceMiddleware:
         else:
             # Closing before accept makes the server refuse the handshake (ASGI: HTTP 403).
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+def _prefetching(guard: Guard, receive: Receive) -> Receive:
+    """``receive`` of a lifespan that fetches the issuers' keys when the server starts up,
+    before the app's own start-up runs (``prefetch_keys``)."""
+
+    async def receiving() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await guard.prefetch_keys_async()
+        return message
+
+    return receiving
 
 
 def _with_nonce(send: Send, nonce: str) -> Send:

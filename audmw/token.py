@@ -90,6 +90,18 @@ class AccessToken:
         return self.subject or self.client_id or ""
 
     @cached_property
+    def username(self) -> str | None:
+        """The human-readable name of the resource owner: ``username`` (RFC 7662 §2.2, as an
+        introspection answer or a Cognito token gives it), else ``preferred_username``
+        (OpenID Connect, as Keycloak and Entra ID put it in access tokens). For display and
+        logs only: it may change and need not be unique; ``subject`` identifies the user."""
+        for claim in ("username", "preferred_username"):
+            value = self.claims.get(claim)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    @cached_property
     def authentication_context(self) -> str | None:
         """The ``acr`` claim: how the user authenticated (RFC 9470), when it is a string."""
         acr = self.claims.get("acr")

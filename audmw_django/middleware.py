@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -60,6 +61,20 @@ _NONCE = "_audmw_dpop_nonce"
 
 _VIEWS_SIZE = 1024
 _MAX_DEPTH = 32
+
+
+def _prefetch_keys() -> None:
+    """With ``PREFETCH_KEYS``, fetch the issuers' keys when a server loads the middleware (each
+    worker, at start-up: the WSGI or ASGI handler is built then), not in management commands.
+
+    A bad configuration is left to every request and ``manage.py check`` as without it.
+    """
+    try:
+        config = current()
+    except ImproperlyConfigured:
+        return
+    if config.guard.settings.prefetch_keys:
+        config.guard.prefetch_keys()
 
 
 def incoming_request(
@@ -202,6 +217,7 @@ class AudienceMiddleware:
             self.process_view = self._process_view_async
         else:
             self.process_view = self._process_view_sync
+        _prefetch_keys()
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:

@@ -392,6 +392,10 @@ class Audmw:
         settings = settings or self.settings or Settings.from_mapping(app.config, "AUDMW_")
         state = AudmwState(app, Guard(settings), self)
         state.check_marks()
+        if settings.prefetch_keys:
+            # Each worker builds its app (or inherits it from a preloading master): the first
+            # requests then find the keys loaded. An issuer that is down does not stop the app.
+            state.guard.prefetch_keys()
         functions = app.before_request_funcs.setdefault(None, [])
         previous = app.extensions.get(EXTENSION_KEY)
         if isinstance(previous, AudmwState) and previous.check_request in functions:

@@ -321,3 +321,71 @@ def unobserved_refusals_name_their_route(
     (record,) = [r for r in caplog.records if getattr(r, "audmw_reason", None)]
     assert getattr(record, "audmw_route", None) is None
     assert "raw-path-4711" not in repr(vars(record)) + record.getMessage()
+
+
+INTROSPECTION_CLIENT = ("the-api", "introspection-secret-of-the-api")
+
+
+def introspection(serve: Serve, telemetry: Recorded) -> None:
+    """Opaque tokens at the issuer's introspection endpoint: one span per lookup with an HTTP
+    client span per request, lookups counted by result and timed, and ``cached`` in the
+    decision when the introspection cache answered (the verified-token cache is off here, so
+    that only the introspection cache can)."""
+    with LocalIssuer() as issuer:
+        client_id, secret = INTROSPECTION_CLIENT
+        issuer.register_client(client_id, secret=secret)
+        served = serve(
+            issuer,
+            introspection="opaque",
+            introspection_client_id=client_id,
+            introspection_client_secret=secret,
+            token_cache_size=0,
+        )
+        token = issuer.mint_opaque(scopes=SCOPE, aud=AUDIENCE)
+        revoked = issuer.mint_opaque(scopes=SCOPE, aud=AUDIENCE)
+        issuer.revoke(revoked)
+        assert served.get(ITEM_PATH, bearer(token)) == 200
+        assert served.get(ITEM_PATH, bearer(token)) == 200  # from the introspection cache
+        assert served.get(ITEM_PATH, bearer(revoked)) == 401
+        issuer.set_mode("error")
+        assert served.get(ITEM_PATH, bearer(issuer.mint_opaque(aud=AUDIENCE))) == 503
+        issuer.set_mode("ok")
+
+    first, second, inactive, down = served.decisions
+    assert (first.outcome, first.cached, first.issuer) == ("accepted", False, issuer.issuer)
+    assert (second.outcome, second.cached) == ("accepted", True)
+    assert (inactive.reason, inactive.cached) == ("token_inactive", False)
+    assert (down.reason, down.status, down.cached) == ("introspection_failed", 503, False)
+    assert token not in repr(served.decisions)
+
+    by_issuer = {"audmw.issuer": issuer.issuer}
+    for result in ("active", "inactive", "failure"):
+        assert telemetry.count("audmw.introspections", **by_issuer, **{"audmw.result": result})
+    assert telemetry.count("audmw.introspections", **by_issuer) == 3  # none for the cache hit
+    assert telemetry.count("audmw.introspection.duration", **by_issuer) == 3
+    assert telemetry.count("audmw.key_fetches") == 0  # no JWT, no key set
+
+    spans = telemetry.spans()
+    lookups = [span for span in spans if span.name == "audmw.introspection"]
+    assert [attributes_of(span)["audmw.result"] for span in lookups] == [
+        "active",
+        "inactive",
+        "failure",
+    ]
+    active, _, failed = lookups
+    requests = children(spans, active)
+    assert [attributes_of(s)["audmw.fetch"] for s in requests] == ["discovery", "introspection"]
+    post = attributes_of(requests[1])
+    assert (requests[1].name, requests[1].kind.name) == ("POST", "CLIENT")
+    assert post["http.request.method"] == "POST"
+    assert post["url.full"] == issuer.introspection_url
+    assert post["server.address"] == "127.0.0.1"
+    assert post["server.port"] == issuer.port
+    assert post["http.response.status_code"] == 200
+    assert failed.status.status_code.name == "ERROR"
+    assert attributes_of(failed)["error.type"] == "introspection_failed"
+    attempts = children(spans, failed)  # the endpoint known: no discovery; one retry
+    assert [attributes_of(s)["http.response.status_code"] for s in attempts] == [500, 500]
+    assert all(s.status.status_code.name == "ERROR" for s in attempts)
+    for span in spans:
+        assert token not in repr(dict(span.attributes or {}))

@@ -30,7 +30,7 @@ from audmw.errors import (
 )
 from audmw.guard import Guard
 from audmw.inspection import inspect_token, iso_time, relative_time
-from audmw.introspection import IntrospectionVerifier, is_jwt
+from audmw.introspection import IntrospectionEndpoint, IntrospectionVerifier
 from audmw.keys import IssuerKeys
 from audmw.request import IncomingRequest
 from audmw.requirements import DetailRequirement, Requirement
@@ -169,6 +169,7 @@ INTROSPECTION_CHECKS = (
                 "introspection_endpoint_unknown",
                 "introspection_signature_invalid",
                 "introspection_cache_malformed",
+                "opaque_issuer_unknown",
             }
         ),
     ),
@@ -366,14 +367,20 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
         return _config_error(args, console, str(problem))
 
     introspection: IntrospectionVerifier | None = None
-    if settings.introspection != "off" and (
-        settings.introspection == "all" or not is_jwt(token.encode("utf-8", "replace"))
-    ):
+    target: IntrospectionEndpoint | None = None
+    unknown_issuer: AuthError | None = None
+    if settings.introspection != "off":
         try:
             introspection = IntrospectionVerifier(settings, clock=console.clock)
         except ConfigurationError as problem:
             return _config_error(args, console, str(problem))
         validator = introspection.jwt_validator
+        try:
+            target = introspection.endpoint_for(token.encode("utf-8", "replace"))
+        except AuthError as refusal:
+            unknown_issuer = refusal  # an opaque token no introspected issuer claims
+        if target is None and unknown_issuer is None:
+            introspection = None  # a JWT checked here, as the API would
     else:
         validator = TokenValidator(settings, clock=console.clock)
     problems = _FetchProblems()
@@ -383,6 +390,8 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
     access_token: AccessToken | None = None
     error: AuthError | None = None
     try:
+        if unknown_issuer is not None:
+            raise unknown_issuer
         if introspection is not None:
             verified = introspection.verify(pending_token(token, settings.max_token_bytes))
         else:
@@ -399,7 +408,9 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
         token, settings, requirement, validator, access_token, error, problems, console
     )
     if introspection is not None:
-        _introspection_report(report, introspection, access_token, error, requirement, console)
+        _introspection_report(
+            report, introspection, target, access_token, error, requirement, console
+        )
     if args.show_token:
         report["token"]["token"] = token
     if args.json:
@@ -413,6 +424,7 @@ def check(token: str, args: argparse.Namespace, console: Console) -> int:
 def _introspection_report(
     report: dict[str, Any],
     verifier: IntrospectionVerifier,
+    target: IntrospectionEndpoint | None,
     access_token: AccessToken | None,
     error: AuthError | None,
     requirement: Requirement,
@@ -427,7 +439,9 @@ def _introspection_report(
         )
         token_type = claims.get("token_type")
         details["token_type"] = shown(token_type) if token_type is not None else "not given"
-    details["introspection"] = f"answered by {verifier.endpoint}"
+    endpoint = target.endpoint if target is not None else None
+    if target is not None:
+        details["introspection"] = f"{target.issuer} asked at {endpoint}"
     details["active"] = "true"
     reason = error.reason if error is not None else None
     failed = next((check.id for check in INTROSPECTION_CHECKS if reason in check.reasons), None)
@@ -445,7 +459,7 @@ def _introspection_report(
                 detail = None
         checks.append({"id": check.id, "label": check.label, "status": status, "detail": detail})
     report["checks"] = checks
-    report["introspection_endpoint"] = verifier.endpoint
+    report["introspection_endpoint"] = endpoint
     if error is not None and report["fix"] is None:
         report["fix"] = error.hint
     if access_token is not None:

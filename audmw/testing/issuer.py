@@ -595,7 +595,7 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             headers = {name.lower(): value for name, value in self.headers.items()}
             if introspection:
                 status, answer = endpoint.introspect(headers, body)
-                signed = endpoint.signed_answer(headers, answer)
+                signed = endpoint.signed_answer(headers, answer, body)
                 if signed is not None and issuer.mode == "ok":
                     self._send(200, signed, {**_TOKEN_HEADERS, "Content-Type": SIGNED_ANSWER})
                     return

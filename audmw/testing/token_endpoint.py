@@ -115,6 +115,11 @@ class TokenEndpoint:
         self.opaque: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()
         self.introspection_requests = 0
+        # Who asked, and how it authenticated (client_secret_basic, client_secret_post,
+        # private_key_jwt), for each introspection request whose client authenticated.
+        self.introspection_clients: list[tuple[str, str]] = []
+        # What every new opaque token starts with (a provider's recognisable prefix).
+        self.opaque_prefix = ""
         # RFC 9701: answer with a signed JWT when the client accepts one; the key (a
         # ``SigningKey``) defaults to the issuer's current RS256 key.
         self.signed_introspection = False
@@ -140,7 +145,7 @@ class TokenEndpoint:
 
     def issue_opaque(self, claims: Mapping[str, Any]) -> str:
         """A new opaque token standing for ``claims`` (``active`` is added on introspection)."""
-        token = secrets.token_urlsafe(32)
+        token = self.opaque_prefix + secrets.token_urlsafe(32)
         with self._lock:
             self.opaque[token] = dict(claims)
         return token
@@ -150,9 +155,11 @@ class TokenEndpoint:
         with self._lock:
             self.revoked.add(token)
 
-    def signed_answer(self, headers: Mapping[str, str], answer: Mapping[str, Any]) -> bytes | None:
+    def signed_answer(
+        self, headers: Mapping[str, str], answer: Mapping[str, Any], body: bytes = b""
+    ) -> bytes | None:
         """The RFC 9701 form of an introspection ``answer`` when signed answers are on and
-        the request accepts them, else None."""
+        the request (its ``headers`` and form ``body``) accepts them, else None."""
         if not self.signed_introspection or SIGNED_ANSWER not in headers.get("accept", ""):
             return None
         if "error" in answer:
@@ -165,6 +172,8 @@ class TokenEndpoint:
         if authorization.lower().startswith("basic "):
             decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
             client_id = unquote_plus(decoded.partition(":")[0])
+        else:  # client_secret_post, private_key_jwt: the form names the client
+            client_id = _one(self._form(headers, body), "client_id") or ""
         claims = {
             "iss": self.issuer.issuer,
             "aud": client_id,
@@ -184,7 +193,17 @@ class TokenEndpoint:
             gate.wait(timeout=30)
         try:
             form = self._form(headers, body)
-            self._authenticate(headers, form)
+            client = self._authenticate(headers, form)
+            method = (
+                "client_secret_basic"
+                if "authorization" in headers
+                else "client_secret_post"
+                if "client_secret" in form
+                else "private_key_jwt"
+            )
+            with self._lock:
+                self.introspection_clients.append((client.client_id, method))
+                del self.introspection_clients[:-LOG_SIZE]
             token = _one(form, "token")
             if not token:
                 raise Refusal("invalid_request", "the token parameter is required")

@@ -112,8 +112,9 @@ def test_an_expired_exp_in_an_active_answer_is_refused(issuer: LocalIssuer) -> N
     # A server that says active but gives a past exp: the leeway rule of JWTs applies.
     verifier = verifier_for(issuer, leeway=0)
     token = issuer.mint_opaque()
-    issuer.token_endpoint.opaque[token]["exp"] = int(time.time()) + 1
-    verifier_clock = IntrospectionVerifier(verifier.settings, clock=lambda: time.time() + 60)
+    # Still active at the server for 30 s (a slow machine included); past at the API's clock.
+    issuer.token_endpoint.opaque[token]["exp"] = int(time.time()) + 30
+    verifier_clock = IntrospectionVerifier(verifier.settings, clock=lambda: time.time() + 90)
     assert refusal(verifier_clock, token).reason == "expired"
 
 
@@ -440,12 +441,30 @@ def test_a_signed_answer_for_another_client_is_a_503(issuer: LocalIssuer, signed
     assert error.reason == "introspection_signature_invalid"
 
 
-def _for_client(issuer: LocalIssuer, client_id: str) -> Any:
+def test_a_signed_answer_from_another_issuer_is_a_503(issuer: LocalIssuer, signed: None) -> None:
+    verifier = verifier_for(issuer)
+    token = issuer.mint_opaque()
+    # Signed with this issuer's key but naming another (tenants of one provider share keys).
+    issuer.token_endpoint.signed_answer = (  # type: ignore[method-assign]
+        _for_client(issuer, CLIENT, iss="https://other-tenant.example.com")
+    )
+    try:
+        error = refusal(verifier, token)
+    finally:
+        del issuer.token_endpoint.signed_answer
+    assert error.reason == "introspection_signature_invalid"
+
+
+def _for_client(issuer: LocalIssuer, client_id: str, iss: str | None = None) -> Any:
     from audmw.testing.issuer import sign_compact
 
-    def signed_answer(headers: Any, answer: Any) -> bytes:
+    def signed_answer(headers: Any, answer: Any, body: bytes = b"") -> bytes:
         key = issuer.key_for("RS256")
-        claims = {"iss": issuer.issuer, "aud": client_id, "token_introspection": dict(answer)}
+        claims = {
+            "iss": iss or issuer.issuer,
+            "aud": client_id,
+            "token_introspection": dict(answer),
+        }
         header = {"alg": "RS256", "typ": "token-introspection+jwt", "kid": key.kid}
         return sign_compact(header, claims, key.private_key).encode()
 
@@ -539,6 +558,44 @@ def test_an_endpoint_trickling_its_headers_is_cut_off(issuer: LocalIssuer) -> No
         issuer.set_mode("ok")
         issuer.trickle_interval = 0.2
     assert caught.value.reason == "introspection_unavailable"
+
+
+def test_an_endpoint_trickling_its_headers_is_cut_off_in_blocking_code(
+    issuer: LocalIssuer,
+) -> None:
+    # The status line and headers one byte every 0.2 s: no single read waits as long as the
+    # limit, so only a limit on the whole exchange ends it (without it: over 20 s, then an
+    # accept). Every thread waiting on the same token gets the 503 too.
+    verifier = verifier_for(
+        issuer, introspection_endpoint=issuer.introspection_url, introspection_timeout=0.5
+    )
+    token = issuer.mint_opaque()
+    before = introspections(issuer)
+    issuer.set_mode("trickle")
+    answers: list[str] = []
+
+    def request() -> None:
+        try:
+            check(verifier, token)
+            answers.append("accepted")
+        except IntrospectionUnavailable as refused:
+            answers.append(f"{refused.status} {refused.reason}")
+
+    started = time.monotonic()
+    try:
+        threads = [threading.Thread(target=request) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        issuer.set_mode("ok")
+    elapsed = time.monotonic() - started
+    # Far below the 40 s two trickled attempts last, far above 2 x 0.5 s: no race.
+    assert elapsed < 15, f"the exchange held the request for {elapsed:.1f} s"
+    assert answers == ["503 introspection_unavailable"] * 4
+    assert introspections(issuer) == before + 2  # one request and its retry, for all four
+    assert check(verifier, token).subject == "user-123"  # the pool kept no dead connection
 
 
 def test_private_key_jwt_at_the_endpoint(issuer: LocalIssuer) -> None:

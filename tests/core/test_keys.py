@@ -338,7 +338,7 @@ def test_an_answer_computed_from_a_replaced_key_set_is_never_served(
     validator.validate(token)
     keys = validator.keys[issuer.issuer]
     old_answer = keys.candidates(kid, "RS256")
-    _old_set, old_memo = keys._candidates
+    _old_set, _old_index, old_memo = keys._candidates
     issuer.add_key(SigningKey(kid, "rsa", spare_rsa_key.private_key))
     clock.advance(601)
     keys.refresh(keys.generation)

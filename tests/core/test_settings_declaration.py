@@ -223,6 +223,12 @@ def test_the_check_options_are_the_declared_ones() -> None:
         "--client-ids": "client_ids",
         "--timeout": "http_timeout",
         "--resource": "resource",
+        "--introspection": "introspection",
+        "--introspection-endpoint": "introspection_endpoint",
+        "--introspection-client-id": "introspection_client_id",
+        "--introspection-client-secret": "introspection_client_secret",
+        "--introspection-client-auth": "introspection_client_auth",
+        "--introspection-client-key": "introspection_client_key",
     }
     for _, setting in SETTING_OPTIONS:
         assert f"({setting.env_name})" in setting.help

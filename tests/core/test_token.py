@@ -136,3 +136,22 @@ def test_client_id_takes_precedence(issuer: LocalIssuer, validator: TokenValidat
     token = validator.validate(issuer.mint(client_id=7, azp="second", cid="third"))
     assert token.client_id == "second"
     assert validator.validate(issuer.mint(client_id=None)).client_id is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "username"),
+    [
+        ({"username": "alice"}, "alice"),  # RFC 7662's member, Cognito's claim
+        ({"preferred_username": "alice@example.com"}, "alice@example.com"),  # Keycloak, Entra
+        ({"username": "alice", "preferred_username": "other"}, "alice"),
+        ({"username": 42, "preferred_username": "bob"}, "bob"),  # not a string: not a name
+        ({"username": ""}, None),
+        ({}, None),
+    ],
+)
+def test_username(
+    issuer: LocalIssuer, validator: TokenValidator, claims: dict[str, Any], username: str | None
+) -> None:
+    token = validator.validate(issuer.mint(**claims))
+    assert token.username == username
+    assert token.subject == "user-123"  # the identity stays the subject

@@ -62,3 +62,44 @@ def test_refusals(issuer: LocalIssuer) -> None:
     issuer.set_mode("ok")
     assert down.status_code == 503
     assert down.headers["Retry-After"] == "5"
+
+
+def test_two_issuers_each_get_only_their_own_opaque_tokens(issuer: LocalIssuer) -> None:
+    with LocalIssuer(path="/b") as other:
+        other.register_client(CLIENT, secret=SECRET)
+        other.token_endpoint.opaque_prefix = "b_"
+        value = audmw_settings(
+            issuer,
+            ISSUER=[issuer.issuer, other.issuer],
+            INTROSPECTION="opaque",
+            INTROSPECTION_ISSUERS={
+                issuer.issuer: {"token_prefix": "a_"},
+                other.issuer: {"token_prefix": "b_"},
+            },
+            INTROSPECTION_CLIENT_ID=CLIENT,
+            INTROSPECTION_CLIENT_SECRET=SECRET,
+        )
+        issuer.token_endpoint.opaque_prefix = "a_"
+        try:
+            ours = issuer.mint_opaque(sub="alice")
+        finally:
+            issuer.token_endpoint.opaque_prefix = ""
+        theirs = other.mint_opaque(sub="bob")
+        before = (
+            issuer.token_endpoint.introspection_requests,
+            other.token_endpoint.introspection_requests,
+        )
+        with override_settings(AUDMW=value):
+            client = Client()
+            from_a = client.get("/any", headers={"Authorization": f"Bearer {ours}"})
+            from_b = client.get("/any", headers={"Authorization": f"Bearer {theirs}"})
+            nobody = client.get("/any", headers={"Authorization": "Bearer c_" + "x" * 40})
+        after = (
+            issuer.token_endpoint.introspection_requests,
+            other.token_endpoint.introspection_requests,
+        )
+    assert (from_a.status_code, from_a.json()["sub"]) == (200, "alice")
+    assert (from_b.status_code, from_b.json()["sub"]) == (200, "bob")
+    assert nobody.status_code == 401
+    assert 'error="invalid_token"' in nobody.headers["WWW-Authenticate"]
+    assert after == (before[0] + 1, before[1] + 1)

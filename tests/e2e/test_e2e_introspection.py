@@ -9,6 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from audmw import Settings
 from audmw.errors import AuthError
@@ -151,3 +154,49 @@ def test_two_workers_share_answers_through_redis(
             worker.close()
     for name in ("i-a.log", "i-b.log", "i-c.log"):
         assert token not in (app_logs / name).read_text(errors="replace")
+
+
+def test_the_provider_takes_each_client_authentication_from_the_settings(
+    oidc_provider: OidcProvider,
+) -> None:
+    # The provider's own clients: one registered for client_secret_post, one for
+    # private_key_jwt (its ES256 key, as PEM text from the settings).
+    key = ECAlgorithm.from_jwk(oidc_provider.jwt_client_key.private_jwk)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    post_id, post_secret = oidc_provider.post_client
+    by_post = verifier_for(
+        oidc_provider,
+        introspection_client_id=post_id,
+        introspection_client_secret=post_secret,
+        introspection_client_auth="client_secret_post",
+    )
+    by_key = verifier_for(
+        oidc_provider,
+        introspection_client_id=oidc_provider.jwt_client_id,
+        introspection_client_secret=None,
+        introspection_client_auth="private_key_jwt",
+        introspection_client_key=pem,
+        introspection_client_key_id=oidc_provider.jwt_client_key.kid,
+    )
+    for verifier in (by_post, by_key):
+        token = oidc_provider.get_token(OPAQUE_API, "read:messages")
+        assert verifier.verify(pending_token(token, 16384)).scopes == {"read:messages"}
+    wrong_key = verifier_for(
+        oidc_provider,
+        introspection_client_id=oidc_provider.jwt_client_id,
+        introspection_client_auth="private_key_jwt",
+        introspection_client_key=ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode(),
+    )
+    error = refusal(wrong_key, oidc_provider.get_token(OPAQUE_API, "read:messages"))
+    assert (error.status, error.reason) == (503, "introspection_client_refused")

@@ -87,3 +87,48 @@ async def test_a_dpop_bound_opaque_token_with_its_proof(
         other_key = await client.get("/whoami", headers=DPoPKey().headers("GET", url, token))
     assert (accepted.status_code, accepted.json()) == (200, {"sub": "alice"})
     assert other_key.status_code == 401
+
+
+async def test_two_issuers_each_get_only_their_own_opaque_tokens(issuer: LocalIssuer) -> None:
+    issuer.register_client(CLIENT, secret=SECRET)
+    issuer.set_mode("ok")
+    with LocalIssuer(path="/b") as other:
+        other.register_client(CLIENT, secret=SECRET)
+        other.token_endpoint.opaque_prefix = "b_"
+        settings = Settings(
+            issuer=[issuer.issuer, other.issuer],
+            audience=issuer.audience,
+            introspection="opaque",
+            introspection_issuers={
+                issuer.issuer: {"token_prefix": "a_"},
+                other.issuer: {"token_prefix": "b_"},
+            },
+            introspection_client_id=CLIENT,
+            introspection_client_secret=SECRET,
+        )
+        app = Starlette(
+            routes=[Route("/whoami", whoami)],
+            middleware=[Middleware(AudienceMiddleware, settings=settings)],
+        )
+        issuer.token_endpoint.opaque_prefix = "a_"
+        try:
+            ours = issuer.mint_opaque(sub="alice")
+        finally:
+            issuer.token_endpoint.opaque_prefix = ""
+        before = (
+            issuer.token_endpoint.introspection_requests,
+            other.token_endpoint.introspection_requests,
+        )
+        async with asgi_client(app) as client:
+            from_a = await client.get("/whoami", headers=bearer(ours))
+            from_b = await client.get("/whoami", headers=bearer(other.mint_opaque(sub="bob")))
+            nobody = await client.get("/whoami", headers=bearer("c_" + "x" * 40))
+        after = (
+            issuer.token_endpoint.introspection_requests,
+            other.token_endpoint.introspection_requests,
+        )
+    assert (from_a.status_code, from_a.json()) == (200, {"sub": "alice"})
+    assert (from_b.status_code, from_b.json()) == (200, {"sub": "bob"})
+    assert nobody.status_code == 401
+    assert 'error="invalid_token"' in nobody.headers["www-authenticate"]
+    assert after == (before[0] + 1, before[1] + 1)

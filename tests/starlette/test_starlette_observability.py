@@ -132,6 +132,12 @@ def test_an_outage_of_the_issuer(serve: Callable[..., Served], telemetry: Record
     scenarios.outage(serve, telemetry)
 
 
+def test_introspection_is_traced_and_measured(
+    serve: Callable[..., Served], telemetry: Recorded
+) -> None:
+    scenarios.introspection(serve, telemetry)
+
+
 def test_an_exception_in_the_hook_changes_no_decision(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
