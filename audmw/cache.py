@@ -8,6 +8,13 @@ expires or its key is no longer published, so a revoked key stops a cached token
 One object per validator owns the entries; ``Guard`` looks tokens up through it before any
 parsing. The interface (``key``, ``get``, ``remember``, ``evict``) is what a shared store
 would implement too.
+
+When it is full, room is made CLOCK-wise (second chance): a hit sets the entry's visited
+mark; the oldest entry goes unless it was visited since it was last passed, in which case its
+mark is cleared and it moves to the back. An expired entry goes whatever its mark. Clients
+reuse a token for minutes and then switch to a new one: the tokens they stopped sending are
+never visited again and go first, where oldest-first would also drop tokens still in use.
+A hit costs one list store more than a plain lookup, with no lock.
 """
 
 from __future__ import annotations
@@ -30,7 +37,16 @@ class KeySet(Protocol):
     def active(self) -> Container[object]: ...
 
 
-_Entry = tuple[AccessToken, object, "KeySet | None"]
+class _Entry:
+    """A verified token, what vouched for it, and whether it was hit since last passed."""
+
+    __slots__ = ("keys", "signing_key", "token", "visited")
+
+    def __init__(self, token: AccessToken, signing_key: object, keys: KeySet | None) -> None:
+        self.token = token
+        self.signing_key = signing_key
+        self.keys = keys
+        self.visited = False
 
 
 class VerifiedTokens:
@@ -56,14 +72,16 @@ class VerifiedTokens:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        token, signing_key, keys = entry
+        token = entry.token
+        keys = entry.keys
         if token.expires_at + self._leeway < self._clock() or (
-            keys is not None and signing_key not in keys.active
+            keys is not None and entry.signing_key not in keys.active
         ):
             # Expired, or its key is no longer published: the full checks give the reason.
             if self._entries.pop(key, None) is not None:
                 self.evictions += 1
             return None
+        entry.visited = True
         return token
 
     def remember(
@@ -78,11 +96,30 @@ class VerifiedTokens:
             return
         entries = self._entries
         if len(entries) >= self.size:
-            # Oldest first; another thread may change the dict meanwhile, then the next trims.
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del entries[next(iter(entries))]
+            self.make_room()
+        entries[key] = _Entry(token, signing_key, keys)
+
+    def make_room(self) -> None:
+        """Drop one entry: the oldest not visited since it was last passed, or expired.
+
+        Each visited entry passed loses its mark, so the walk ends within one round of the
+        entries. Another thread may change the dict meanwhile: the walk then stops, and the
+        next ``remember`` trims again.
+        """
+        entries = self._entries
+        now = self._clock() - self._leeway
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            for _ in range(len(entries) + 1):
+                key = next(iter(entries))
+                entry = entries[key]
+                if entry.visited and entry.token.expires_at >= now:
+                    entry.visited = False
+                    del entries[key]
+                    entries[key] = entry  # a second chance, at the back
+                    continue
+                del entries[key]
                 self.evictions += 1
-        entries[key] = (token, signing_key, keys)
+                return
 
     def evict(self, key: bytes) -> None:
         self._entries.pop(key, None)

@@ -5,16 +5,20 @@ Everything here runs only after a refusal; nothing here is on the path of a vali
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from audmw.errors import AuthError, KeysUnavailable
 from audmw.providers import PROVIDERS
 from audmw.providers.entra import GRAPH_HINT as GRAPH_HINT
 from audmw.values import SHOWN_CHARS, SHOWN_ITEMS, claim_strings, escaped
 from audmw.values import shown as shown
+
+if TYPE_CHECKING:
+    from audmw.request import IncomingRequest
 
 logger = logging.getLogger("audmw")
 
@@ -38,19 +42,55 @@ def log_refusals(stream: TextIO | None = None) -> bool:
     return True
 
 
+# The request being verified in this context (set only while a token not found in the
+# verified-token cache is checked): the checks below the guard log without seeing it.
+_refusing: contextvars.ContextVar[IncomingRequest | None] = contextvars.ContextVar(
+    "audmw_refusing", default=None
+)
+
+
+def refusals_of(request: IncomingRequest) -> contextvars.Token[IncomingRequest | None]:
+    """Refusals logged from now on in this context are ``request``'s (their ``audmw_route``),
+    until ``refusals_done`` with what this returned. For the checks below the guard, which log
+    without seeing the request; set only while a token not found in the cache is checked."""
+    return _refusing.set(request)
+
+
+def refusals_done(reset: contextvars.Token[IncomingRequest | None]) -> None:
+    _refusing.reset(reset)
+
+
 def log_refusal(
-    error: AuthError, fingerprint: str | None = None, *, issuer: str | None = None
+    error: AuthError,
+    fingerprint: str | None = None,
+    *,
+    issuer: str | None = None,
+    request: IncomingRequest | None = None,
 ) -> None:
     """One line per refusal: reason code, status, token fingerprint (never the token), fix.
 
-    The record's ``extra`` fields (``audmw_reason``, ``audmw_token``, ``audmw_issuer``, and
-    ``audmw_route`` while a decision is observed) are for JSON log formatters.
+    The record's ``extra`` fields (``audmw_reason``, ``audmw_token``, ``audmw_issuer``,
+    ``audmw_route``) are for JSON log formatters. ``audmw_route`` is the route template the
+    adapter names for ``request`` (or the request being verified), never the raw path; it is
+    worked out here, for refusals only.
     """
     level = logging.WARNING if isinstance(error, KeysUnavailable) else logging.INFO
     if not logger.isEnabledFor(level):
         return
     from audmw.observe import log_fields  # imported late: it imports this module's users
 
+    extra: dict[str, Any] = {
+        "audmw_reason": error.reason,
+        "audmw_token": fingerprint,
+        "audmw_issuer": issuer,
+        **log_fields(),
+    }
+    if "audmw_route" not in extra:
+        if request is None:
+            request = _refusing.get()
+        route = request.route() if request is not None else None
+        if route is not None:
+            extra["audmw_route"] = route
     logger.log(
         level,
         "audmw refused request: reason=%s status=%d%s%s",
@@ -58,12 +98,7 @@ def log_refusal(
         error.status,
         f" token={fingerprint}" if fingerprint else "",
         f" — {error.hint}" if error.hint else "",
-        extra={
-            "audmw_reason": error.reason,
-            "audmw_token": fingerprint,
-            "audmw_issuer": issuer,
-            **log_fields(),
-        },
+        extra=extra,
     )
 
 

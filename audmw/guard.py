@@ -172,7 +172,7 @@ class Guard:
                 hint="the decoded path holds control characters; routers and rules may read "
                 "it differently",
             )
-            diagnostics.log_refusal(error)
+            diagnostics.log_refusal(error, request=request)
             raise error
         preflight = self._preflight and request.preflight
         if self._path_rules:
@@ -191,12 +191,12 @@ class Guard:
         try:
             found = self.lookup(request)
             if isinstance(found, PendingToken):
-                found = self.validator.verify(found)
+                found = self.verify(found, request)
             replay = self.confirm(request, found)
             if replay is not None:
-                self.record(replay, found)
+                self.record(replay, found, request)
             if requirement is not ANY_VALID_TOKEN:
-                self.check_scopes(found, requirement)
+                self.check_scopes(found, requirement, request)
         except AuthError as error:
             self.mark_scheme(error, request)
             raise
@@ -208,12 +208,12 @@ class Guard:
         try:
             found = self.lookup(request)
             if isinstance(found, PendingToken):  # no await on a cache hit
-                found = await self.validator.verify_async(found)
+                found = await self.verify_async(found, request)
             replay = self.confirm(request, found)
             if replay is not None:
-                await self.record_async(replay, found)
+                await self.record_async(replay, found, request)
             if requirement is not ANY_VALID_TOKEN:
-                self.check_scopes(found, requirement)
+                self.check_scopes(found, requirement, request)
         except AuthError as error:
             self.mark_scheme(error, request)
             raise
@@ -260,7 +260,7 @@ class Guard:
             return self._confirm(request, token, cnf, dpop)
         except AuthError as error:
             error.dpop = error.dpop or dpop
-            diagnostics.log_refusal(error, token.fingerprint)
+            diagnostics.log_refusal(error, token.fingerprint, request=request)
             raise
 
     def _confirm(
@@ -298,25 +298,30 @@ class Guard:
             self.store = store_for(self.settings)
         return self.store
 
-    def record(self, replay: Replay, token: AccessToken) -> None:
-        """Remember a proof; refuse it when it was seen before (a replay) or the store fails."""
+    def record(
+        self, replay: Replay, token: AccessToken, request: IncomingRequest | None = None
+    ) -> None:
+        """Remember a proof; refuse it when it was seen before (a replay) or the store fails.
+        ``request``: the request the proof came with, for the refusal's log line."""
         try:
             fresh = self._store().add(replay.key, b"1", replay.ttl)
             if not fresh:
                 raise _replayed()
         except AuthError as error:
             error.dpop = True
-            diagnostics.log_refusal(error, token.fingerprint)
+            diagnostics.log_refusal(error, token.fingerprint, request=request)
             raise
 
-    async def record_async(self, replay: Replay, token: AccessToken) -> None:
+    async def record_async(
+        self, replay: Replay, token: AccessToken, request: IncomingRequest | None = None
+    ) -> None:
         try:
             fresh = await self._store().add_async(replay.key, b"1", replay.ttl)
             if not fresh:
                 raise _replayed()
         except AuthError as error:
             error.dpop = True
-            diagnostics.log_refusal(error, token.fingerprint)
+            diagnostics.log_refusal(error, token.fingerprint, request=request)
             raise
 
     def lookup(self, request: IncomingRequest) -> AccessToken | PendingToken:
@@ -377,30 +382,56 @@ class Guard:
             else:
                 check_compact(token, self._raw_header)
         except AuthError as error:
-            diagnostics.log_refusal(error)
+            diagnostics.log_refusal(error, request=request)
             raise
-        return pending_token(token, self._max_bytes)
+        if request.route_of is None:
+            return pending_token(token, self._max_bytes)
+        reset = diagnostics.refusals_of(request)
+        try:
+            return pending_token(token, self._max_bytes)
+        finally:
+            diagnostics.refusals_done(reset)
 
-    def verify(self, pending: PendingToken) -> AccessToken:
-        """The full checks of a token ``lookup`` did not find (sync: may fetch keys)."""
-        return self.validator.verify(pending)
+    def verify(self, pending: PendingToken, request: IncomingRequest | None = None) -> AccessToken:
+        """The full checks of a token ``lookup`` did not find (sync: may fetch keys).
+        ``request``: the request it came with, for the refusals' log lines."""
+        if request is None or request.route_of is None:
+            return self.validator.verify(pending)
+        reset = diagnostics.refusals_of(request)
+        try:
+            return self.validator.verify(pending)
+        finally:
+            diagnostics.refusals_done(reset)
 
-    async def verify_async(self, pending: PendingToken) -> AccessToken:
-        return await self.validator.verify_async(pending)
+    async def verify_async(
+        self, pending: PendingToken, request: IncomingRequest | None = None
+    ) -> AccessToken:
+        if request is None or request.route_of is None:
+            return await self.validator.verify_async(pending)
+        reset = diagnostics.refusals_of(request)
+        try:
+            return await self.validator.verify_async(pending)
+        finally:
+            diagnostics.refusals_done(reset)
 
     @staticmethod
-    def check_scopes(token: AccessToken, requirement: Requirement) -> AccessToken:
+    def check_scopes(
+        token: AccessToken, requirement: Requirement, request: IncomingRequest | None = None
+    ) -> AccessToken:
         """``token`` when it satisfies ``requirement``, else a logged ``RequirementNotMet``
         (``InsufficientScope``, ``InsufficientUserAuthentication``, ...).
 
         For a token verified earlier in the same request (by a middleware) that a later
         layer (a FastAPI dependency, a DRF permission) checks against its own requirement.
+        ``request``: the request, for the refusal's log line.
         """
         if requirement:
             try:
                 requirement.check(token)
             except RequirementNotMet as error:
-                diagnostics.log_refusal(error, token.fingerprint, issuer=token.issuer)
+                diagnostics.log_refusal(
+                    error, token.fingerprint, issuer=token.issuer, request=request
+                )
                 raise
         return token
 

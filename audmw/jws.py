@@ -1,7 +1,10 @@
 """Strict parsing of a compact JWS (RFC 7515 §7.1) with C-speed primitives.
 
-No Python loop over characters: ``binascii`` in strict mode refuses any byte outside the
-alphabet while it decodes, so the token is scanned once more only to explain a refusal.
+No Python loop over characters: the decoder refuses any byte outside the alphabet while it
+decodes, so the token is scanned once more only to explain a refusal. The decoder is
+``pybase64`` (SIMD, the ``speedups`` extra) when it is installed, else the standard library's
+``binascii`` in strict mode; both refuse exactly the same segments (``use_base64`` switches,
+for tests and benchmarks that compare them).
 """
 
 from __future__ import annotations
@@ -51,37 +54,74 @@ _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignor
 
 
 def b64decode(segment: bytes) -> bytes:
-    """base64url without padding; ``binascii.Error`` (a ValueError) for anything else.
+    """base64url without padding; ``ValueError`` (``binascii.Error`` is one) for anything else:
+    bytes outside the alphabet, ``+``, ``/``, ``=``, an impossible length, unused bits that
+    are not zero (else one token has several spellings, each a cache entry and a fingerprint
+    of its own)."""
+    if b"+" in segment or b"/" in segment or b"=" in segment:
+        raise ValueError("not base64url: + / or = ")
+    return _decode(segment)
 
-    ``-`` and ``_`` become ``+`` and ``/`` for ``binascii``, so a segment that already held
-    ``+``, ``/`` or ``=`` would pass: ``parse`` refuses those bytes in the whole token first.
-    Unused bits that are not zero are refused too: else one token has several spellings,
-    each a cache entry and a fingerprint of its own.
-    """
+
+def _decode(segment: bytes) -> bytes:
+    """``b64decode`` of a segment known to hold no ``+``, ``/`` or ``=``: both decoders would
+    take those for standard base64 (``parse`` refuses them in the whole token at once)."""
     remainder = len(segment) % 4
     if remainder == 1:
         raise ValueError("impossible base64url length")
     if remainder and segment[-1] not in _CANONICAL_LAST[remainder]:
         raise ValueError("non-zero unused bits: not the canonical base64url spelling")
-    return _strict_a2b(segment.translate(_TO_STANDARD) + _PADDING[remainder])
+    return _a2b(segment, _PADDING[remainder])
 
 
 if sys.version_info >= (3, 11):
 
-    def _strict_a2b(data: bytes) -> bytes:
-        return binascii.a2b_base64(data, strict_mode=True)
+    def _binascii_a2b(segment: bytes, padding: bytes) -> bytes:
+        return binascii.a2b_base64(segment.translate(_TO_STANDARD) + padding, strict_mode=True)
 
 else:  # binascii skips foreign bytes unless told not to (3.11+): refuse them first
 
-    def _strict_a2b(data: bytes) -> bytes:
-        if data.rstrip(b"=").translate(None, _STANDARD_ALPHABET):
+    def _binascii_a2b(segment: bytes, padding: bytes) -> bytes:
+        data = segment.translate(_TO_STANDARD)
+        if data.translate(None, _STANDARD_ALPHABET):
             raise binascii.Error("Only base64 data is allowed")
-        return binascii.a2b_base64(data)
+        return binascii.a2b_base64(data + padding)
+
+
+_pybase64_decode: Callable[..., bytes] | None
+try:
+    from pybase64 import b64decode as _pybase64_decode
+except ImportError:  # the speedups extra is not installed
+    _pybase64_decode = None
+
+
+def _pybase64_a2b(segment: bytes, padding: bytes) -> bytes:
+    assert _pybase64_decode is not None
+    return _pybase64_decode(segment + padding, altchars=b"-_", validate=True)
+
+
+_DECODERS: dict[str, Callable[[bytes, bytes], bytes]] = {"binascii": _binascii_a2b}
+if _pybase64_decode is not None:
+    _DECODERS["pybase64"] = _pybase64_a2b
+BASE64_DECODERS: tuple[str, ...] = tuple(_DECODERS)
+"""The decoders available here: ``binascii`` always, ``pybase64`` with the speedups extra."""
+base64_decoder = BASE64_DECODERS[-1]
+"""The decoder in use: ``pybase64`` when it is installed."""
+_a2b = _DECODERS[base64_decoder]
+
+
+def use_base64(name: str) -> str:
+    """Decode with ``name`` (one of ``BASE64_DECODERS``) from now on; returns the previous one."""
+    global _a2b, base64_decoder
+    previous = base64_decoder
+    _a2b = _DECODERS[name]
+    base64_decoder = name
+    return previous
 
 
 def _json_object(segment: bytes, what: str) -> dict[str, Any]:
     try:
-        text = b64decode(segment).decode("utf-8")
+        text = _decode(segment).decode("utf-8")
         start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
         value, end = _scan(text, start)
         if text[end:].strip(_JSON_WHITESPACE):
@@ -117,13 +157,23 @@ def parse(token: bytes, headers: dict[bytes, dict[str, Any]] | None = None) -> C
     ``headers`` memoises decoded headers: the tokens of one issuer and key share the same
     header segment byte for byte. The returned header must then be treated as read-only.
     """
-    parts = token.split(b".")
-    # What strict base64 decoding of the base64url segments would let through.
-    if len(parts) != 3 or b"+" in token or b"/" in token or b"=" in token:
+    # Three non-empty parts, found with memchr rather than split into a list.
+    first = token.find(b".")
+    second = token.find(b".", first + 1)
+    if (
+        first < 1
+        or second <= first + 1
+        or second == len(token) - 1
+        or token.find(b".", second + 1) != -1
+        # What base64 decoding of the base64url segments would let through.
+        or b"+" in token
+        or b"/" in token
+        or b"=" in token
+    ):
         raise _not_a_jws(token)
-    header_b64, payload_b64, signature_b64 = parts
-    if not (header_b64 and payload_b64 and signature_b64):
-        raise _not_a_jws(token)
+    header_b64 = token[:first]
+    payload_b64 = token[first + 1 : second]
+    signature_b64 = token[second + 1 :]
     try:
         header = None if headers is None else headers.get(header_b64)
         if header is None:
@@ -134,14 +184,14 @@ def parse(token: bytes, headers: dict[bytes, dict[str, Any]] | None = None) -> C
                 headers[header_b64] = header
         payload = _json_object(payload_b64, "payload")
         try:
-            signature = b64decode(signature_b64)
+            signature = _decode(signature_b64)
         except ValueError:
             raise InvalidToken("malformed_jwt", hint="the JWT signature is not base64url") from None
     except InvalidToken:
         if token.translate(None, _BASE64URL_ALPHABET) != b"..":
             raise _not_a_jws(token) from None  # a byte outside base64url: not a JWS at all
         raise
-    return CompactJWS(header, payload, token[: len(header_b64) + 1 + len(payload_b64)], signature)
+    return CompactJWS(header, payload, token[:second], signature)
 
 
 def _not_a_jws(token: bytes) -> InvalidToken:

@@ -8,7 +8,7 @@ header, and what a CORS preflight is.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -72,6 +72,23 @@ class IncomingRequest(NamedTuple):
     proxy: tuple[tuple[str, str], ...] = ()
     """The headers a trusted proxy may set (``Forwarded``, ``X-Forwarded-*``, the client
     certificate), lower-case names, when ``Guard.proxy_headers`` asks for them."""
+    route_of: Callable[[Any], str | None] | None = None
+    """How the adapter names the route template the request matched, from ``native``; asked
+    only for a refusal's log line (``audmw_route``), so accepted requests never pay for it."""
+    native: Any = None
+    """The framework's own request (an ASGI scope, a Django or Flask request) for
+    ``route_of``."""
+
+    def route(self) -> str | None:
+        """The route template (``/items/{item_id}``), never the raw path; None when the adapter
+        does not tell or no route matched. Never raises: a refusal must still be answered."""
+        route_of = self.route_of
+        if route_of is None:
+            return None
+        try:
+            return route_of(self.native)
+        except Exception:
+            return None
 
     @property
     def url(self) -> str:
@@ -86,6 +103,8 @@ def environ_request(
     header_key: str = "HTTP_AUTHORIZATION",
     scheme: str | None = None,
     proxy_headers: Collection[str] = (),
+    route_of: Callable[[Any], str | None] | None = None,
+    native: Any = None,
 ) -> IncomingRequest:
     """The ``IncomingRequest`` of a WSGI environ (or Django's ``request.META``).
 
@@ -93,7 +112,8 @@ def environ_request(
     (WSGI servers fold repeated headers into one value, so there is at most one);
     ``scheme``, when the absolute URL is wanted, the request's scheme as the framework
     reads it (host and root path then come from the environ, with the ``DPoP`` header and the
-    peer address); ``proxy_headers`` the lower-case names of the proxy headers to read.
+    peer address); ``proxy_headers`` the lower-case names of the proxy headers to read;
+    ``route_of`` and ``native`` name the route for refusals' log lines.
     """
     value = environ.get(header_key)
     query = environ.get("QUERY_STRING")
@@ -121,6 +141,8 @@ def environ_request(
                 for name in proxy_headers
                 if (key := "HTTP_" + name.upper().replace("-", "_")) in environ
             ),
+            route_of,
+            native,
         ),
     )
     return incoming
@@ -170,14 +192,14 @@ def is_form(content_type: str | bytes | None) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == FORM_CONTENT_TYPE
 
 
-def check_form_size(size: int) -> None:
+def check_form_size(size: int, request: IncomingRequest | None = None) -> None:
     """Refuse (400, logged) a form body too large to be read for an ``access_token`` field."""
     if size > MAX_FORM_BYTES:
         error = InvalidRequest(
             "form_too_large",
             hint=f"a form body over {MAX_FORM_BYTES} bytes is not read for credentials",
         )
-        diagnostics.log_refusal(error)
+        diagnostics.log_refusal(error, request=request)
         raise error
 
 

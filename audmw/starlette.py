@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -607,6 +607,8 @@ class AudienceMiddleware:
         self._open_docs = not protect_docs
         self._paths: dict[tuple[str, str, str, str, int, int], Requirement | None] = {}
         self._templates: dict[tuple[Any, ...], object] = {}
+        # Kept bound: each request's IncomingRequest names it, for refusals' log lines only.
+        self._route_of = self._template
         self._warned = False
         self.problem: ConfigurationError | None = None
         """Why the app cannot be protected, found when Starlette built the middleware stack
@@ -641,7 +643,11 @@ class AudienceMiddleware:
         guard = self.guard
         scope[GUARD_SCOPE_KEY] = guard
         request, content_type = _read_headers(
-            scope, guard.token_header_bytes, guard.wants_url, guard.proxy_headers_bytes
+            scope,
+            guard.token_header_bytes,
+            guard.wants_url,
+            guard.proxy_headers_bytes,
+            self._route_of,
         )
         metadata = guard.metadata
         if metadata is not None and kind == "http" and request.path in metadata.paths:
@@ -669,12 +675,12 @@ class AudienceMiddleware:
                 request, receive = await _read_form(request, receive)
             token = guard.lookup(request)
             if isinstance(token, PendingToken):  # not verified before: no await on a cache hit
-                token = await guard.verify_async(token)
+                token = await guard.verify_async(token, request)
             replay = guard.confirm(request, token)  # DPoP proof, certificate binding
             if replay is not None:
-                await guard.record_async(replay, token)
+                await guard.record_async(replay, token, request)
             if requirement is not ANY_VALID_TOKEN:
-                guard.check_scopes(token, requirement)
+                guard.check_scopes(token, requirement, request)
         except AuthError as error:
             guard.mark_scheme(error, request)
             await self.refuse(error, scope, send)
@@ -906,9 +912,14 @@ def incoming_request(
 
 
 def _read_headers(
-    scope: Scope, token_header: bytes, url: bool, proxy_headers: frozenset[bytes] = frozenset()
+    scope: Scope,
+    token_header: bytes,
+    url: bool,
+    proxy_headers: frozenset[bytes] = frozenset(),
+    route_of: Callable[[Scope], str | None] | None = None,
 ) -> tuple[IncomingRequest, bytes | None]:
-    """The ``IncomingRequest`` of ``scope`` and its ``Content-Type``, in one pass."""
+    """The ``IncomingRequest`` of ``scope`` and its ``Content-Type``, in one pass;
+    ``route_of`` names its route template, asked only when the request is refused."""
     # ASGI servers give header names in lower case (Starlette's Headers relies on it too).
     credentials = []
     host = b""
@@ -952,6 +963,8 @@ def _read_headers(
             asgi_client_certificate(scope) if "extensions" in scope else None,
             (scope.get("client") or ("",))[0] if url else "",
             tuple(proxy),
+            route_of,
+            scope,
         ),
     )
     return request, content_type
@@ -967,7 +980,7 @@ async def _read_form(request: IncomingRequest, receive: Receive) -> tuple[Incomi
         if message["type"] != "http.request":
             break
         body += message.get("body", b"")
-        check_form_size(len(body))
+        check_form_size(len(body), request)
         if not message.get("more_body", False):
             break
     replay = iter(messages)

@@ -31,6 +31,7 @@ _ALGORITHMS.update(dict.fromkeys(("Ed25519", "Ed448"), _ALGORITHMS["EdDSA"]))
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _ALLOWED_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 _NO_SCOPES: frozenset[str] = frozenset()
+_EMPTY_WORD = frozenset({""})
 _verified_token = AccessToken.verified
 _MAX_KID = 256
 # Claims that may mark an ID token ("token_use" is Cognito's, the body "typ" Keycloak's marker).
@@ -117,6 +118,8 @@ class TokenValidator:
             settings.token_cache_size, leeway=settings.leeway, clock=clock
         )
         self._remember = self.cache.remember if self.cache.size else None
+        self._key = self.cache.key
+        self._cached = self.cache.get
         self._headers: dict[bytes, dict[str, Any]] = {}
         self._scope_claims = settings.scope_claims
         # (name, dotted): a dotted name may also be a path into nested claims.
@@ -161,8 +164,16 @@ class TokenValidator:
 
     def validate(self, token: str | bytes) -> AccessToken:
         """The verified ``AccessToken``, or an ``AuthError`` (logged with its reason)."""
+        if type(token) is str and len(token) <= self.max_token_bytes and token.isascii():
+            # The usual call: a hit costs the digest and the lookup, nothing allocated.
+            raw = token.encode("ascii")
+            key = self._key(raw)
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
+            return self.verify(PendingToken(raw, key))
         pending = pending_token(token, self.max_token_bytes)
-        cached = self.cache.get(pending.key)
+        cached = self._cached(pending.key)
         if cached is not None:
             return cached
         return self.verify(pending)
@@ -170,7 +181,7 @@ class TokenValidator:
     async def validate_async(self, token: str | bytes) -> AccessToken:
         """``validate`` for async code: key fetches never block the event loop."""
         pending = pending_token(token, self.max_token_bytes)
-        cached = self.cache.get(pending.key)
+        cached = self._cached(pending.key)
         if cached is not None:
             return cached
         return await self.verify_async(pending)
@@ -468,7 +479,10 @@ class TokenValidator:
                 value = _claim(claims, name)
             if type(value) is str:
                 # Only the space separates scope tokens (RFC 6749 §3.3), not tabs or controls.
-                scopes = scopes.union([scope for scope in value.split(" ") if scope])
+                words = frozenset(value.split(" "))
+                if "" in words:
+                    words = words - _EMPTY_WORD
+                scopes = words if scopes is _NO_SCOPES else scopes | words
             elif type(value) is list:
                 scopes = scopes.union([v for v in value if type(v) is str])
         client_id = None

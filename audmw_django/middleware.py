@@ -82,10 +82,13 @@ def incoming_request(
     header_key: str = "HTTP_AUTHORIZATION",
     url: bool = False,
     proxy_headers: Collection[str] = (),
+    *,
+    named: bool = False,
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Django request; ``header_key`` is the token
     header's ``META`` key (``Guard.token_environ_key``), ``url`` fills in scheme, host,
-    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets."""
+    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets;
+    ``named``: a refusal's log line names the matched URL pattern."""
     # The scheme the server saw: request.scheme would believe SECURE_PROXY_SSL_HEADER from
     # any client; audmw believes proxies as its own trusted_proxies setting says.
     scope: dict[str, Any] | None = getattr(request, "scope", None)
@@ -103,6 +106,8 @@ def incoming_request(
         header_key,
         scheme,
         proxy_headers,
+        _route if named else None,
+        request if named else None,
     )
     if scope is not None and url and "extensions" in scope:
         certificate = asgi_client_certificate(scope)
@@ -184,9 +189,9 @@ def url_requirements() -> list[Requirement | None]:
 
 def _read_form(request: HttpRequest, incoming: IncomingRequest) -> IncomingRequest:
     length = request.META.get("CONTENT_LENGTH") or "0"
-    check_form_size(int(length) if length.isdigit() else 0)
+    check_form_size(int(length) if length.isdigit() else 0, incoming)
     body = request.body
-    check_form_size(len(body))
+    check_form_size(len(body), incoming)
     return incoming._replace(token_in_body=True) if token_in_form(body) else incoming
 
 
@@ -312,7 +317,7 @@ class AudienceMiddleware:
         """What to authorize: the request and its requirement, None when it is public."""
         guard = config.guard
         incoming = incoming_request(
-            request, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+            request, guard.token_environ_key, guard.wants_url, guard.proxy_headers, named=True
         )
         needed = guard.requirement(incoming, view)
         if needed is None:

@@ -136,13 +136,31 @@ def incoming_request(
     header_key: str = "HTTP_AUTHORIZATION",
     url: bool = False,
     proxy_headers: Collection[str] = (),
+    *,
+    named: bool = False,
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of a Flask request; ``header_key`` is the token
     header's environ key (``Guard.token_environ_key``), ``url`` fills in scheme, host,
-    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets."""
+    ``DPoP`` and the peer, ``proxy_headers`` names the headers a trusted proxy sets;
+    ``named``: a refusal's log line names the matched URL rule."""
     environ = req.environ
     scheme = environ.get("wsgi.url_scheme", "http") if url else None
-    return environ_request(environ, req.method, req.path, header_key, scheme, proxy_headers)
+    return environ_request(
+        environ,
+        req.method,
+        req.path,
+        header_key,
+        scheme,
+        proxy_headers,
+        _rule_of if named else None,
+        req if named else None,
+    )
+
+
+def _rule_of(req: Request) -> str | None:
+    """The URL rule Flask matched (``/items/<int:item_id>``), or None."""
+    rule = req.url_rule
+    return None if rule is None else rule.rule
 
 
 def view_of(app: Flask, req: Request) -> View | None:
@@ -297,7 +315,7 @@ class AudmwState:
         watch = None
         try:
             incoming = incoming_request(
-                req, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+                req, guard.token_environ_key, guard.wants_url, guard.proxy_headers, named=True
             )
             if guard.observer is not None:
                 rule = req.url_rule
@@ -345,9 +363,9 @@ class AudmwState:
 
 
 def _read_form(req: Request, incoming: IncomingRequest) -> IncomingRequest:
-    check_form_size(req.content_length or 0)
+    check_form_size(req.content_length or 0, incoming)
     body = req.get_data(cache=True)  # the view still reads the same body and form
-    check_form_size(len(body))
+    check_form_size(len(body), incoming)
     return incoming._replace(token_in_body=True) if token_in_form(body) else incoming
 
 

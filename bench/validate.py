@@ -1,20 +1,32 @@
 """Per-token cost of ``TokenValidator.validate``, as ratios to baselines measured in this run.
 
-    .venv/bin/python -m bench.validate [--seconds 0.3]
+    .venv/bin/python -m bench.validate [--seconds 0.3] [--callgrind]
 
 Baselines, for the same token and the same preloaded key object:
 - floor: the raw ``cryptography`` signature verification of the signing input (nothing else);
 - PyJWT: ``jwt.decode`` with the same aud/iss/exp checks.
 audmw is measured uncached (verified-token cache off, keys already fetched) and on a cache hit.
+
+``--callgrind`` counts instructions per call instead (valgrind's callgrind, steady where
+wall-clock time is not on a shared machine): each case runs in a process of its own with a
+fixed hash seed, twice with different numbers of calls, and the difference is divided by the
+difference in calls, so start-up cancels out. The keys come from a JWKS served in-process.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
 import timeit
 from base64 import urlsafe_b64decode
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -62,12 +74,130 @@ def floor_for(alg: str, public_key: Any, token: str) -> Callable[[], None]:
     return lambda: public_key.verify(signature, message)
 
 
+def token_for(issuer: LocalIssuer, alg: str) -> str:
+    """A typical provider access token: about 1.2 KB with an RSA signature (valid for an hour:
+    the instruction counts take minutes)."""
+    return issuer.mint(
+        alg=alg,
+        expires_in=3600,
+        aud=[AUDIENCE, "https://tenant.example.com/userinfo"],
+        scopes="openid profile email read:messages write:messages",
+        azp="a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4",
+        permissions=["read:messages", "write:messages", "admin", "read:reports"],
+        org_id="org_8f3k2j4h5g6f7d8s",
+        https_example_com_roles=["editor", "viewer"],
+        gty="client-credentials" if alg == "ES256" else None,
+    )
+
+
+# -- instruction counts -------------------------------------------------------------------------
+
+CASES = ("floor", "miss", "hit")
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def worker(case: str, calls: int) -> None:
+    """Run one case ``calls`` times, with the issuer's keys from the JWKS in BENCH_CASE."""
+    import httpx
+
+    given = json.loads(os.environ["BENCH_CASE"])
+    token, alg, issuer = given["token"], given["alg"], given["issuer"]
+    if case == "floor":
+        (jwk,) = given["jwks"]["keys"]
+        key = jwt.PyJWK(jwk, algorithm="EdDSA" if alg == "EdDSA" else alg).key
+        function = floor_for(alg, key, token)
+    else:
+        jwks = json.dumps(given["jwks"]).encode()
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=jwks))
+        settings = Settings(
+            issuer=issuer,
+            audience=AUDIENCE,
+            jwks_uri=issuer + "/jwks.json",
+            algorithms=[alg],
+            token_cache_size=0 if case == "miss" else 10,
+        )
+        validator = TokenValidator(settings, transport=transport)
+        validator.validate(token)
+        function = lambda: validator.validate(token)  # noqa: E731
+    for _ in range(calls):
+        function()
+
+
+def instructions(case: str, calls: int, environment: dict[str, str]) -> int:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--callgrind needs valgrind (apt-get install valgrind)")
+    done = subprocess.run(
+        [
+            valgrind,
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-m",
+            "bench.validate",
+            "--worker",
+            case,
+            str(calls),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind {case} failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def callgrind(algorithms: list[str], calls: int) -> None:
+    print(f"{'alg':<6} {'floor':>9} {'miss':>9} {'hit':>9} {'miss/floor':>10} {'hit/floor':>9}")
+    with LocalIssuer() as issuer:
+        for alg in algorithms:
+            token = token_for(issuer, alg)
+            key = issuer.key_for(alg)
+            case = {
+                "token": token,
+                "alg": alg,
+                "issuer": issuer.issuer,
+                "jwks": {"keys": [key.public_jwk()]},
+            }
+            environment = dict(os.environ, BENCH_CASE=json.dumps(case), PYTHONHASHSEED="0")
+            environment["PYTHONPATH"] = os.pathsep.join(
+                [str(Path(__file__).resolve().parent.parent), environment.get("PYTHONPATH", "")]
+            )
+            counts = {
+                name: (
+                    instructions(name, 2 * calls, environment)
+                    - instructions(name, calls, environment)
+                )
+                / calls
+                for name in CASES
+            }
+            floor = counts["floor"]
+            print(
+                f"{alg:<6} {floor:>9.0f} {counts['miss']:>9.0f} {counts['hit']:>9.0f} "
+                f"{counts['miss'] / floor:>9.3f}x {counts['hit'] / floor:>8.1%}"
+            )
+            break_down = counts["miss"] - floor
+            print(f"{'':<6} audmw beyond the signature check: {break_down:.0f} instructions")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--seconds", type=float, default=0.3, help="timing budget per measured function"
     )
+    parser.add_argument("--callgrind", action="store_true", help="count instructions instead")
+    parser.add_argument("--calls", type=int, default=200, help="calls per callgrind run")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]))
+        return
+    if args.callgrind:
+        callgrind(["RS256", "ES256", "EdDSA"], args.calls)
+        return
     rows = []
     with LocalIssuer() as issuer:
         settings = Settings(issuer=issuer.issuer, audience=AUDIENCE)
@@ -76,17 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         cached = TokenValidator(settings)
         for alg in ALGORITHMS:
-            # A typical provider access token: about 1.2 KB with an RSA signature.
-            token = issuer.mint(
-                alg=alg,
-                aud=[AUDIENCE, "https://tenant.example.com/userinfo"],
-                scopes="openid profile email read:messages write:messages",
-                azp="a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4",
-                permissions=["read:messages", "write:messages", "admin", "read:reports"],
-                org_id="org_8f3k2j4h5g6f7d8s",
-                https_example_com_roles=["editor", "viewer"],
-                gty="client-credentials" if alg == "ES256" else None,
-            )
+            token = token_for(issuer, alg)
             public_key = issuer.key_for(alg).private_key.public_key()
             uncached.validate(token)
             cached.validate(token)

@@ -3,6 +3,8 @@ from typing import Any
 
 import pytest
 
+from audmw.jws import BASE64_DECODERS
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -28,3 +30,14 @@ def telemetry() -> Any:
     from tests.otel_support import install
 
     return install()
+
+
+@pytest.fixture(scope="module", params=BASE64_DECODERS)
+def each_base64_decoder(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The module's tests once per base64 decoder (``binascii``, and ``pybase64`` when the
+    speedups extra is installed): both must refuse exactly the same tokens."""
+    from audmw import jws
+
+    previous = jws.use_base64(request.param)
+    yield request.param
+    jws.use_base64(previous)

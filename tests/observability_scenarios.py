@@ -294,6 +294,35 @@ def dpop(serve: Serve, issuer: LocalIssuer) -> None:
     assert (as_bearer.reason, as_bearer.scheme) == ("dpop_bound_token_as_bearer", "Bearer")
 
 
+def unobserved_refusals_name_their_route(
+    serve: Serve, issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a hook or OpenTelemetry, every refusal's record still names the route template
+    (worked out for the refusal only), and a path no route matches is never logged."""
+    served = serve(issuer, observed=False)
+    refusals = {
+        "no token": ({}, 401),
+        "malformed header": ({"Authorization": "Bearer a b"}, 400),
+        "wrong audience": (bearer(issuer.mint(scopes=[SCOPE], aud="https://other.example")), 401),
+        "insufficient scope": (bearer(issuer.mint(scopes=["other"], aud=AUDIENCE)), 403),
+    }
+    for what, (headers, status) in refusals.items():
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="audmw"):
+            assert served.get(ITEM_PATH, headers) == status, what
+        (record,) = [r for r in caplog.records if getattr(r, "audmw_reason", None)]
+        assert getattr(record, "audmw_route", None) == served.route, what
+    assert served.decisions == []
+
+    raw = "/no-such-route/raw-path-4711"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="audmw"):
+        assert served.get(raw, {}) == 401
+    (record,) = [r for r in caplog.records if getattr(r, "audmw_reason", None)]
+    assert getattr(record, "audmw_route", None) is None
+    assert "raw-path-4711" not in repr(vars(record)) + record.getMessage()
+
+
 INTROSPECTION_CLIENT = ("the-api", "introspection-secret-of-the-api")
 
 

@@ -26,6 +26,9 @@ from adversarial.running import (
 from audmw import Guard
 from audmw.testing import LocalIssuer
 
+# Every test here once per base64 decoder: both refuse exactly the same tokens.
+pytestmark = pytest.mark.usefixtures("each_base64_decoder")
+
 IDS = [case.id for case in CASES]
 
 

@@ -33,6 +33,9 @@ from audmw.keys import IssuerKeys
 from audmw.settings import DEFAULT_ALGORITHMS
 from audmw.testing import LocalIssuer
 
+# Every test here once per base64 decoder: both refuse exactly the same tokens.
+pytestmark = pytest.mark.usefixtures("each_base64_decoder")
+
 # The copies in tests/vectors (see SOURCE.md there); WYCHEPROOF_VECTORS names newer ones.
 VECTORS = Path(
     os.environ.get("WYCHEPROOF_VECTORS") or Path(__file__).parents[1] / "vectors" / "wycheproof"

@@ -6,13 +6,20 @@ token with several spellings would have a cache entry and a fingerprint for each
 
 from __future__ import annotations
 
-import pytest
+import base64
 
-from audmw import InvalidToken, TokenValidator
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audmw import InvalidToken, TokenValidator, jws
 from audmw.jws import b64decode
 from audmw.testing import LocalIssuer
 
 from .conftest import AUDIENCE, MakeValidator
+
+# Every test here once per base64 decoder: both refuse exactly the same tokens.
+pytestmark = pytest.mark.usefixtures("each_base64_decoder")
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -87,3 +94,31 @@ def _lenient(segment: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def test_the_tests_run_both_decoders() -> None:
+    # requirements-dev.lock installs the speedups extra: the C decoder is tested beside binascii.
+    assert jws.BASE64_DECODERS == ("binascii", "pybase64")
+
+
+_URL_SAFE = st.sampled_from(
+    list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+)
+_FOREIGN = st.sampled_from(list(b"+/= \t\r\n\x00.\x80\xff"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(segment=st.lists(_URL_SAFE | _FOREIGN, max_size=48).map(bytes) | st.binary(max_size=48))
+def test_the_decoders_refuse_and_decode_alike(segment: bytes) -> None:
+    results = []
+    for name in jws.BASE64_DECODERS:
+        previous = jws.use_base64(name)
+        try:
+            results.append(jws.b64decode(segment))
+        except ValueError:
+            results.append(None)
+        finally:
+            jws.use_base64(previous)
+    assert results.count(results[0]) == len(results)
+    if results[0] is not None:
+        assert base64.urlsafe_b64encode(results[0]).rstrip(b"=") == segment

@@ -16,7 +16,9 @@ from audmw import (
     TokenValidator,
 )
 from audmw import validator as validator_module
+from audmw.cache import VerifiedTokens
 from audmw.testing import LocalIssuer
+from audmw.token import AccessToken
 
 from .conftest import Clock, MakeValidator
 from .crafting import sent
@@ -216,3 +218,68 @@ def test_a_cached_token_does_not_excuse_a_malformed_request(
         with pytest.raises(InvalidRequest) as refused:
             guard.authorize(sent(values, token_in_query=in_query))
         assert refused.value.reason == reason
+
+
+# -- making room: second chance for tokens in use, expired ones first --------------------------
+
+
+def _token(expires_at: float) -> AccessToken:
+    return AccessToken.verified(
+        {},
+        "user",
+        "https://issuer.example.com",
+        ("api",),
+        frozenset(),
+        None,
+        expires_at,
+        None,
+        None,
+        "0" * 16,
+    )
+
+
+def _cache(size: int, now: list[float]) -> VerifiedTokens:
+    return VerifiedTokens(size, clock=lambda: now[0])
+
+
+def test_a_token_in_use_outlives_tokens_no_longer_sent() -> None:
+    now = [1000.0]
+    cache = _cache(3, now)
+    for name in (b"in use", b"old 1", b"old 2"):
+        cache.remember(name, _token(5000))
+    assert cache.get(b"in use") is not None  # the client sends it again
+    cache.remember(b"new 1", _token(5000))
+    cache.remember(b"new 2", _token(5000))
+    # Oldest first would have dropped "in use" first; its hit gave it a second chance.
+    assert b"in use" in cache
+    assert b"old 1" not in cache
+    assert b"old 2" not in cache
+    assert cache.evictions == 2
+
+
+def test_the_second_chance_lasts_one_round() -> None:
+    now = [1000.0]
+    cache = _cache(2, now)
+    cache.remember(b"a", _token(5000))
+    cache.remember(b"b", _token(5000))
+    cache.get(b"a")
+    cache.get(b"b")
+    cache.remember(b"c", _token(5000))  # both visited: marks cleared, then the oldest goes
+    assert cache.keys() == [b"b", b"c"]
+    cache.remember(b"d", _token(5000))  # "b" was passed once already and not hit since
+    assert cache.keys() == [b"c", b"d"]
+    assert cache.evictions == 2
+
+
+def test_an_expired_token_goes_first_even_when_it_was_used() -> None:
+    now = [1000.0]
+    cache = _cache(3, now)
+    cache.remember(b"long 1", _token(5000))
+    cache.remember(b"long 2", _token(5000))
+    cache.remember(b"short", _token(1010))
+    for name in (b"long 1", b"long 2", b"short"):
+        assert cache.get(name) is not None
+    now[0] = 1011.0
+    cache.remember(b"new", _token(5000))
+    assert b"short" not in cache
+    assert {b"long 1", b"long 2", b"new"} == set(cache.keys())

@@ -49,13 +49,16 @@ def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Served]]:
     overrides: list[override_settings] = []
 
     def serve(
-        issuer: LocalIssuer, hook: Callable[[Decision], Any] | None = None, **options: Any
+        issuer: LocalIssuer,
+        hook: Callable[[Decision], Any] | None = None,
+        observed: bool = True,
+        **options: Any,
     ) -> Served:
         served = Served(lambda path, headers: 0, "items/<int:item_id>")
         audmw = {
             "ISSUER": issuer.issuer,
             "AUDIENCE": AUDIENCE,
-            "DECISION_HOOK": hook or served.decisions.append,
+            "DECISION_HOOK": (hook or served.decisions.append) if observed else None,
             **{name.upper(): value for name, value in options.items()},
         }
         override = override_settings(AUDMW=audmw, ROOT_URLCONF=__name__)
@@ -124,6 +127,12 @@ def test_refusal_records_carry_structured_fields(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenarios.log_fields(serve, issuer, caplog)
+
+
+def test_unobserved_refusals_name_their_route(
+    serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    scenarios.unobserved_refusals_name_their_route(serve, issuer, caplog)
 
 
 def test_a_health_route_reports_the_key_sources_without_a_token(

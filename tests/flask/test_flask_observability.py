@@ -45,13 +45,16 @@ def flask_app(**config: Any) -> Flask:
 @pytest.fixture
 def serve() -> Callable[..., Served]:
     def serve(
-        issuer: LocalIssuer, hook: Callable[[Decision], Any] | None = None, **options: Any
+        issuer: LocalIssuer,
+        hook: Callable[[Decision], Any] | None = None,
+        observed: bool = True,
+        **options: Any,
     ) -> Served:
         served = Served(lambda path, headers: 0, "/items/<int:item_id>", origin="http://localhost")
         app = flask_app(
             AUDMW_ISSUER=issuer.issuer,
             AUDMW_AUDIENCE=AUDIENCE,
-            AUDMW_DECISION_HOOK=hook or served.decisions.append,
+            AUDMW_DECISION_HOOK=(hook or served.decisions.append) if observed else None,
             **{f"AUDMW_{name.upper()}": value for name, value in options.items()},
         )
         client = app.test_client()
@@ -104,6 +107,12 @@ def test_refusal_records_carry_structured_fields(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenarios.log_fields(serve, issuer, caplog)
+
+
+def test_unobserved_refusals_name_their_route(
+    serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    scenarios.unobserved_refusals_name_their_route(serve, issuer, caplog)
 
 
 def test_a_health_route_reports_the_key_sources_without_a_token(

@@ -26,6 +26,9 @@ from audmw.testing import LocalIssuer, SigningKey, sign_compact
 
 from .conftest import AUDIENCE
 
+# Every test here once per base64 decoder: both refuse exactly the same tokens.
+pytestmark = pytest.mark.usefixtures("each_base64_decoder")
+
 SECRET = b"s" * 64
 PROPERTIES = settings(
     max_examples=300,

@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-dev.lock"
-EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "otel", "redis", "all"}
+EXTRAS = {"starlette", "fastapi", "django", "drf", "flask", "otel", "redis", "speedups", "all"}
 # Packages only the test suite uses: no extra may bring them into a user's environment.
 TEST_ONLY = {
     "pytest",
@@ -114,6 +114,8 @@ def test_the_wheel_carries_the_license_and_the_metadata_a_user_reads(dist: Dist)
     # OpenTelemetry: the API only; the SDK is the application's.
     otel = {_distribution_name(r) for r in requires if "extra == 'otel'" in r}
     assert otel == {"opentelemetry-api"}
+    speedups = {_distribution_name(r) for r in requires if "extra == 'speedups'" in r}
+    assert speedups == {"pybase64"}
     brought = {_distribution_name(requirement) for requirement in requires}
     assert not brought & TEST_ONLY, brought & TEST_ONLY
 

@@ -83,13 +83,16 @@ def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Served]]:
     clients: list[TestClient] = []
 
     def serve(
-        issuer: LocalIssuer, hook: Callable[[Decision], Any] | None = None, **options: Any
+        issuer: LocalIssuer,
+        hook: Callable[[Decision], Any] | None = None,
+        observed: bool = True,
+        **options: Any,
     ) -> Served:
         served = Served(lambda path, headers: 0, route)
         settings = Settings(
             issuer=issuer.issuer,
             audience=AUDIENCE,
-            decision_hook=hook or served.decisions.append,
+            decision_hook=(hook or served.decisions.append) if observed else None,
             **options,
         )
         client = TestClient(build(settings))
@@ -145,6 +148,12 @@ def test_refusal_records_carry_structured_fields(
     serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenarios.log_fields(serve, issuer, caplog)
+
+
+def test_unobserved_refusals_name_their_route(
+    serve: Callable[..., Served], issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    scenarios.unobserved_refusals_name_their_route(serve, issuer, caplog)
 
 
 def test_a_health_route_reports_the_key_sources_without_a_token(
