@@ -8,13 +8,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import override_settings
 from django_support import AUDIENCE, audmw_settings
 from werkzeug.test import Client
 
 from audmw.testing import LocalIssuer
+
+
+@pytest.fixture(autouse=True)
+def no_connection_checks() -> Iterator[None]:
+    """A handler built here serves outside Django's test client, which stops closing stale
+    database connections at each request; stop it here too (these views use no database)."""
+    signals.request_started.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
 
 
 @pytest.fixture
