@@ -41,6 +41,7 @@ from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from audmw.answer import Answer
 from audmw.errors import AuthError, RequirementNotMet
@@ -67,6 +68,7 @@ from audmw.starlette import (
     api_operations,
     incoming_request,
     incoming_token,
+    routed_template,
 )
 from audmw.token import AccessToken
 
@@ -195,17 +197,16 @@ class BearerToken(SecurityBase):
         if isinstance(user, TokenUser) and self._same_settings(connection):
             # AudienceMiddleware validated this request's token; do not validate it twice.
             try:
-                return Guard.check_scopes(user.token, requirement)
+                return Guard.check_scopes(user.token, requirement, _named(connection.scope))
             except RequirementNotMet as error:
                 raise AuthRefused(self._guard_for(connection).answer(error)) from None
         guard = self._guard_for(connection)
         request = incoming_request(
-            connection.scope, guard.token_header_bytes, guard.proxy_headers_bytes
+            connection.scope, guard.token_header_bytes, guard.proxy_headers_bytes, routed_template
         )
         watch = None
         if guard.observer is not None:
-            route = getattr(connection.scope.get("route"), "path", None)
-            watch = guard.observer.watch(request, route if isinstance(route, str) else None)
+            watch = guard.observer.watch(request, routed_template(connection.scope))
         try:
             if watch is None:
                 return await guard.authorize_async(request, requirement)
@@ -526,3 +527,10 @@ def _refusal_schema(document: dict[str, Any]) -> dict[str, Any]:
     if schemas.setdefault(REFUSAL_SCHEMA_NAME, copy.deepcopy(_REFUSAL_SCHEMA)) != _REFUSAL_SCHEMA:
         return copy.deepcopy(_REFUSAL_SCHEMA)  # the app has a schema of that name: inline
     return {"$ref": f"#/components/schemas/{REFUSAL_SCHEMA_NAME}"}
+
+
+def _named(scope: Scope) -> IncomingRequest:
+    """The request as far as a refusal's log line names it (its route template)."""
+    return IncomingRequest(
+        scope.get("method", "GET"), scope.get("path", ""), route_of=routed_template, native=scope
+    )

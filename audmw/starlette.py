@@ -74,6 +74,7 @@ __all__ = [
     "require_user",
     "route_requirements",
     "route_template",
+    "routed_template",
 ]
 
 logger = logging.getLogger("audmw")
@@ -905,10 +906,18 @@ def incoming_request(
     scope: Scope,
     token_header: bytes = b"authorization",
     proxy_headers: frozenset[bytes] = frozenset(),
+    route_of: Callable[[Scope], str | None] | None = None,
 ) -> IncomingRequest:
     """The core's ``IncomingRequest`` of an ASGI HTTP or WebSocket scope; ``proxy_headers``
-    are the names of the headers a trusted proxy sets (``Guard.proxy_headers_bytes``)."""
-    return _read_headers(scope, token_header, True, proxy_headers)[0]
+    are the names of the headers a trusted proxy sets (``Guard.proxy_headers_bytes``);
+    ``route_of`` names the route template for a refusal's log line."""
+    return _read_headers(scope, token_header, True, proxy_headers, route_of)[0]
+
+
+def routed_template(scope: Scope) -> str | None:
+    """The template of the route the router already matched (``scope["route"]``), or None."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
 
 
 def _read_headers(

@@ -80,7 +80,11 @@ class AudienceAuthentication(BaseAuthentication):
             return TokenUser(token), token
         guard = current().guard
         incoming = incoming_request(
-            django_request, guard.token_environ_key, guard.wants_url, guard.proxy_headers
+            django_request,
+            guard.token_environ_key,
+            guard.wants_url,
+            guard.proxy_headers,
+            named=True,
         )
         if not incoming.credentials and not incoming.token_in_query:
             return None
@@ -160,7 +164,7 @@ class _ScopePermission(BasePermission):
             Requirement.of(any_of=scopes) if self.any_of and scopes else Requirement.of(scopes)
         )
         try:
-            Guard.check_scopes(token, requirement)
+            Guard.check_scopes(token, requirement, incoming_request(request._request, named=True))
         except RequirementNotMet as error:
             raise TokenRefused(error, request) from None
         return True

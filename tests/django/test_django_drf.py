@@ -6,6 +6,7 @@ Tests of ``/drf/**`` run without the middleware, so DRF's classes do all the wor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -181,3 +182,16 @@ def test_drf_refusals_behind_the_middleware_are_the_cores_answer(
         assert refused[name] == value
     assert refused["Cache-Control"] == "no-store"
     assert effects == []
+
+
+def test_drf_refusals_name_the_url_pattern_in_the_log(
+    drf_alone: None, client: APIClient, issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="audmw")
+    wrong_audience = issuer.mint(aud="https://elsewhere.example.com", scopes="read:messages")
+    reader = issuer.mint(aud=AUDIENCE, scopes="read:messages")
+    assert client.get("/drf/messages", **auth(wrong_audience)).status_code == 401
+    assert client.post("/drf/messages", **auth(reader)).status_code == 403
+    records = [r for r in caplog.records if r.name == "audmw" and hasattr(r, "audmw_reason")]
+    assert [r.audmw_reason for r in records] == ["aud_mismatch", "insufficient_scope"]
+    assert [getattr(r, "audmw_route", None) for r in records] == ["drf/messages"] * 2
