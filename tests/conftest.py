@@ -1,9 +1,18 @@
+import signal
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from audmw.jws import BASE64_DECODERS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run started in the background of a shell without job control inherits SIGINT ignored,
+    # and so would every server the tests start and then stop with SIGINT (Ctrl-C): handled
+    # here, it is back to its default in each child.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
